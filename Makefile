@@ -1,0 +1,28 @@
+# The README's two commands: `make demo` and `make test`. Both create .venv and install first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip >/dev/null
+	$(PY) -m pip install -r requirements.txt
+	$(PY) -m pip install --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: install
+	$(PY) -m streamlit run app.py --server.headless true
+
+test: install
+	$(PY) -m pytest -p no:cacheprovider
+
+bench: install
+	$(PY) -m bench.run_all
+
+clean:
+	rm -rf $(VENV) workspace tests/artifacts

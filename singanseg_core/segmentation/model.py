@@ -1,0 +1,372 @@
+"""UNet++ (from segmentation_models_pytorch) for one-class polyp segmentation: config, training,
+evaluation, prediction, and safe saving (safetensors + JSON, no pickles).
+
+The network has one output channel (polyp logit). The paper's EndoCV setup names ``softmax2d``;
+softmax over one channel would be constant 1, and a two-way softmax over (background, polyp)
+logits equals a sigmoid of their difference, so a single channel with **sigmoid** is the same model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+import warnings
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..errors import Cancelled, CheckpointError, InputError
+from ..io_utils import atomic_write_bytes, atomic_write_json, atomic_write_text
+from .data import Pair, SegDataset, load_image, to_tensor
+from .metrics import METRIC_NAMES, MetricAccumulator
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+@dataclass
+class SegConfig:
+    """Settings of one UNet++ training run.
+
+    ``encoder_weights``: ``None`` (random init, offline), ``"imagenet"`` (downloaded by smp; fails offline)
+    or ``"auto"`` (ImageNet when it can be loaded, random init otherwise; the choice made is stored).
+    Learning rate ``lr`` for epochs ``1..lr_drop_epoch`` and ``lr_after_drop`` after (paper: 1e-4, 1e-5, 50).
+    ``image_size`` in pixels, must be a multiple of 32 (UNet++ with a 5-stage encoder).
+    """
+
+    encoder_name: str = "se_resnext50_32x4d"
+    encoder_weights: str | None = None
+    image_size: int = 128
+    batch_size: int = 8
+    epochs: int = 100
+    lr: float = 1e-4
+    lr_drop_epoch: int = 50
+    lr_after_drop: float = 1e-5
+    augment: bool = True
+    threshold: float = 0.5
+    seed: int = 0
+    device: str = "auto"
+
+    PRESETS = {
+        # The paper: se_resnext50_32x4d, ImageNet weights, 128 px, LR 1e-4 -> 1e-5 after epoch 50.
+        "paper": dict(encoder_name="se_resnext50_32x4d", encoder_weights="auto", image_size=128, batch_size=8,
+                      epochs=100, lr=1e-4, lr_drop_epoch=50, lr_after_drop=1e-5, augment=True),
+        # A few CPU minutes: light encoder, 64 px, few epochs; a larger LR since there are few steps.
+        "demo": dict(encoder_name="mobilenet_v2", encoder_weights=None, image_size=64, batch_size=8,
+                     epochs=4, lr=1e-3, lr_drop_epoch=3, lr_after_drop=1e-4, augment=True),
+    }
+
+    def __post_init__(self) -> None:
+        if self.image_size % 32 != 0 or self.image_size < 32:
+            raise InputError(f"image_size must be a positive multiple of 32 pixels, got {self.image_size}")
+        if self.encoder_weights not in (None, "imagenet", "auto"):
+            raise InputError(f"encoder_weights must be None, 'imagenet' or 'auto', got {self.encoder_weights!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise InputError("epochs and batch_size must be at least 1")
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> "SegConfig":
+        if name not in cls.PRESETS:
+            raise InputError(f"unknown segmentation preset {name!r} (choose from {', '.join(cls.PRESETS)})")
+        return cls(**{**cls.PRESETS[name], **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SegConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of 1-based ``epoch``."""
+        return self.lr if epoch <= self.lr_drop_epoch else self.lr_after_drop
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def build_unetpp(encoder_name: str, encoder_weights: str | None) -> torch.nn.Module:
+    """``smp.UnetPlusPlus`` with 3 input channels and 1 output logit (no activation)."""
+    import segmentation_models_pytorch as smp
+
+    try:
+        return smp.UnetPlusPlus(encoder_name=encoder_name, encoder_weights=encoder_weights,
+                                in_channels=3, classes=1, activation=None)
+    except KeyError as err:
+        raise InputError(f"unknown encoder {encoder_name!r} (see segmentation_models_pytorch encoders)") from err
+
+
+# --------------------------------------------------------------------------------------------
+# Model wrapper
+
+
+class SegmentationModel:
+    """A UNet++ with the config it was trained with. ``net(x)`` gives logits ``(B, 1, S, S)``."""
+
+    def __init__(self, net: torch.nn.Module, config: SegConfig, info: dict[str, Any] | None = None) -> None:
+        self.net = net
+        self.config = config
+        self.info = dict(info or {})  # resolved encoder weights, best epoch, metrics, ...
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    @classmethod
+    def create(cls, config: SegConfig) -> "SegmentationModel":
+        """New network; ``encoder_weights="auto"`` falls back to random init when ImageNet weights fail."""
+        weights = config.encoder_weights
+        if weights == "auto":
+            try:
+                net = build_unetpp(config.encoder_name, "imagenet")
+                weights = "imagenet"
+            except InputError:
+                raise
+            except Exception as err:  # offline, no cache, ...: documented fallback
+                warnings.warn(f"ImageNet weights for {config.encoder_name} unavailable ({err}); using random init")
+                net = build_unetpp(config.encoder_name, None)
+                weights = None
+        else:
+            net = build_unetpp(config.encoder_name, weights)
+        return cls(net, config, {"encoder_weights_used": weights})
+
+    def save(self, folder: str | os.PathLike) -> Path:
+        """Write ``model.safetensors`` and ``config.json`` into ``folder`` (atomically, file by file)."""
+        from safetensors.torch import save as st_save
+
+        folder = Path(folder)
+        state = {k: v.detach().to("cpu").contiguous().clone() for k, v in self.net.state_dict().items()}
+        atomic_write_bytes(folder / WEIGHTS_FILE, st_save(state))
+        atomic_write_json(folder / CONFIG_FILE, {"format": "singanseg-unetpp/1", "config": self.config.to_dict(),
+                                                 "info": _jsonable(self.info)})
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike, device: str = "cpu") -> "SegmentationModel":
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        cfg_path, w_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
+        if not cfg_path.exists() or not w_path.exists():
+            raise CheckpointError(f"{folder}: not a segmentation model (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
+        try:
+            meta = json.loads(cfg_path.read_text())
+            config = SegConfig.from_dict(meta["config"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise CheckpointError(f"{cfg_path}: unreadable segmentation config ({err})") from err
+        net = build_unetpp(config.encoder_name, None)
+        try:
+            net.load_state_dict(load_file(str(w_path)))
+        except (RuntimeError, OSError) as err:
+            raise CheckpointError(f"{w_path}: weights do not match encoder {config.encoder_name} ({err})") from err
+        net.to(resolve_device(device)).eval()
+        return cls(net, config, meta.get("info", {}))
+
+    @torch.no_grad()
+    def predict_proba(self, image: np.ndarray | str | os.PathLike, original_size: bool = True) -> np.ndarray:
+        """Polyp probability (float32, 0..1) of one RGB image (uint8 ``(H, W, 3)`` array or path).
+
+        The image is resized to ``config.image_size``; the probability map is resized back to ``(H, W)``
+        bilinearly when ``original_size`` is True, else returned at ``(S, S)``.
+        """
+        if isinstance(image, np.ndarray):
+            from PIL import Image
+
+            arr = image
+            small = np.asarray(Image.fromarray(arr).convert("RGB").resize((self.config.image_size,) * 2, Image.BILINEAR))
+        else:
+            arr = load_image(Path(image))
+            small = load_image(Path(image), self.config.image_size)
+        self.net.eval()
+        x = to_tensor(small)[None].to(self.device)
+        prob = torch.sigmoid(self.net(x))
+        if original_size:
+            prob = torch.nn.functional.interpolate(prob, size=arr.shape[:2], mode="bilinear", align_corners=False)
+        return prob[0, 0].cpu().numpy().astype(np.float32)
+
+    def predict_mask(self, image: np.ndarray | str | os.PathLike) -> np.ndarray:
+        """Binary uint8 mask (0/255) at the image's original size, threshold ``config.threshold``."""
+        return np.where(self.predict_proba(image) >= self.config.threshold, 255, 0).astype(np.uint8)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+# --------------------------------------------------------------------------------------------
+# Training and evaluation
+
+
+@dataclass
+class SegProgress:
+    """Event given to progress callbacks. ``phase``: "train" (after each batch), "val" (after each
+    validation, with ``metrics``) or "done". ``epoch`` is 1-based; ``loss`` is the batch dice loss."""
+
+    phase: str
+    epoch: int
+    epochs: int
+    batch: int = 0
+    batches: int = 0
+    loss: float | None = None
+    metrics: dict[str, float] | None = None
+    best_iou: float | None = None
+
+
+ProgressFn = Callable[[SegProgress], Any]
+
+
+@dataclass
+class SegTrainResult:
+    """Outcome of :func:`train_segmentation`. ``model`` holds the best weights (by validation IoU);
+    ``metrics`` are that epoch's validation metrics; ``history`` has one row per epoch."""
+
+    model: SegmentationModel
+    metrics: dict[str, float]
+    best_epoch: int
+    history: pd.DataFrame
+    seconds: float
+    out_dir: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _emit(progress: ProgressFn | None, event: SegProgress) -> None:
+    if progress is not None and progress(event) is False:
+        raise Cancelled(f"segmentation training cancelled at epoch {event.epoch}")
+
+
+@torch.no_grad()
+def evaluate(model: SegmentationModel, pairs: Sequence[Pair] | SegDataset, batch_size: int = 16) -> dict[str, float]:
+    """Micro-averaged paper metrics (see :mod:`.metrics`) of ``model`` on ``pairs``, computed at the
+    model's input size (images resized bilinearly, masks with nearest neighbour)."""
+    ds = pairs if isinstance(pairs, SegDataset) else SegDataset(pairs, model.config.image_size, augment=False)
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False)
+    acc = MetricAccumulator(model.config.threshold)
+    model.net.eval()
+    for x, y in loader:
+        prob = torch.sigmoid(model.net(x.to(model.device)))
+        acc.update(prob.cpu(), y)
+    return acc.compute()
+
+
+def train_segmentation(
+    train_pairs: Sequence[Pair],
+    val_pairs: Sequence[Pair],
+    config: SegConfig | None = None,
+    out_dir: str | os.PathLike | None = None,
+    progress: ProgressFn | None = None,
+) -> SegTrainResult:
+    """Train UNet++ on ``train_pairs`` with the single-channel dice loss; validate after every epoch
+    on ``val_pairs`` and keep the weights of the epoch with the best validation IoU.
+
+    ``progress`` receives :class:`SegProgress` events; returning ``False`` cancels (raises ``Cancelled``).
+    When ``out_dir`` is given, the best model (``model.safetensors`` + ``config.json``), ``history.csv``
+    and ``metrics.json`` are written there at the end.
+    """
+    import segmentation_models_pytorch as smp
+
+    config = config or SegConfig()
+    device = resolve_device(config.device)
+    seed_everything(config.seed)
+    t0 = time.perf_counter()
+    train_ds = SegDataset(train_pairs, config.image_size, augment=config.augment, seed=config.seed)
+    val_ds = SegDataset(val_pairs, config.image_size, augment=False)
+    model = SegmentationModel.create(config)
+    model.net.to(device)
+    generator = torch.Generator().manual_seed(config.seed)
+    # A last batch of one image breaks BatchNorm at the 1x1 bottleneck of small inputs: drop it then.
+    drop_last = len(train_ds) % config.batch_size == 1 and len(train_ds) > config.batch_size
+    loader = torch.utils.data.DataLoader(train_ds, batch_size=config.batch_size, shuffle=True,
+                                         generator=generator, drop_last=drop_last)
+    loss_fn = smp.losses.DiceLoss(mode="binary", from_logits=True)
+    optimizer = torch.optim.Adam(model.net.parameters(), lr=config.lr_at(1))
+
+    best_iou, best_epoch, best_state, best_metrics = -1.0, 0, None, {}
+    rows = []
+    for epoch in range(1, config.epochs + 1):
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr_at(epoch)
+        model.net.train()
+        losses, sizes = [], []
+        for b, (x, y) in enumerate(loader, start=1):
+            x, y = x.to(device), y.to(device)
+            # A lone sample cannot be batch-normalised at a 1x1 bottleneck (a 1-image training set):
+            # use the running statistics for it.
+            model.net.train(x.shape[0] > 1)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model.net(x), y)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            sizes.append(x.shape[0])
+            _emit(progress, SegProgress("train", epoch, config.epochs, b, len(loader), losses[-1], best_iou=max(best_iou, 0.0)))
+        metrics = evaluate(model, val_ds, batch_size=max(config.batch_size, 16))
+        if metrics["iou"] > best_iou:
+            best_iou, best_epoch, best_metrics = metrics["iou"], epoch, metrics
+            best_state = {k: v.detach().clone() for k, v in model.net.state_dict().items()}
+        rows.append({"epoch": epoch, "lr": config.lr_at(epoch),
+                     "train_dice_loss": float(np.average(losses, weights=sizes)) if losses else float("nan"),
+                     **{f"val_{k}": v for k, v in metrics.items()}, "seconds": time.perf_counter() - t0})
+        _emit(progress, SegProgress("val", epoch, config.epochs, len(loader), len(loader),
+                                    rows[-1]["train_dice_loss"], metrics, best_iou))
+
+    assert best_state is not None
+    model.net.load_state_dict(best_state)
+    model.net.eval()
+    seconds = time.perf_counter() - t0
+    model.info.update({"best_epoch": best_epoch, "val_metrics": best_metrics, "n_train": len(train_ds),
+                       "n_val": len(val_ds), "train_seconds": seconds})
+    history = pd.DataFrame(rows)
+    result = SegTrainResult(model, best_metrics, best_epoch, history, seconds)
+    if out_dir is not None:
+        out = Path(out_dir)
+        model.save(out)
+        atomic_write_text(out / "history.csv", history.to_csv(index=False))
+        atomic_write_json(out / "metrics.json", _jsonable({"best_epoch": best_epoch, **best_metrics}))
+        result.out_dir = out
+    _emit(progress, SegProgress("done", best_epoch, config.epochs, metrics=best_metrics, best_iou=best_iou))
+    return result
+
+
+def predict_folder(model: SegmentationModel, images: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
+                   progress: Callable[[int, int], Any] | None = None) -> list[Path]:
+    """Write ``<stem>_pred.png`` (0/255, original size) for every image into ``out_dir``.
+    ``progress(done, total)`` returning ``False`` cancels."""
+    from ..io_utils import save_png
+
+    out, written = Path(out_dir), []
+    for i, img in enumerate(images, start=1):
+        img = Path(img)
+        written.append(save_png(out / f"{img.stem}_pred.png", model.predict_mask(img)))
+        if progress is not None and progress(i, len(images)) is False:
+            raise Cancelled(f"prediction cancelled after {i} of {len(images)} images")
+    return written
+
+
+__all__ = ["SegConfig", "SegmentationModel", "SegProgress", "SegTrainResult", "train_segmentation", "evaluate",
+           "predict_folder", "resolve_device", "METRIC_NAMES"]
