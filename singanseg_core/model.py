@@ -328,7 +328,9 @@ class SinGANSeg:
         """Generate ``n`` image/mask pairs, batched on the model's device.
 
         Below ``gen_start_scale`` the stored reconstruction noise is used, from it on fresh noise (0 = most
-        varied, ``num_scales`` = the reconstruction). Same seed → identical output, whatever ``batch_size``.
+        varied, ``num_scales`` = the reconstruction). Sample ``i`` always gets the same noise for a seed, so the
+        same seed and ``batch_size`` give identical output; another batch size can differ by one grey level
+        (float summation order inside batched convolutions).
 
         Args:
             scale_h, scale_v: output width/height relative to the training size (only with start scale 0).

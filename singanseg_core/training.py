@@ -293,9 +293,7 @@ def train(image: "str | os.PathLike | ImagePair", mask: "str | os.PathLike | Non
     start = 0
     if existing is not None:
         partial = SinGANSeg.from_pretrained(out, device=dev)
-        gens = [g.train() for g in partial.generators]
-        for g in gens:
-            g.eval()
+        gens = list(partial.generators)
         z_opts, noise_amp = list(partial.z_opt), list(partial.config.noise_amp)
         nfcs = list(partial.config.nfc)
         timings = list(existing.get("train", {}).get("seconds_per_scale", []))

@@ -19,6 +19,7 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-augment", dest="augment", action="store_false", default=None)
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -70,6 +71,10 @@ def _print_metrics(metrics: dict) -> None:
 def train_handler(args: argparse.Namespace) -> int:
     from ..segmentation import train_segmentation
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     config = config_from_args(args)
     train, val = _pairs(args.train), _pairs(args.val)
     print(f"training UNet++ ({config.encoder_name}, {config.image_size} px) on {len(train)} pairs, "

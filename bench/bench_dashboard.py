@@ -1,0 +1,136 @@
+"""Dashboard: first render time of every page on the demo workspace, and 16 samples at 128 px from the Sample page.
+
+    .venv/bin/python -m bench.bench_dashboard [--repeats 3] [--no-write]
+
+Pages run under ``streamlit.testing.v1.AppTest`` (the real script, widgets and core, without a browser). The
+process is warmed once (imports of streamlit, torch and the core, as a running server has them); then each
+page gets ``--repeats`` fresh sessions and the median time of its first full script run is reported. The cold
+number (the first page in a new process, imports included) is reported separately.
+
+Sampling: the Sample page with 16 samples per checkpoint, width and height factors 2 (the 64 px demo
+checkpoints → 128x128 px), seed 0, one checkpoint; the time of the script run triggered by **Generate**
+(generation + drawing the gallery) and the generation time alone. Targets: < 2 s each on 2 CPU cores.
+Rewrites the ``## Dashboard`` section of ``bench/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "RESULTS.md"
+SECTION = "## Dashboard"
+PAGES = ["app.py", "pages/1_Checkpoints.py", "pages/2_Sample.py", "pages/3_Style_transfer.py",
+         "pages/4_Mask_statistics.py", "pages/5_Augmentation_study.py"]
+TARGET_S = 2.0
+
+
+def _run_page(path: str):  # noqa: ANN202
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / path), default_timeout=300)
+    t0 = time.perf_counter()
+    at.run()
+    dt = time.perf_counter() - t0
+    if at.exception or at.error:
+        raise SystemExit(f"{path}: {[e.value for e in list(at.exception) + list(at.error)]}")
+    return at, dt
+
+
+def _key(at, kind: str, key: str):  # noqa: ANN001, ANN202
+    return next(w for w in getattr(at, kind) if w.key == key)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3, help="fresh sessions per page (median reported)")
+    ap.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md alone")
+    args = ap.parse_args(argv)
+
+    sys.path.insert(0, str(ROOT))
+    tmp = tempfile.mkdtemp(prefix="bench-dashboard-")
+    os.environ["SINGANSEG_WORKSPACE"] = str(Path(tmp) / "ws")
+
+    t0 = time.perf_counter()
+    import streamlit  # noqa: F401
+    import torch
+
+    from singanseg_core.demo import ensure_demo_workspace
+    from singanseg_core.model import SinGANSeg  # noqa: F401
+    from singanseg_core.sampling import write_samples
+    from singanseg_core.workspace import Workspace
+
+    ws = Workspace(os.environ["SINGANSEG_WORKSPACE"])
+    ensure_demo_workspace(ws)
+    ck = ws.list_checkpoints()[0]
+    write_samples(SinGANSeg.from_pretrained(ws.checkpoints / ck), ws.samples / "bench", 16, seed=0)
+    import_s = time.perf_counter() - t0
+    _, cold = _run_page("app.py")
+
+    rows = []
+    for path in PAGES:
+        times = [_run_page(path)[1] for _ in range(args.repeats)]
+        rows.append((path, statistics.median(times), max(times)))
+
+    gen_times, click_times = [], []
+    for _ in range(args.repeats):
+        at, _ = _run_page("pages/2_Sample.py")
+        _key(at, "number_input", "sm_n").set_value(16)
+        _key(at, "slider", "sm_sh").set_value(2.0)
+        _key(at, "slider", "sm_sv").set_value(2.0)
+        at.run()
+        _key(at, "button", "sm_go").click()
+        t1 = time.perf_counter()
+        at.run()
+        click_times.append(time.perf_counter() - t1)
+        res = at.session_state["sm_result"]
+        img = res["results"][ck]["images"]
+        assert img.shape == (16, 128, 128, 3), img.shape
+        gen_times.append(res["seconds"])
+
+    cpu = f"{os.cpu_count()} CPU(s), {platform.processor() or platform.machine()}, torch {torch.__version__} " \
+          f"({torch.get_num_threads()} threads)"
+    lines = [SECTION, "",
+             f"`python -m bench.bench_dashboard --repeats {args.repeats}` on {cpu}; demo workspace; AppTest "
+             f"(no browser). Median of {args.repeats} fresh sessions; target < {TARGET_S:g} s.", "",
+             "| page | first render (median) | worst |", "|---|---:|---:|"]
+    for path, med, worst in rows:
+        lines.append(f"| {path} | {med:.2f} s | {worst:.2f} s |")
+    lines += ["",
+              f"| Sample page: 16 samples at 128 px ({ck}) | median | worst |", "|---|---:|---:|",
+              f"| Generate click → page drawn | {statistics.median(click_times):.2f} s | {max(click_times):.2f} s |",
+              f"| generation alone | {statistics.median(gen_times):.2f} s | {max(gen_times):.2f} s |", "",
+              f"Cold start (first page in a new process, after {import_s:.1f} s of imports and demo set-up): "
+              f"{cold:.2f} s. The host was shared with other jobs while measuring; numbers vary with load.", ""]
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_write:
+        _write_section(text)
+        print(f"wrote the '{SECTION}' section of {RESULTS}")
+    return 0
+
+
+def _write_section(text: str) -> None:
+    """Replace our section of RESULTS.md (from our heading to the next ``## ``), keep everyone else's."""
+    from singanseg_core.io_utils import atomic_write_text
+
+    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmarks\n"
+    lines = old.splitlines()
+    if SECTION in lines:
+        start = lines.index(SECTION)
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        new_lines = lines[:start] + text.rstrip("\n").splitlines() + [""] + lines[end:]
+    else:
+        new_lines = lines + [""] + text.rstrip("\n").splitlines()
+    atomic_write_text(RESULTS, "\n".join(new_lines).rstrip("\n") + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Engine benchmark, side by side with the original SinGAN-Seg code (PyPI ``singan-seg-polyp==1.0.7``).
+
+Measures, for the same 4-channel input (a real polyp, RGBA with the mask as alpha), max_size, iterations
+per scale and seed, on the CPU:
+
+* seconds per training iteration (all scales, total time / (scales x iterations)) and peak RSS;
+* samples per second at gen_start_scale 0, with PNG writing and in memory.
+
+Each measurement runs in a fresh subprocess so peak memory (ru_maxrss) belongs to one implementation; the
+two implementations alternate within one run of this script. Requires the reference package, installed
+without its (stale) dependency list: ``pip install --no-deps singan-seg-polyp==1.0.7 && pip install
+matplotlib scikit-learn natsort pyyaml``.
+
+Usage: ``python -m bench.bench_engine [--sizes 64 128] [--iters 20] [--samples 100] [--threads 2]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+POLYP = ROOT.parent / "shared" / "data" / "polyps"
+STEM = "cju2zp89k9q1g0855k1x0f1xa"
+
+
+def _rgba(tmp: Path) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    img = np.asarray(Image.open(POLYP / "images" / f"{STEM}.jpg").convert("RGB"))
+    msk = np.asarray(Image.open(POLYP / "masks" / f"{STEM}.png").convert("L"))
+    path = tmp / f"{STEM}.png"
+    Image.fromarray(np.dstack([img, msk])).save(path)
+    return path
+
+
+ORIGINAL = r'''
+import json, os, resource, sys, time, types
+import numpy as np, torch
+torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
+import matplotlib; matplotlib.use("Agg")
+from singan_seg_polyp.SinGAN import functions, training, manipulate
+from singan_seg_polyp.config import get_arguments
+rgba, max_size, niter, n_samples, workdir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+os.chdir(workdir)
+opt = get_arguments().parse_args(["--not_cuda", "--nc_im", "4", "--nc_z", "4", "--max_size", str(max_size),
+                                  "--niter", str(niter), "--manualSeed", "0"])
+opt.input_dir, opt.input_name, opt.mode = os.path.dirname(rgba), os.path.basename(rgba), "train"
+opt.device = torch.device("cpu"); opt.niter_init, opt.noise_amp_init = opt.niter, opt.noise_amp
+opt.nfc_init, opt.min_nfc_init, opt.scale_factor_init = opt.nfc, opt.min_nfc, opt.scale_factor
+opt.out_ = "TrainedModels/x"; torch.manual_seed(0); np.random.seed(0)
+real = functions.read_image(opt); functions.adjust_scales2image(real, opt)
+Gs, Zs, reals, amps = [], [], [], []
+t = time.perf_counter(); training.train(opt, Gs, Zs, reals, amps); t_train = time.perf_counter() - t
+rss_train = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+opt.dir2save = os.path.join(workdir, "samples"); os.makedirs(opt.dir2save, exist_ok=True)
+opt.checkpoint_id, opt.mask_post_processing, opt.gen_start_scale = "x", True, 0
+t = time.perf_counter()
+manipulate.SinGAN_generate_clean(Gs, Zs, reals, amps, opt, gen_start_scale=0, num_samples=n_samples)
+t_png = time.perf_counter() - t
+import matplotlib.pyplot as plt
+plt.imsave = lambda *a, **k: None
+t = time.perf_counter()
+manipulate.SinGAN_generate_clean(Gs, Zs, reals, amps, opt, gen_start_scale=0, num_samples=n_samples)
+t_mem = time.perf_counter() - t
+print(json.dumps({"scales": len(Gs), "train_s": t_train, "png_s": t_png, "mem_s": t_mem,
+                  "rss_mb": rss_train / 1024, "sizes": [list(r.shape[2:]) for r in reals]}))
+'''
+
+OURS = r'''
+import json, os, resource, sys, time
+import torch
+torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
+from singanseg_core.config import TrainConfig
+from singanseg_core.training import train
+from singanseg_core.sampling import write_samples
+rgba, max_size, niter, n_samples, workdir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+cfg = TrainConfig(max_size=max_size, niter=niter, seed=0)
+t = time.perf_counter(); model = train(rgba, None, os.path.join(workdir, "ck"), cfg, device="cpu"); t_train = time.perf_counter() - t
+rss_train = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter(); write_samples(model, os.path.join(workdir, "samples"), n_samples, 0, seed=0, batch_size=32)
+t_png = time.perf_counter() - t
+t = time.perf_counter(); model.sample(n_samples, 0, seed=0, batch_size=32); t_mem = time.perf_counter() - t
+print(json.dumps({"scales": model.num_scales, "train_s": t_train, "png_s": t_png, "mem_s": t_mem,
+                  "rss_mb": rss_train / 1024, "sizes": model.config.sizes}))
+'''
+
+
+def run(code: str, rgba: Path, max_size: int, iters: int, samples: int, threads: int) -> dict:
+    with tempfile.TemporaryDirectory() as work:
+        env = dict(os.environ, BENCH_THREADS=str(threads), PYTHONWARNINGS="ignore")
+        out = subprocess.run([sys.executable, "-c", code, str(rgba), str(max_size), str(iters), str(samples), work],
+                             capture_output=True, text=True, env=env, cwd=str(ROOT))
+        if out.returncode != 0:
+            raise SystemExit(f"benchmark subprocess failed:\n{out.stderr[-3000:]}")
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
+    ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--samples", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        rgba = _rgba(Path(tmp))
+        for size in args.sizes:
+            orig = run(ORIGINAL, rgba, size, args.iters, args.samples, args.threads)
+            ours = run(OURS, rgba, size, args.iters, args.samples, args.threads)
+            assert orig["sizes"] == ours["sizes"], (orig["sizes"], ours["sizes"])
+            its = orig["scales"] * args.iters
+            rows.append({
+                "max_size": size, "scales": ours["scales"],
+                "orig_s_it": orig["train_s"] / its, "ours_s_it": ours["train_s"] / its,
+                "orig_rss": orig["rss_mb"], "ours_rss": ours["rss_mb"],
+                "orig_png": args.samples / orig["png_s"], "ours_png": args.samples / ours["png_s"],
+                "orig_mem": args.samples / orig["mem_s"], "ours_mem": args.samples / ours["mem_s"],
+            })
+    header = ("| max_size | scales | s/iteration original | s/iteration ours | speed-up | peak RSS MB orig / ours "
+              "| samples/s with PNG orig / ours (x) | samples/s in memory orig / ours (x) |\n"
+              "|---|---|---|---|---|---|---|---|")
+    lines = [header]
+    for r in rows:
+        lines.append(f"| {r['max_size']} | {r['scales']} | {r['orig_s_it']:.4f} | {r['ours_s_it']:.4f} | "
+                     f"**{r['orig_s_it'] / r['ours_s_it']:.2f}x** | {r['orig_rss']:.0f} / {r['ours_rss']:.0f} | "
+                     f"{r['orig_png']:.1f} / {r['ours_png']:.1f} (**{r['ours_png'] / r['orig_png']:.1f}x**) | "
+                     f"{r['orig_mem']:.1f} / {r['ours_mem']:.1f} (**{r['ours_mem'] / r['orig_mem']:.1f}x**) |")
+    table = "\n".join(lines)
+    print(table)
+    if not args.no_write:
+        import platform
+
+        import torch
+        section = (f"## Engine (train + sample) vs the original\n\n`python -m bench.bench_engine --sizes "
+                   f"{' '.join(map(str, args.sizes))} --iters {args.iters} --samples {args.samples} --threads "
+                   f"{args.threads}` on {platform.machine()} CPU, torch {torch.__version__}, {args.threads} threads; "
+                   f"input: Kvasir-SEG `{STEM}` as RGBA (mask = alpha), seed 0, same scale schedule for both "
+                   f"(asserted). Each implementation runs in its own subprocess (peak RSS = ru_maxrss after "
+                   f"training, torch import included); samples at gen_start_scale 0, batch 32 for ours.\n\n"
+                   f"{table}\n")
+        _write_section(ROOT / "bench" / "RESULTS.md", "## Engine (train + sample) vs the original", section)
+
+
+def _write_section(path: Path, heading: str, body: str) -> None:
+    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
+    start = text.find(heading)
+    if start >= 0:
+        end = text.find("\n## ", start + len(heading))
+        text = text[:start] + body + (text[end + 1:] if end >= 0 else "")
+    else:
+        text = text.rstrip() + "\n\n" + body
+    from singanseg_core.io_utils import atomic_write_text
+    atomic_write_text(path, text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Checkpoints: browse trained models, add image/mask data, train in the background, import legacy checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+import ui_common as ui
+from singanseg_core.errors import InputError
+from singanseg_core.workspace import MAX_UPLOAD_MB, MAX_ZIP_MB, Workspace, safe_name
+
+
+def browse(ws: Workspace) -> None:
+    names = ws.list_checkpoints()
+    if not names:
+        st.info("No checkpoints yet: train one in the **Train** tab or import legacy ones.")
+        return
+    rows = []
+    for name in names:
+        cfg = ui.checkpoint_config(ws, name)
+        tc = (cfg.get("train") or {}).get("config") or {}
+        sizes = cfg.get("sizes") or []
+        rows.append({"checkpoint": name, "scales": len(sizes),
+                     "state": "finished" if (cfg.get("num_trained") or len(sizes)) >= (cfg.get("total_scales") or 0)
+                     else f"partial {cfg.get('num_trained')}/{cfg.get('total_scales')}",
+                     "finest size (h×w)": "×".join(map(str, sizes[-1])) if sizes else "",
+                     "iterations/scale": tc.get("niter"), "origin": (cfg.get("source") or {}).get("origin", "")})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+    name = st.selectbox("Checkpoint", names, key="ck_pick",
+                        help="Pick a checkpoint to see its training image, mask, scales and settings.")
+    path = ws.resolve(Path("checkpoints") / name, must_exist=True)
+    cfg = ui.checkpoint_config(ws, name)
+    c1, c2, c3 = st.columns(3)
+    real, mask = path / "real.png", path / "real_mask.png"
+    if real.exists():
+        from PIL import Image
+
+        img = Image.open(real).convert("RGB")
+        c1.image(ui.upscale(img, 200), caption="real image", width="stretch")
+        if mask.exists():
+            m = Image.open(mask).convert("L")
+            c2.image(ui.upscale(m, 200), caption="real mask", width="stretch")
+            c3.image(ui.upscale(ui.overlay(img, m), 200), caption="overlay", width="stretch")
+    scales = pd.DataFrame({"scale": range(len(cfg["sizes"])),
+                           "height": [s[0] for s in cfg["sizes"]], "width": [s[1] for s in cfg["sizes"]],
+                           "channels (nfc)": cfg["nfc"], "noise amplitude": cfg["noise_amp"]})
+    st.markdown(f"**{len(cfg['sizes'])} scales**, scale factor {cfg['scale_factor']:.4f}, "
+                f"{cfg['nc_im']} channels ({'image + mask' if cfg['nc_im'] == 4 else 'image only'})")
+    st.dataframe(scales, hide_index=True, width="stretch")
+    with st.expander("Training settings and source"):
+        st.json({"source": cfg.get("source"), "train": cfg.get("train")}, expanded=False)
+
+
+def add_data(ws: Workspace) -> None:
+    st.markdown("Add real image/mask pairs to a workspace dataset (Kvasir-SEG layout `images/` + `masks/`). "
+                f"Single files up to {MAX_UPLOAD_MB} MB, zips up to {MAX_ZIP_MB} MB.")
+    existing = ws.list_datasets()
+    dataset = st.text_input("Dataset name", value="my-data", key="up_dataset", max_chars=60,
+                            help="A new or existing dataset folder under datasets/ (letters, digits, . _ -). "
+                                 f"Existing: {', '.join(existing) or 'none'}.")
+    mode = st.radio("Upload as", ["image + mask files", "zip (Kvasir-SEG layout)"], horizontal=True, key="up_mode",
+                    help="Files: images and masks are paired by file name (stem). Zip: the archive must hold "
+                         "images/ and masks/ folders (at the top or in one folder, like Kvasir-SEG.zip).")
+    if mode.startswith("image"):
+        c1, c2 = st.columns(2)
+        images = c1.file_uploader("Images", type=["png", "jpg", "jpeg", "bmp", "tif", "tiff"],
+                                  accept_multiple_files=True, key="up_images",
+                                  help="RGB images; each needs a mask with the same file stem.")
+        masks = c2.file_uploader("Masks", type=["png", "jpg", "jpeg", "bmp", "tif", "tiff"],
+                                 accept_multiple_files=True, key="up_masks",
+                                 help="Binary masks (white = object), same size as their image; grey levels are "
+                                      "thresholded at 127 when training.")
+        if st.button("Add pairs", key="up_add", icon=":material/upload:", type="primary",
+                     help="Check the files and copy them into the dataset (names are made unique)."):
+            try:
+                by_stem = {Path(m.name).stem: m for m in masks or []}
+                if not images:
+                    raise InputError("choose at least one image and its mask")
+                lonely = [i.name for i in images if Path(i.name).stem not in by_stem]
+                if lonely:
+                    raise InputError(f"no mask with the same name for: {', '.join(lonely)}")
+                pairs = [(i.name, i.getvalue(), by_stem[Path(i.name).stem].getvalue()) for i in images]
+                folder, written = ws.add_pairs(dataset, pairs)
+                st.success(f"Added {len(written)} pair(s) to datasets/{folder.name}.")
+            except Exception as err:  # noqa: BLE001
+                ui.show_error(err)
+    else:
+        zfile = st.file_uploader("Zip file", type=["zip"], key="up_zip",
+                                 help="A zip with images/ and masks/ (e.g. kvasir-seg.zip). Links, absolute paths and "
+                                      "'..' entries are refused.")
+        if st.button("Import zip", key="up_zip_go", icon=":material/upload:", type="primary",
+                     help="Unpack into a new dataset folder (a unique name is chosen if it exists)."):
+            try:
+                if zfile is None:
+                    raise InputError("choose a zip file first")
+                with st.spinner("Unpacking..."):
+                    folder, n = ws.import_zip(zfile.getvalue(), dataset)
+                st.success(f"Imported {n} pair(s) into datasets/{folder.name}.")
+            except Exception as err:  # noqa: BLE001
+                ui.show_error(err)
+
+
+def train_tab(ws: Workspace) -> None:
+    from singanseg_core.config import PRESETS
+
+    datasets = ws.list_datasets()
+    if not datasets:
+        st.info("Add a dataset first (tab **Add data**).")
+        return
+    dataset = st.selectbox("Dataset", datasets, key="tr_dataset", help="Real image/mask pairs to train on.")
+    stems = [s for s, _, _ in ws.dataset_pairs(dataset)]
+    chosen = st.multiselect("Images to train on (one model each)", stems, default=stems[:1], key="tr_stems",
+                            help="Each selected pair gets its own SinGAN-Seg model, trained one after another in "
+                                 "a background job.")
+    c1, c2, c3, c4 = st.columns(4)
+    preset = c1.selectbox("Preset", list(PRESETS), index=list(PRESETS).index("quick"), key="tr_preset",
+                          help="paper: 250 px, 2000 iterations/scale (GPU hours). quick: 64 px, 200 it (CPU "
+                               "minutes). tiny: 40 px, 20 it (seconds; for trying the workflow).")
+    base = PRESETS[preset]
+    max_size = c2.number_input("Max size (px)", 32, 512, base.max_size, step=8, key="tr_max",
+                               help="Longest side of the finest scale; training time grows with its square.")
+    niter = c3.number_input("Iterations per scale", 10, 4000, base.niter, step=10, key="tr_iter",
+                            help="Paper: 2000. Fewer = faster but blurrier samples.")
+    seed = c4.number_input("Seed", 0, 2**31 - 1, 0, key="tr_seed", help="Same seed, data and settings → same model.")
+    device = st.radio("Device", ["auto", "cpu", "cuda"], horizontal=True, key="tr_device",
+                      help="auto uses a GPU when there is one.")
+    taken = [s for s in chosen if (ws.checkpoints / safe_name(s)).exists()]
+    if taken:
+        st.caption(f"Already in checkpoints/: {', '.join(taken)} — finished ones are skipped, partial ones continue.")
+    if st.button("Start training job", key="tr_go", type="primary", icon=":material/model_training:",
+                 disabled=not chosen, help="Runs in a background process; you can leave the page."):
+        args = {"dataset": dataset, "stems": chosen, "preset": preset, "device": device,
+                "overrides": {"max_size": int(max_size), "niter": int(niter), "seed": int(seed)}}
+        ui.submit_job(ws, "train", args, title=f"train {len(chosen)} model(s) on {dataset}")
+    ui.job_panel(ws, ("train",), key="train")
+
+
+def legacy_tab(ws: Workspace) -> None:
+    if not ui.has_module("legacy"):
+        ui.missing_feature("Importing legacy checkpoints", "legacy")
+        return
+    st.markdown("Copy the published SinGAN-Seg checkpoints (`Gs.pth`, `Zs.pth`, `reals.pth`, `NoiseAmp.pth` per "
+                f"model, e.g. `TrainedModels_1_clean/`) into `{ws.legacy}`; they are read with a restricted "
+                "unpickler (nothing is executed) and converted to the safe checkpoint format.")
+    folders = sorted(p.name for p in ws.legacy.iterdir() if p.is_dir() and not p.is_symlink()) \
+        if ws.legacy.is_dir() else []
+    if not folders:
+        st.info(f"No folders in `{ws.legacy}` yet.")
+        return
+    src = st.selectbox("Legacy folder", folders, key="lg_src",
+                       help="A folder inside legacy/ (one model or a tree of models).")
+    if st.button("Import", key="lg_go", icon=":material/move_to_inbox:", type="primary",
+                 help="Runs as a background job; already imported models are skipped."):
+        ui.submit_job(ws, "import-legacy", {"src": f"legacy/{safe_name(src)}"}, title=f"import legacy/{src}")
+    ui.job_panel(ws, ("import-legacy",), key="legacy")
+
+
+@ui.guarded
+def main() -> None:
+    ws = ui.page_header("Checkpoints", ":material/inventory_2:",
+                        "Trained SinGAN-Seg models of the workspace: one per real image+mask pair.")
+    tabs = st.tabs(["Browse", "Add data", "Train", "Import legacy"])
+    for tab, fn in zip(tabs, (browse, add_data, train_tab, legacy_tab)):
+        with tab:
+            ui.guarded(fn)(ws)
+
+
+main()

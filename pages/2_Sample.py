@@ -1,0 +1,170 @@
+"""Sample: generate image+mask pairs from one or more checkpoints, inspect them, save and download."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+import ui_common as ui
+from singanseg_core.workspace import Workspace, safe_name, unique_suffix
+
+MAX_SAMPLES = 64
+
+
+def settings(ws: Workspace, names: list[str]) -> dict | None:
+    chosen = st.multiselect("Checkpoints", names, default=names[:1], key="sm_ckpts",
+                            help="Samples are generated from each chosen checkpoint with the same settings.")
+    if not chosen:
+        st.info("Choose at least one checkpoint.")
+        return None
+    models = {n: ui.load_model(ws, n) for n in chosen}
+    max_k = min(m.num_scales for m in models.values())
+    first = models[chosen[0]]
+    c1, c2 = st.columns([2, 1])
+    with c1:
+        k = st.slider("Generation start scale", 0, max_k, 0, key="sm_start",
+                      help="0 = fresh noise at every scale (most varied). Higher = keep the real image's coarse "
+                           f"layout up to that scale and vary only finer detail; {max_k} = reconstruct the real "
+                           "image.")
+        sizes = " · ".join(f"{i}: {h}×{w}" for i, (h, w) in enumerate(first.scale_sizes))
+        st.caption(f"Scale sizes of {first.name} (h×w px): {sizes}"
+                   + (" — other checkpoints may differ." if len(chosen) > 1 else ""))
+    with c2:
+        n = st.number_input("Samples per checkpoint", 1, MAX_SAMPLES, 8, key="sm_n",
+                            help=f"How many image+mask pairs to generate for each checkpoint (at most {MAX_SAMPLES} "
+                                 "on this page; the CLI has no limit).")
+        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="sm_seed",
+                               help="Same checkpoint, settings and seed → the same samples.")
+    c3, c4 = st.columns(2)
+    free = k == 0
+    sh = c3.slider("Width factor", 0.5, 3.0, 1.0, 0.25, key="sm_sh", disabled=not free,
+                   help="Output width relative to the training size (start scale 0 only).")
+    sv = c4.slider("Height factor", 0.5, 3.0, 1.0, 0.25, key="sm_sv", disabled=not free,
+                   help="Output height relative to the training size (start scale 0 only).")
+    if not free:
+        sh = sv = 1.0
+    return {"checkpoints": chosen, "gen_start_scale": int(k), "n": int(n), "seed": int(seed),
+            "scale_h": float(sh), "scale_v": float(sv)}
+
+
+def generate(ws: Workspace, params: dict) -> dict:
+    out = {"params": params, "results": {}, "seconds": 0.0}
+    t0 = time.perf_counter()
+    progress = st.progress(0.0, text="Generating...")
+    for i, name in enumerate(params["checkpoints"]):
+        model = ui.load_model(ws, name)
+        s = model.sample(params["n"], params["gen_start_scale"], scale_h=params["scale_h"],
+                         scale_v=params["scale_v"], seed=params["seed"])
+        out["results"][name] = {"images": s.images, "masks": s.masks, "pct": s.true_pixel_pct}
+        progress.progress((i + 1) / len(params["checkpoints"]), text=f"{name}: {len(s)} samples")
+    progress.empty()
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def gallery(ws: Workspace, result: dict) -> None:
+    view = st.radio("Show", ["image | mask | overlay", "image", "mask", "overlay"], horizontal=True, key="sm_view",
+                    help="What each gallery tile shows; overlay paints the mask over the image.")
+    per_row = 4 if view.startswith("image |") else 6
+    for name, r in result["results"].items():
+        st.markdown(f"#### {name}")
+        real = ws.resolve(Path("checkpoints") / name / "real.png")
+        mean, std = _mean_std(r["masks"])
+        cols = st.columns(4)
+        if real.exists():
+            cols[0].image(ui.upscale(Image.open(real).convert("RGB"), 128),
+                          caption="real image", width="stretch")
+        cols[1].image(ui.upscale(ui.grey(mean), 128), caption="mask mean (white = always object)", width="stretch")
+        cols[2].image(ui.upscale(ui.grey(std, 0.5), 128), caption="mask std (white = varies most)", width="stretch")
+        cols[3].metric("True pixels (mean)", f"{float(np.mean(r['pct'])):.1f} %",
+                       help="Average share of mask pixels that are object, over these samples.")
+        tiles = []
+        for img, msk in zip(r["images"], r["masks"]):
+            if view.startswith("image |"):
+                tiles.append(np.hstack([img, np.dstack([msk] * 3), ui.overlay(img, msk)]))
+            elif view == "image":
+                tiles.append(img)
+            elif view == "mask":
+                tiles.append(msk)
+            else:
+                tiles.append(ui.overlay(img, msk))
+        caps = [f"#{i} · {p:.1f} % object" for i, p in enumerate(r["pct"])]
+        for lo in range(0, len(tiles), per_row):
+            cols = st.columns(per_row)
+            for c, t, cap in zip(cols, tiles[lo:lo + per_row], caps[lo:lo + per_row]):
+                c.image(ui.upscale(t, 96), caption=cap, width="stretch")
+
+
+def _mean_std(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from singanseg_core.sampling import pixel_mean_std
+
+    return pixel_mean_std(masks)
+
+
+def save(ws: Workspace, result: dict) -> None:
+    from singanseg_core.sampling import samples_to_zip, write_samples
+
+    p = result["params"]
+    default = f"{p['checkpoints'][0]}{'-etc' if len(p['checkpoints']) > 1 else ''}-s{p['gen_start_scale']}-seed{p['seed']}"
+    c1, c2 = st.columns([3, 1])
+    name = c1.text_input("Save as (folder under samples/)", value=default, key="sm_save_name", max_chars=80,
+                         help="A new folder is created; if the name is taken a suffix is added.")
+    if c2.button("Save to workspace", key="sm_save", icon=":material/save:",
+                 help="Writes images, masks and manifest.csv (the same samples as shown: same seed)."):
+        folder = ws.unique_dir(ws.samples, safe_name(name, "folder name"))
+        tmp = ws.samples / f".{folder.name}.partial-{unique_suffix()}"
+        try:
+            for ck in p["checkpoints"]:
+                model = ui.load_model(ws, ck)
+                write_samples(model, tmp, p["n"], p["gen_start_scale"], p["seed"], scale_h=p["scale_h"],
+                              scale_v=p["scale_v"])
+            tmp.rename(folder)
+        finally:
+            if tmp.exists():
+                import shutil
+
+                shutil.rmtree(tmp, ignore_errors=True)
+        st.session_state["sm_saved"] = folder.name
+    saved = st.session_state.get("sm_saved")
+    if saved and (ws.samples / saved).is_dir():
+        st.success(f"Saved to samples/{saved}.")
+        st.download_button("Download zip (images/, masks/, manifest.csv)", samples_to_zip(ws.samples / saved),
+                           file_name=f"{saved}.zip", mime="application/zip", key="sm_dl",
+                           icon=":material/download:", on_click="ignore",
+                           help="The saved set as a zip: images/, masks/ and manifest.csv.")
+
+
+@ui.guarded
+def main() -> None:
+    ws = ui.page_header("Sample", ":material/auto_awesome:",
+                        "Generate new image+mask pairs. Sampling runs right here (it is fast); everything is "
+                        "reproducible from the seed.")
+    names = ws.list_checkpoints(finished_only=True)
+    if not names:
+        st.info("No finished checkpoint in the workspace yet: train or import one on **Checkpoints**.")
+        return
+    params = settings(ws, names)
+    if params is None:
+        return
+    if st.button("Generate", key="sm_go", type="primary", icon=":material/auto_awesome:",
+                 help="Generate the samples with these settings."):
+        st.session_state["sm_result"] = ui.guarded(generate)(ws, params)
+        st.session_state.pop("sm_saved", None)
+    result = st.session_state.get("sm_result")
+    if not result:
+        st.caption("Press **Generate** to see samples.")
+        return
+    if result["params"] != params:
+        st.caption(":material/info: Settings changed since these samples were generated; press Generate again.")
+    n_total = sum(len(r["images"]) for r in result["results"].values())
+    st.success(f"{n_total} samples in {result['seconds']:.2f} s.", icon=":material/check:")
+    gallery(ws, result)
+    st.divider()
+    ui.guarded(save)(ws, result)
+
+
+main()

@@ -1,0 +1,134 @@
+"""Augmentation study: UNet++ trained on real, synthetic and real+synthetic data; IoU / F-score vs R (the paper)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import streamlit as st
+
+import ui_common as ui
+from singanseg_core.errors import InputError
+from singanseg_core.workspace import Workspace, safe_name
+
+ENCODERS = ["mobilenet_v2", "resnet18", "resnet34", "se_resnext50_32x4d"]
+KIND_LABELS = {"small-data": "Small data (Table 2: R real images vs k·R synthetic)",
+               "real-vs-synthetic": "Real vs synthetic (Table 1: k-fold, REAL vs FAKE-N)"}
+
+
+def parse_ints(text: str, what: str) -> list[int]:
+    try:
+        values = sorted({int(v) for v in text.replace(";", ",").split(",") if v.strip()})
+    except ValueError:
+        raise InputError(f"{what}: write whole numbers separated by commas, e.g. 1, 2, 3") from None
+    if not values or values[0] < 1:
+        raise InputError(f"{what}: give at least one number ≥ 1")
+    return values
+
+
+def configure(ws: Workspace) -> None:
+    from singanseg_core.studies import STUDY_PRESETS
+
+    datasets = ws.list_datasets()
+    if not datasets:
+        st.info("Add a dataset on **Checkpoints → Add data** first.")
+        return
+    c1, c2, c3 = st.columns([2, 1, 2])
+    kind = c1.selectbox("Study", list(KIND_LABELS), format_func=KIND_LABELS.get, key="au_kind",
+                        help="Small data: how much do synthetic images help when only R real images exist? "
+                             "Real vs synthetic: can synthetic data replace real data?")
+    preset = c2.selectbox("Preset", ["demo", "paper"], key="au_preset",
+                          help="demo: tiny GANs and a light UNet++, minutes on CPU. paper: the paper's settings "
+                               "(GPU, hours to days).")
+    dataset = c3.selectbox("Dataset", datasets, key="au_dataset",
+                           help="Real image/mask pairs; a SinGAN-Seg model is trained per image the study needs.")
+    base = STUDY_PRESETS[(kind, preset)]
+    n_pairs = len(ws.dataset_pairs(dataset))
+    n_folds = 3
+    fold_size = math.ceil(n_pairs / n_folds) if n_pairs else 0
+    c1, c2, c3 = st.columns(3)
+    if kind == "small-data":
+        default_r = [r for r in base["r_values"] if r <= fold_size] or [max(1, min(2, fold_size))]
+        r_text = c1.text_input("R values (real images)", ", ".join(map(str, default_r)), key="au_r",
+                               help=f"Numbers of real images from fold one (it has {fold_size} of the dataset's "
+                                    f"{n_pairs} images).")
+        k = c2.number_input("k (synthetic samples per real image)", 1, 100, int(base["samples_per_image"]),
+                            key="au_k", help="S = k·R synthetic pairs are generated from the R images' models.")
+    else:
+        r_text = c1.text_input("N values (samples per real image)", ", ".join(map(str, base["n_values"])),
+                               key="au_n", help="FAKE-N trains on N synthetic samples per real training image.")
+        k = None
+    variants = c3.multiselect("Synthetic data", ["raw", "st-1:1", "st-1:1000"], default=base["variants"],
+                              key="au_variants",
+                              help="raw: SinGAN output; st-C:S: style-transferred with content:style weights C:S.")
+    seg_preset = base.get("seg_extra", {})
+    c1, c2, c3 = st.columns(3)
+    encoder = c1.selectbox("UNet++ encoder", ENCODERS, index=0 if preset == "demo" else len(ENCODERS) - 1,
+                           key="au_enc", help="Backbone of UNet++ (paper: se_resnext50_32x4d). Random init offline.")
+    epochs = c2.number_input("Epochs", 1, 1000, int(seg_preset.get("epochs", 4)), key="au_epochs",
+                             help="UNet++ training epochs per run (paper: 100 or 300).")
+    size = c3.selectbox("Image size (px)", [64, 128, 256], index=0 if preset == "demo" else 1, key="au_size",
+                        help="Images are resized to this square size for UNet++ (multiple of 32).")
+    name = st.text_input("Study name (folder under studies/)", f"{kind}-{dataset}", key="au_name", max_chars=80,
+                         help="Reusing a name continues that study (finished runs are skipped) if the settings "
+                              "match.")
+    if st.button("Launch study", key="au_go", type="primary", icon=":material/science:", disabled=not variants,
+                 help="Runs as a background job: SinGAN models, samples, then one UNet++ run after another."):
+        values = parse_ints(r_text, "R values" if kind == "small-data" else "N values")
+        overrides: dict = {"variants": variants,
+                           "seg_overrides": {"encoder_name": encoder, "epochs": int(epochs), "image_size": int(size)}}
+        if kind == "small-data":
+            too_big = [v for v in values if v > fold_size]
+            if too_big:
+                raise InputError(f"R={too_big[0]} is more than the {fold_size} images of fold one")
+            overrides.update(r_values=values, samples_per_image=int(k))
+        else:
+            overrides.update(n_values=values)
+        if any(v.startswith("st-") for v in variants):
+            from singanseg_core.style_transfer import vgg_weights_status
+
+            if not vgg_weights_status()[0]:
+                overrides["st_random_features"] = True
+        args = {"name": safe_name(name, "study name"), "kind": kind, "preset": preset, "dataset": dataset,
+                "overrides": overrides}
+        ui.submit_job(ws, "study", args, title=f"study {args['name']} ({kind}, {preset})")
+    ui.job_panel(ws, ("study",), key="study", title="Study jobs")
+
+
+def show_results(ws: Workspace) -> None:
+    from singanseg_core.studies import load_study
+
+    names = [n for n in ws.list_studies() if (ws.studies / n / "study.json").is_file()]
+    if not names:
+        st.caption("No studies yet. Launch one above; results appear here run by run.")
+        return
+    name = st.selectbox("Study", names, key="au_view", help="Earlier and running studies of this workspace.")
+    res = load_study(ws.resolve(Path("studies") / name, must_exist=True))
+    st.caption(f"{res.config.kind}: {len(res.table)} run(s) finished, {len(res.pending)} pending · dataset "
+               f"`{Path(res.config.data_dir).name}`")
+    if res.table.empty:
+        st.info("No finished run yet.")
+        return
+    metric = st.radio("Metric", ["iou", "fscore", "precision", "recall", "accuracy"], horizontal=True,
+                      key="au_metric", help="Validation metric on the held-out real images.")
+    st.plotly_chart(res.figure(metric), width="stretch", key="au_chart", config={"displaylogo": False})
+    st.dataframe(res.summary if not res.summary.empty else res.table, hide_index=True, width="stretch")
+    st.download_button("Download results (CSV)", res.table.to_csv(index=False), file_name=f"{name}_results.csv",
+                       mime="text/csv", key="au_dl", icon=":material/download:", on_click="ignore",
+                       help="One row per finished UNet++ run with all metrics.")
+
+
+@ui.guarded
+def main() -> None:
+    ws = ui.page_header("Augmentation study", ":material/science:",
+                        "Does synthetic data help segmentation? UNet++ trained on real, synthetic and both.")
+    if not ui.has_module("studies"):
+        ui.missing_feature("Augmentation studies", "studies")
+        return
+    with st.container(border=True):
+        ui.guarded(configure)(ws)
+    st.subheader("Results")
+    ui.guarded(show_results)(ws)
+
+
+main()

@@ -1,0 +1,595 @@
+"""Background jobs: long work (training, sampling, style batches, studies, legacy import) in worker processes.
+
+A job is a folder ``<workspace>/jobs/<id>/``:
+
+* ``spec.json``   — ``{"kind", "args", "title", "created"}``, written once by :func:`submit`.
+* ``status.json`` — ``{"state", "progress", "message", "items", "pid", "started", "finished", "result", ...}``,
+  rewritten atomically by the worker. ``state`` is one of :data:`STATES`; ``items`` holds per-item progress
+  (per model, per run, per image) as ``{name: {"state", "progress", "message"}}``.
+* ``log.txt``     — append-only human log (tracebacks of unexpected errors go here, never to the UI).
+* ``cancel``      — flag file: the worker's progress callbacks see it and stop cleanly (``Cancelled``).
+
+:func:`submit` starts ``python -m singanseg_core jobs run <jobdir>`` with ``start_new_session=True``: the worker
+is not a thread of the Streamlit script, so it survives reruns, page changes, closed tabs and a restart of
+the server. Workers queue through a lock file so at most ``SINGANSEG_MAX_JOBS`` (default 1: CPUs are few) run
+at once. When a worker dies without writing a final state (machine restart, kill -9), :func:`read_status`
+reports ``interrupted``; :func:`resume` starts a new worker on the same folder and every kind continues
+where it stopped (training from the last finished scale, studies from the last finished run, samples and
+style batches skip files that exist).
+
+Why not a queue library: huey/rq/celery need a separate consumer or broker process that must be started and
+kept alive next to Streamlit; a folder per job with a detached process needs nothing, is inspectable with
+``ls``/``cat`` and is testable without Streamlit. ``filelock`` (already installed with torch) does the locking.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import Cancelled, InputError, SinGANSegError
+from .io_utils import atomic_write_json
+from .workspace import Workspace, safe_name, unique_suffix
+
+STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+ACTIVE = ("queued", "running")
+KINDS = ("train", "sample", "style-batch", "study", "import-legacy")
+MAX_JOBS_ENV = "SINGANSEG_MAX_JOBS"
+THREADS_ENV = "SINGANSEG_JOB_THREADS"   # torch threads per worker (default: half the CPUs, at least 1)
+_CHILDREN: list[subprocess.Popen] = []  # reaped in list_jobs so finished workers do not stay zombies
+
+
+# ---------------------------------------------------------------------------------------------- records
+@dataclass
+class Job:
+    """A job folder as the UI sees it (read-only snapshot)."""
+
+    id: str
+    dir: Path
+    kind: str
+    title: str
+    args: dict[str, Any]
+    created: float
+    status: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def state(self) -> str:
+        return self.status.get("state", "queued")
+
+    @property
+    def progress(self) -> float:
+        return float(self.status.get("progress") or 0.0)
+
+    @property
+    def message(self) -> str:
+        return str(self.status.get("message") or "")
+
+    @property
+    def items(self) -> dict[str, dict[str, Any]]:
+        return dict(self.status.get("items") or {})
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def resumable(self) -> bool:
+        return self.state in ("interrupted", "cancelled", "failed")
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join((self.dir / "log.txt").read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    for _ in range(3):  # atomic writes make this nearly always succeed first time
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (json.JSONDecodeError, OSError):
+            time.sleep(0.05)
+    return {}
+
+
+def pid_alive(pid: int | None, started: float | None = None) -> bool:
+    """True when process ``pid`` runs (not a zombie) and, on Linux, started no later than ``started``."""
+    if not pid:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    if stat.exists():
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return False
+        if fields[0] in ("Z", "X"):
+            return False
+        if started is not None:  # pid reuse after a reboot: the process must be older than the status
+            ticks = os.sysconf("SC_CLK_TCK")
+            boot = _boot_time()
+            if boot is not None and boot + int(fields[19]) / ticks > started + 5:
+                return False
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _boot_time() -> float | None:
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("btime"):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def read_status(job_dir: Path) -> dict[str, Any]:
+    """``status.json`` with ``running``/``queued`` turned into ``interrupted`` when the worker is gone."""
+    status = _read_json(job_dir / "status.json")
+    if status.get("state") in ACTIVE:
+        pid = status.get("pid")
+        if pid and not pid_alive(pid, status.get("pid_started")):
+            status = dict(status, state="interrupted",
+                          message=f"interrupted ({status.get('message') or 'worker stopped'}); resume to continue")
+        elif not pid and time.time() - float(status.get("updated") or 0) > 60:
+            status = dict(status, state="interrupted", message="the worker never started; resume to retry")
+    return status
+
+
+def load_job(job_dir: Path) -> Job | None:
+    spec = _read_json(job_dir / "spec.json")
+    if not spec:
+        return None
+    return Job(job_dir.name, job_dir, spec.get("kind", "?"), spec.get("title", job_dir.name), spec.get("args", {}),
+               float(spec.get("created", 0)), read_status(job_dir))
+
+
+def list_jobs(ws: Workspace, kind: str | None = None, limit: int | None = None) -> list[Job]:
+    """Jobs of the workspace, newest first (optionally of one kind)."""
+    for p in list(_CHILDREN):
+        if p.poll() is not None:
+            _CHILDREN.remove(p)
+    jobs = []
+    for d in ws.jobs.iterdir() if ws.jobs.is_dir() else []:
+        if d.is_dir() and not d.name.startswith("."):
+            job = load_job(d)
+            if job is not None and (kind is None or job.kind == kind):
+                jobs.append(job)
+    jobs.sort(key=lambda j: j.created, reverse=True)
+    return jobs[:limit] if limit else jobs
+
+
+def get_job(ws: Workspace, job_id: str) -> Job:
+    job = load_job(ws.jobs / safe_name(job_id, "job id"))
+    if job is None:
+        raise InputError(f"job {job_id!r} not found")
+    return job
+
+
+# ---------------------------------------------------------------------------------------------- control
+def _spawn(ws: Workspace, job_dir: Path) -> subprocess.Popen:
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["SINGANSEG_WORKSPACE"] = str(ws.root)
+    with open(job_dir / "log.txt", "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "singanseg_core", "jobs", "run", str(job_dir)],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, cwd=root, env=env)
+    _CHILDREN.append(proc)
+    return proc
+
+
+def submit(ws: Workspace, kind: str, args: dict[str, Any], title: str | None = None, start: bool = True) -> Job:
+    """Create a job folder and start its worker. ``args`` hold workspace-relative names only."""
+    if kind not in KINDS:
+        raise InputError(f"unknown job kind {kind!r}; choose one of {', '.join(KINDS)}")
+    job_dir = ws.jobs / f"{kind}-{unique_suffix()}"
+    job_dir.mkdir(parents=True)
+    now = time.time()
+    atomic_write_json(job_dir / "spec.json", {"kind": kind, "args": args, "title": title or kind, "created": now})
+    atomic_write_json(job_dir / "status.json", {"state": "queued", "progress": 0.0, "message": "queued",
+                                                "items": {}, "pid": None, "updated": now})
+    if start:
+        _spawn(ws, job_dir)
+    job = load_job(job_dir)
+    assert job is not None
+    return job
+
+
+def cancel(ws: Workspace, job_id: str, terminate_after: float | None = None) -> Job:
+    """Ask a job to stop (``cancel`` flag); optionally SIGTERM its process group after ``terminate_after`` s."""
+    job = get_job(ws, job_id)
+    (job.dir / "cancel").touch()
+    if job.state in ("interrupted",) or (job.state == "queued" and not job.status.get("pid")):
+        _write_status(job.dir, dict(job.status, state="cancelled", message="cancelled"))
+    elif terminate_after is not None and job.active:
+        deadline = time.time() + terminate_after
+        while time.time() < deadline and load_job(job.dir).active:  # type: ignore[union-attr]
+            time.sleep(0.2)
+        job = load_job(job.dir)  # type: ignore[assignment]
+        pid = job.status.get("pid")
+        if job.active and pid and pid_alive(pid):
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
+    return load_job(job.dir)  # type: ignore[return-value]
+
+
+def resume(ws: Workspace, job_id: str) -> Job:
+    """Start a new worker on an interrupted, cancelled or failed job; it continues where the last one stopped."""
+    job = get_job(ws, job_id)
+    if job.active:
+        raise InputError(f"job {job_id} is still {job.state}")
+    (job.dir / "cancel").unlink(missing_ok=True)
+    _write_status(job.dir, dict(job.status, state="queued", message="resuming", pid=None, error=None))
+    _append_log(job.dir, "resume requested")
+    _spawn(ws, job.dir)
+    return load_job(job.dir)  # type: ignore[return-value]
+
+
+def delete(ws: Workspace, job_id: str) -> None:
+    """Remove a finished job's folder (its results elsewhere in the workspace stay)."""
+    import shutil
+
+    job = get_job(ws, job_id)
+    if job.active:
+        raise InputError(f"job {job_id} is {job.state}; cancel it first")
+    shutil.rmtree(job.dir, ignore_errors=True)
+
+
+def _write_status(job_dir: Path, status: dict[str, Any]) -> None:
+    status["updated"] = time.time()
+    atomic_write_json(job_dir / "status.json", status)
+
+
+def _append_log(job_dir: Path, text: str) -> None:
+    with open(job_dir / "log.txt", "a", encoding="utf-8") as fh:
+        fh.write(time.strftime("%H:%M:%S ") + text.rstrip() + "\n")
+
+
+# ---------------------------------------------------------------------------------------------- worker side
+class JobContext:
+    """What a job handler gets: the workspace, its args, progress reporting and the cancel check."""
+
+    def __init__(self, ws: Workspace, job_dir: Path, spec: dict[str, Any], status: dict[str, Any]) -> None:
+        self.ws, self.dir, self.spec, self.args = ws, job_dir, spec, spec.get("args", {})
+        self.status = status
+        self._last_write = 0.0
+
+    @property
+    def cancelled(self) -> bool:
+        return (self.dir / "cancel").exists()
+
+    def log(self, text: str) -> None:
+        _append_log(self.dir, text)
+
+    def update(self, progress: float | None = None, message: str | None = None, item: str | None = None,
+               item_progress: float | None = None, item_state: str | None = None, item_message: str | None = None,
+               force: bool = False) -> bool:
+        """Record progress (throttled to ~4 writes/s unless ``force``). Returns ``False`` when cancelled."""
+        if progress is not None:
+            self.status["progress"] = round(min(max(float(progress), 0.0), 1.0), 4)
+        if message is not None:
+            self.status["message"] = message
+        if item is not None:
+            it = self.status.setdefault("items", {}).setdefault(item, {"state": "queued", "progress": 0.0})
+            if item_progress is not None:
+                it["progress"] = round(min(max(float(item_progress), 0.0), 1.0), 4)
+            if item_state is not None:
+                it["state"] = item_state
+            if item_message is not None:
+                it["message"] = item_message
+        now = time.time()
+        if force or item_state is not None or now - self._last_write > 0.25:
+            _write_status(self.dir, self.status)
+            self._last_write = now
+        return not self.cancelled
+
+    def check(self) -> None:
+        if self.cancelled:
+            raise Cancelled("cancelled")
+
+
+Handler = Callable[[JobContext], dict[str, Any]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handler(kind: str) -> Callable[[Handler], Handler]:
+    def deco(fn: Handler) -> Handler:
+        HANDLERS[kind] = fn
+        return fn
+    return deco
+
+
+def _max_jobs() -> int:
+    try:
+        return max(1, int(os.environ.get(MAX_JOBS_ENV, "1")))
+    except ValueError:
+        return 1
+
+
+def _wait_for_slot(ctx: JobContext, poll: float = 1.0) -> None:
+    """Queue: become ``running`` once fewer than ``SINGANSEG_MAX_JOBS`` other jobs run (under a file lock)."""
+    from filelock import FileLock
+
+    lock = FileLock(str(ctx.ws.jobs / ".queue.lock"))
+    announced = False
+    while True:
+        ctx.check()
+        with lock:
+            running = [j for j in list_jobs(ctx.ws) if j.state == "running" and j.id != ctx.dir.name]
+            if len(running) < _max_jobs():
+                ctx.status.update(state="running", message="starting", pid=os.getpid(),
+                                  pid_started=time.time(), started=ctx.status.get("started") or time.time())
+                _write_status(ctx.dir, ctx.status)
+                return
+        if not announced:
+            ctx.status.update(state="queued", pid=os.getpid(), pid_started=time.time(),
+                              message=f"waiting for {len(running)} running job(s) to finish")
+            _write_status(ctx.dir, ctx.status)
+            announced = True
+        time.sleep(poll)
+
+
+def _limit_threads() -> None:
+    """Small conv nets on a shared CPU run several times faster with few threads (no oversubscription)."""
+    try:
+        n = int(os.environ.get(THREADS_ENV, "0")) or max(1, (os.cpu_count() or 2) // 2)
+    except ValueError:
+        n = 1
+    import torch
+
+    torch.set_num_threads(n)
+
+
+def run_job(job_dir: str | os.PathLike) -> int:
+    """Worker entry point (``singanseg jobs run DIR``): runs the job's handler and records the outcome."""
+    job_dir = Path(job_dir).resolve()
+    spec = _read_json(job_dir / "spec.json")
+    if not spec:
+        raise InputError(f"{job_dir}: no spec.json (not a job folder)")
+    ws = Workspace(job_dir.parent.parent)
+    status = _read_json(job_dir / "status.json") or {"items": {}}
+    ctx = JobContext(ws, job_dir, spec, status)
+
+    def on_term(signum, frame):  # noqa: ANN001
+        raise Cancelled("stopped (terminated)")
+
+    signal.signal(signal.SIGTERM, on_term)
+    _limit_threads()
+    try:
+        _wait_for_slot(ctx)
+        ctx.log(f"worker {os.getpid()} running {spec['kind']} job")
+        fn = HANDLERS.get(spec["kind"])
+        if fn is None:
+            raise InputError(f"unknown job kind {spec['kind']!r}")
+        result = fn(ctx) or {}
+        ctx.status.update(state="done", progress=1.0, result=result, finished=time.time(),
+                          message=result.get("message", "done"))
+        ctx.log("done")
+        code = 0
+    except Cancelled as err:
+        ctx.status.update(state="cancelled", message=str(err) or "cancelled", finished=time.time())
+        ctx.log(f"cancelled: {err}")
+        code = 0
+    except SinGANSegError as err:
+        ctx.status.update(state="failed", message=str(err), error=str(err), finished=time.time())
+        ctx.log(f"failed: {err}")
+        code = 1
+    except Exception as err:  # noqa: BLE001 - recorded for people, traceback in the log
+        msg = f"unexpected error ({type(err).__name__}: {err}); details in {job_dir.name}/log.txt"
+        ctx.status.update(state="failed", message=msg, error=msg, finished=time.time())
+        ctx.log("unexpected error:\n" + traceback.format_exc())
+        code = 1
+    _write_status(job_dir, ctx.status)
+    return code
+
+
+# ---------------------------------------------------------------------------------------------- handlers
+def _train_config(args: dict[str, Any]):
+    from .config import TrainConfig
+
+    return TrainConfig.from_preset(args.get("preset", "quick"), **(args.get("overrides") or {}))
+
+
+@handler("train")
+def _run_train(ctx: JobContext) -> dict[str, Any]:
+    """args: dataset, stems (list; all when empty), names ({stem: checkpoint name}), preset, overrides, device.
+
+    Trains the pairs one after another (each model's per-scale progress is an item); a resumed job
+    continues a partial checkpoint from its last finished scale and skips finished ones.
+    """
+    from .training import is_finished_checkpoint, train
+
+    a = ctx.args
+    ws = ctx.ws
+    cfg = _train_config(a)
+    pairs = ws.dataset_pairs(a["dataset"])
+    wanted = a.get("stems") or [s for s, _, _ in pairs]
+    by_stem = {s: (i, m) for s, i, m in pairs}
+    missing = [s for s in wanted if s not in by_stem]
+    if missing:
+        raise InputError(f"dataset {a['dataset']!r} has no pair(s) {', '.join(missing)}")
+    names = a.get("names") or {}
+    trained = []
+    for k, stem in enumerate(wanted):
+        name = names.get(stem, stem)
+        out = ws.resolve(Path("checkpoints") / safe_name(name, "checkpoint name"))
+        item = name
+        if is_finished_checkpoint(out) and (out / "config.json").exists():
+            ctx.update(progress=(k + 1) / len(wanted), item=item, item_progress=1.0, item_state="done",
+                       item_message="already trained")
+            trained.append(name)
+            continue
+        ctx.update(message=f"training {name} ({k + 1}/{len(wanted)})", item=item, item_state="running")
+
+        def progress(p, k=k, item=item):  # noqa: ANN001
+            frac = (k + p.fraction) / len(wanted)
+            msg = f"{item}: scale {p.scale + 1}/{p.num_scales}, iteration {p.iteration}/{p.niter}"
+            if p.scale_done:
+                ctx.log(f"{item}: scale {p.scale + 1}/{p.num_scales} done in {p.seconds:.1f}s")
+            return ctx.update(progress=frac, message=msg, item=item, item_progress=p.fraction, item_message=msg,
+                              force=p.scale_done)
+
+        partial = (out / "config.json").exists()
+        img, msk = by_stem[stem]
+        train(img, msk, out, cfg, progress=progress, resume=partial, device=a.get("device", "auto"), name=name)
+        ctx.update(item=item, item_progress=1.0, item_state="done", item_message="trained")
+        trained.append(name)
+    return {"checkpoints": trained, "message": f"trained {len(trained)} model(s)"}
+
+
+@handler("sample")
+def _run_sample(ctx: JobContext) -> dict[str, Any]:
+    """args: checkpoints, n, gen_start_scale, seed, scale_h, scale_v, out (name under samples/)."""
+    from .model import SinGANSeg
+    from .sampling import write_samples
+
+    a = ctx.args
+    out = ctx.ws.resolve(Path("samples") / safe_name(a["out"], "samples folder"))
+    names = list(a["checkpoints"])
+    for k, name in enumerate(names):
+        model = SinGANSeg.from_pretrained(ctx.ws.resolve(Path("checkpoints") / safe_name(name), must_exist=True))
+        ctx.update(message=f"sampling {name}", item=name, item_state="running")
+        write_samples(model, out, int(a.get("n", 16)), int(a.get("gen_start_scale", 0)), int(a.get("seed", 0)),
+                      scale_h=float(a.get("scale_h", 1.0)), scale_v=float(a.get("scale_v", 1.0)),
+                      progress=lambda d, n, k=k, name=name: ctx.update(progress=(k + d / max(n, 1)) / len(names),
+                                                                     item=name, item_progress=d / max(n, 1)))
+        ctx.update(item=name, item_progress=1.0, item_state="done")
+    return {"samples": ctx.ws.relative(out), "message": f"wrote samples of {len(names)} checkpoint(s)"}
+
+
+@handler("style-batch")
+def _run_style(ctx: JobContext) -> dict[str, Any]:
+    """args: samples (name under samples/), images (optional subset), out (name under style/), ratio, steps,
+    optimizer, size, seed, random_features (bool; forced on when no pretrained weights are available)."""
+    import shutil
+
+    import pandas as pd
+
+    from . import style_transfer as stm
+    from .sampling import read_manifest, write_manifest
+
+    a = ctx.args
+    src = ctx.ws.resolve(Path("samples") / safe_name(a["samples"], "samples folder"), must_exist=True)
+    out = ctx.ws.resolve(Path("style") / safe_name(a["out"], "style folder"))
+    # The input is always a small samples folder of its own (copies of the chosen rows; the original is
+    # untouched) whose checkpoint_path points into this workspace, so the style image is never read from
+    # wherever the samples were first written.
+    chosen = list(a.get("images") or [])
+    frame = read_manifest(src)
+    if chosen:
+        frame = frame[frame["image"].isin(chosen)]
+    if frame.empty:
+        raise InputError(f"none of the chosen images are in samples/{a['samples']}")
+    sel = out / "_input"
+    paths = []
+    for ck in frame["checkpoint"].astype(str):
+        ck_dir = ctx.ws.resolve(Path("checkpoints") / safe_name(ck, "checkpoint"))
+        if not (ck_dir / "real.png").is_file():
+            raise InputError(f"checkpoint {ck!r} of these samples is not in the workspace (its real image is "
+                             "the style image)")
+        paths.append(str(ck_dir))
+    frame = frame.assign(checkpoint_path=paths)
+    for _, r in frame.iterrows():
+        for col in ("image", "mask"):
+            dest = sel / safe_name(r[col], "file name")
+            if not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(ctx.ws.resolve(Path("samples") / src.name / safe_name(r[col], "file name"),
+                                               must_exist=True), dest)
+    write_manifest(sel, pd.DataFrame(frame))
+    src = sel
+    have, _ = stm.vgg_weights_status()
+    random_features = bool(a.get("random_features")) or not have
+    if random_features:
+        ctx.log("style transfer uses RANDOM VGG19 features (no pretrained weights available)")
+    cfg = stm.StyleTransferConfig.from_ratio(a.get("ratio", "1:1000"), steps=int(a.get("steps", 100)),
+                                             optimizer=a.get("optimizer", "adam"), size=a.get("size"),
+                                             seed=int(a.get("seed", 0)))
+    steps = cfg.steps
+
+    def per_image(done: int, total: int, name: str) -> bool:
+        return ctx.update(progress=done / max(total, 1), message=f"{done}/{total} images", item=name,
+                          item_progress=1.0, item_state="done")
+
+    def per_step(step: int, losses: dict) -> bool:
+        return ctx.update(message=f"step {step}/{steps} (loss {losses.get('total', float('nan')):.3g})")
+
+    stm.style_transfer_samples(src, out, cfg, random_features=random_features, progress=per_image,
+                               step_progress=per_step, allow_download=False, device="cpu" if
+                               a.get("device") == "cpu" else None)
+    return {"style": ctx.ws.relative(out), "random_features": random_features,
+            "message": "style transfer finished" + (" (random VGG features)" if random_features else "")}
+
+
+@handler("study")
+def _run_study(ctx: JobContext) -> dict[str, Any]:
+    """args: name (folder under studies/), kind (small-data | real-vs-synthetic), preset (demo | paper),
+    dataset (name under datasets/), overrides (StudyConfig fields, ``seg_overrides`` for UNet++ settings).
+
+    Delegates to ``studies.run_study``, which skips finished runs: resuming continues the study.
+    """
+    try:
+        from . import studies
+    except ImportError:
+        raise InputError("augmentation studies are not available yet in this version") from None
+    a = ctx.args
+    data = ctx.ws.resolve(Path("datasets") / safe_name(a["dataset"], "dataset"), must_exist=True)
+    out = ctx.ws.resolve(Path("studies") / safe_name(a["name"], "study name"))
+    overrides = dict(a.get("overrides") or {})
+    config = studies.StudyConfig.from_preset(a.get("kind", "small-data"), a.get("preset", "demo"), data, **overrides)
+
+    def progress(ev) -> bool:  # noqa: ANN001 - studies.StudyProgress
+        inner = getattr(ev.detail, "fraction", None)
+        frac = (ev.done + (inner if inner is not None and ev.stage == "train" else 0.0)) / max(ev.total, 1)
+        item = ev.run_id if ev.run_id else None
+        state = {"run-done": "done", "skip": "done", "train": "running"}.get(ev.stage)
+        return ctx.update(progress=frac if ev.total else None, message=ev.message, item=item,
+                          item_state=state if state != "running" else None,
+                          item_progress=1.0 if state == "done" else inner,
+                          item_message=ev.message if item else None)
+
+    result = studies.run_study(config, out, progress=progress)
+    return {"study": ctx.ws.relative(out), "runs": int(len(result.table)),
+            "message": f"study finished: {len(result.table)} run(s)"}
+
+
+@handler("import-legacy")
+def _run_import_legacy(ctx: JobContext) -> dict[str, Any]:
+    """args: src (a folder inside the workspace, e.g. ``legacy/<name>``). Every legacy model found under it
+    becomes ``checkpoints/<id>/``; existing ones are skipped, so resuming just continues."""
+    try:
+        from .legacy import import_legacy
+    except ImportError:
+        raise InputError("importing legacy checkpoints is not available yet in this version") from None
+    src = ctx.ws.resolve(ctx.args["src"], must_exist=True)
+
+    def progress(done: int, total: int, name: str) -> bool:
+        return ctx.update(progress=done / max(total, 1), message=f"{done}/{total} models",
+                          item=name or None, item_state="done" if name else None, item_progress=1.0 if name else None)
+
+    summary = import_legacy(src, ctx.ws.checkpoints, progress=progress)
+    for name, why in list(summary.refused) + list(summary.skipped):
+        ctx.log(f"{name}: {why}")
+    msg = (f"imported {len(summary.imported)}, skipped {len(summary.skipped)}, refused {len(summary.refused)} "
+           "model(s)")
+    return {"imported": list(summary.imported), "refused": [list(r) for r in summary.refused], "message": msg}

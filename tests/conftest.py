@@ -1,0 +1,36 @@
+"""Shared fixtures: a workspace pre-populated with the embedded demo (dataset + checkpoints)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # the pages import ui_common from the repository root
+    sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="session")
+def _demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One demo workspace built per test session; tests get copies of it."""
+    from singanseg_core.demo import ensure_demo_workspace
+    from singanseg_core.workspace import Workspace
+
+    root = tmp_path_factory.mktemp("demo-template") / "ws"
+    ws = Workspace(root)
+    assert ensure_demo_workspace(ws), "the demo assets are missing (singanseg_core/demo_assets)"
+    return root
+
+
+@pytest.fixture
+def demo_ws(_demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh copy of the demo workspace, also set as ``SINGANSEG_WORKSPACE``."""
+    from singanseg_core.workspace import Workspace
+
+    root = tmp_path / "ws"
+    shutil.copytree(_demo_template, root)
+    monkeypatch.setenv("SINGANSEG_WORKSPACE", str(root))
+    return Workspace(root)

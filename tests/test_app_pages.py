@@ -1,0 +1,266 @@
+"""Every dashboard page under ``streamlit.testing.v1.AppTest``: widgets → core → outputs, errors as one line.
+
+Job submissions are recorded instead of spawning workers (the job machinery has its own tests).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from singanseg_core import jobs
+from singanseg_core.workspace import Workspace
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ["app.py", "pages/1_Checkpoints.py", "pages/2_Sample.py", "pages/3_Style_transfer.py",
+         "pages/4_Mask_statistics.py", "pages/5_Augmentation_study.py"]
+
+
+@pytest.fixture
+def spawned(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Job folders whose worker would have been started."""
+    started: list[Path] = []
+    monkeypatch.setattr(jobs, "_spawn", lambda ws, job_dir: started.append(job_dir))
+    return started
+
+
+def page(path: str) -> AppTest:
+    return AppTest.from_file(str(ROOT / path), default_timeout=120)
+
+
+def ok(at: AppTest) -> AppTest:
+    """No exception element and no error line on the page."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def by_key(at: AppTest, kind: str, key: str):  # noqa: ANN201
+    for w in getattr(at, kind):
+        if w.key == key:
+            return w
+    raise AssertionError(f"no {kind} with key {key!r}")
+
+
+def png(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def save_samples(ws: Workspace, name: str = "set1", n: int = 4) -> Path:
+    from singanseg_core.model import SinGANSeg
+    from singanseg_core.sampling import write_samples
+
+    ck = ws.list_checkpoints()[0]
+    write_samples(SinGANSeg.from_pretrained(ws.checkpoints / ck), ws.samples / name, n, seed=1)
+    return ws.samples / name
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_renders(demo_ws: Workspace, path: str) -> None:
+    at = ok(page(path).run())
+    assert at.title, "every page has a title"
+
+
+def test_home_shows_workspace_device_and_links(demo_ws: Workspace) -> None:
+    at = ok(page("app.py").run())
+    metrics = {m.label: m.value for m in at.metric}
+    from singanseg_core.demo import DEMO_CHECKPOINTS
+
+    assert metrics["Datasets"] == "1" and metrics["Checkpoints"] == str(len(DEMO_CHECKPOINTS))
+    text = " ".join(e.value for e in list(at.info) + list(at.success) + list(at.warning))
+    assert "demo set" in text and "Kvasir-SEG" in text
+    assert "Device:" in text and "VGG19" in text
+    assert len(at.get("page_link")) == 5
+
+
+def test_unexpected_error_is_one_friendly_line(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(self):  # noqa: ANN001, ANN202
+        raise RuntimeError("disk on fire\nsecond line")
+
+    monkeypatch.setattr(Workspace, "counts", boom)
+    at = page("app.py").run()
+    assert not at.exception
+    assert len(at.error) == 1
+    msg = at.error[0].value
+    assert msg.startswith("Something went wrong: RuntimeError: disk on fire") and "second line" not in msg
+    assert "RuntimeError" in (demo_ws.logs / "dashboard.log").read_text()
+
+
+def test_checkpoints_browse(demo_ws: Workspace) -> None:
+    at = ok(page("pages/1_Checkpoints.py").run())
+    table = at.dataframe[0].value
+    assert sorted(table["checkpoint"]) == sorted(demo_ws.list_checkpoints())
+    assert set(table["state"]) == {"finished"}
+    assert "scales" in " ".join(m.value for m in at.markdown)
+    assert len(at.dataframe) >= 2  # overview + scales of the picked checkpoint
+
+
+def test_checkpoints_upload_pairs_and_errors(demo_ws: Workspace) -> None:
+    at = page("pages/1_Checkpoints.py").run()
+    img = png(np.full((20, 24, 3), 90, np.uint8))
+    mask = np.zeros((20, 24), np.uint8)
+    mask[5:15, 5:15] = 255
+    by_key(at, "text_input", "up_dataset").set_value("uploaded")
+    by_key(at, "file_uploader", "up_images").upload("x1.png", img, "image/png")
+    by_key(at, "file_uploader", "up_masks").upload("x1.png", png(mask), "image/png")
+    at = by_key(at.run(), "button", "up_add").click().run()
+    ok(at)
+    assert any("Added 1 pair" in s.value for s in at.success)
+    assert (demo_ws.datasets / "uploaded" / "images" / "x1.png").is_file()
+
+    at = page("pages/1_Checkpoints.py").run()
+    by_key(at, "file_uploader", "up_images").upload("bad.png", b"this is not a png", "image/png")
+    by_key(at, "file_uploader", "up_masks").upload("bad.png", png(mask), "image/png")
+    at = by_key(at.run(), "button", "up_add").click().run()
+    assert not at.exception and len(at.error) == 1 and "not a readable image" in at.error[0].value
+
+    at = page("pages/1_Checkpoints.py").run()
+    by_key(at, "file_uploader", "up_images").upload("lonely.png", img, "image/png")
+    at = by_key(at.run(), "button", "up_add").click().run()
+    assert not at.exception and "no mask with the same name" in at.error[0].value
+
+
+def test_checkpoints_zip_upload_rejects_traversal(demo_ws: Workspace) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("images/a.png", b"x")
+        zf.writestr("masks/a.png", b"x")
+        zf.writestr("../../escape.png", b"x")
+    at = page("pages/1_Checkpoints.py").run()
+    by_key(at, "radio", "up_mode").set_value("zip (Kvasir-SEG layout)")
+    at = at.run()
+    by_key(at, "file_uploader", "up_zip").upload("evil.zip", buf.getvalue(), "application/zip")
+    at = by_key(at.run(), "button", "up_zip_go").click().run()
+    assert not at.exception and len(at.error) == 1 and "unsafe path" in at.error[0].value
+    assert not (demo_ws.root.parent / "escape.png").exists()
+    assert demo_ws.list_datasets() == ["demo-ihc"]
+
+
+def test_checkpoints_train_job(demo_ws: Workspace, spawned: list[Path]) -> None:
+    at = page("pages/1_Checkpoints.py").run()
+    by_key(at, "selectbox", "tr_preset").set_value("tiny")
+    at = at.run()
+    by_key(at, "number_input", "tr_iter").set_value(10)
+    at = by_key(at.run(), "button", "tr_go").click().run()
+    ok(at)
+    assert len(spawned) == 1
+    spec = json.loads((spawned[0] / "spec.json").read_text())
+    assert spec["kind"] == "train" and spec["args"]["preset"] == "tiny"
+    assert spec["args"]["overrides"]["niter"] == 10 and len(spec["args"]["stems"]) == 1
+    assert any("train 1 model" in m.value for m in at.markdown)  # the live job panel lists it
+
+
+def test_sample_generate_save_download(demo_ws: Workspace) -> None:
+    at = page("pages/2_Sample.py").run()
+    model_scales = json.loads((demo_ws.checkpoints / demo_ws.list_checkpoints()[0] / "config.json").read_text())
+    slider = by_key(at, "slider", "sm_start")
+    assert slider.proto.max == len(model_scales["sizes"])  # limited to the model's scales
+    assert any("Scale sizes" in c.value for c in at.caption)
+    by_key(at, "number_input", "sm_n").set_value(4)
+    at = by_key(at.run(), "button", "sm_go").click().run()
+    ok(at)
+    assert any("4 samples" in s.value for s in at.success)
+    images = at.get("image")
+    assert len(images) >= 4 + 3  # 4 tiles + real + mean + std
+    at = by_key(at, "button", "sm_save").click().run()
+    ok(at)
+    saved = demo_ws.list_sample_sets()
+    assert len(saved) == 1
+    frame = pd.read_csv(demo_ws.samples / saved[0] / "manifest.csv")
+    assert len(frame) == 4 and (demo_ws.samples / saved[0] / frame["mask"][0]).is_file()
+    assert at.get("download_button"), "a zip download appears after saving"
+
+
+def test_sample_same_seed_same_result(demo_ws: Workspace) -> None:
+    arrays = []
+    for _ in range(2):
+        at = page("pages/2_Sample.py").run()
+        by_key(at, "number_input", "sm_n").set_value(2)
+        by_key(at.run(), "button", "sm_go").click()
+        at = at.run()
+        arrays.append(at.session_state["sm_result"]["results"][demo_ws.list_checkpoints()[0]]["images"])
+    assert np.array_equal(arrays[0], arrays[1])
+
+
+def test_style_transfer_job_and_results(demo_ws: Workspace, spawned: list[Path]) -> None:
+    from singanseg_core.style_transfer import StyleTransferConfig, style_transfer_samples
+
+    src = save_samples(demo_ws)
+    at = page("pages/3_Style_transfer.py").run()
+    by_key(at, "radio", "st_ratio").set_value("free")
+    at = at.run()
+    by_key(at, "number_input", "st_free").set_value(50.0)
+    by_key(at, "number_input", "st_steps").set_value(3)
+    at = by_key(at.run(), "button", "st_go").click().run()
+    ok(at)
+    spec = json.loads((spawned[0] / "spec.json").read_text())
+    assert spec["kind"] == "style-batch" and spec["args"]["ratio"] == "1:50" and spec["args"]["steps"] == 3
+    assert len(spec["args"]["images"]) == 4
+
+    style_transfer_samples(src, demo_ws.style / "res", StyleTransferConfig.from_ratio("1:10", steps=2),
+                           random_features=True, allow_download=False)
+    at = page("pages/3_Style_transfer.py").run()
+    ok(at)
+    assert any("random" in c.value for c in at.caption)
+    before = at.get("image")[-1].proto.imgs[0].url
+    at = by_key(at, "slider", "st_split").set_value(0.9).run()
+    ok(at)
+    assert at.get("image")[-1].proto.imgs[0].url != before  # the before/after view follows the slider
+    assert any(b.proto.label == "Download zip" for b in at.get("download_button"))
+
+
+def test_mask_statistics(demo_ws: Workspace) -> None:
+    save_samples(demo_ws, n=6)
+    at = ok(page("pages/4_Mask_statistics.py").run())
+    assert at.get("plotly_chart"), "a plotly chart is drawn"
+    summary = at.dataframe[0].value
+    assert list(summary["source"]) == ["real", "synthetic"]
+    assert list(summary["count"]) == [8, 6]
+    labels = [m.label for m in at.metric]
+    assert "Wasserstein-1" in labels and "KS p-value" in labels
+    for mode in ("side by side", "grouped"):
+        at = ok(by_key(at, "radio", "ms_mode").set_value(mode).run())
+        fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+        assert len(fig["data"]) == 2
+
+
+def test_augmentation_study_launch_and_results(demo_ws: Workspace, spawned: list[Path]) -> None:
+    from singanseg_core.studies import TABLE_COLUMNS, StudyConfig
+
+    at = ok(page("pages/5_Augmentation_study.py").run())
+    by_key(at, "text_input", "au_r").set_value("99")
+    at = by_key(at.run(), "button", "au_go").click().run()
+    assert not at.exception and len(at.error) == 1 and "R=99" in at.error[0].value
+    assert spawned == []
+    by_key(at, "text_input", "au_r").set_value("1, 2")
+    at = by_key(at.run(), "button", "au_go").click().run()
+    ok(at)
+    spec = json.loads((spawned[0] / "spec.json").read_text())
+    assert spec["kind"] == "study" and spec["args"]["overrides"]["r_values"] == [1, 2]
+
+    # an earlier study folder with two finished runs shows up with chart, table and CSV
+    d = demo_ws.studies / "earlier"
+    (d / "runs").mkdir(parents=True)
+    cfg = StudyConfig.from_preset("small-data", "demo", demo_ws.datasets / "demo-ihc", r_values=[1, 2])
+    (d / "study.json").write_text(json.dumps(cfg.to_dict()))
+    for r, train_data, iou in ((1, "real", 0.4), (1, "synthetic", 0.5)):
+        row = dict.fromkeys(TABLE_COLUMNS, 0)
+        row.update(run_id=f"R{r:03d}-{train_data}", kind="small-data", train_set=train_data, train_data=train_data,
+                   variant="" if train_data == "real" else "raw", R=r, iou=iou, fscore=iou + 0.1)
+        (d / "runs" / row["run_id"]).mkdir()
+        (d / "runs" / row["run_id"] / "result.json").write_text(json.dumps(row))
+    at = ok(page("pages/5_Augmentation_study.py").run())
+    assert any("2 run(s) finished" in c.value for c in at.caption)
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert {t["name"] for t in fig["data"]} == {"real", "synthetic (raw)"}
+    assert any(b.proto.label == "Download results (CSV)" for b in at.get("download_button"))

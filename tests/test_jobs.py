@@ -1,0 +1,141 @@
+"""Background jobs: detached workers, progress on disk, cancel, interruption and resume, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from singanseg_core import jobs
+from singanseg_core.errors import InputError
+from singanseg_core.workspace import Workspace
+
+TINY = {"preset": "tiny", "device": "cpu", "overrides": {"max_size": 28, "niter": 4}}
+
+
+def wait(ws: Workspace, job_id: str, states: tuple[str, ...], timeout: float = 120.0) -> jobs.Job:
+    end = time.time() + timeout
+    while time.time() < end:
+        job = jobs.get_job(ws, job_id)
+        if job.state in states:
+            return job
+        time.sleep(0.3)
+    job = jobs.get_job(ws, job_id)
+    raise AssertionError(f"job {job_id} is {job.state} ({job.message}) after {timeout}s; log:\n{job.log_tail(30)}")
+
+
+def test_sample_job_writes_manifest(demo_ws: Workspace) -> None:
+    ck = demo_ws.list_checkpoints()[0]
+    job = jobs.submit(demo_ws, "sample", {"checkpoints": [ck], "n": 5, "seed": 3, "out": "from-job"}, title="t")
+    assert (job.dir / "spec.json").is_file() and job.state in ("queued", "running")
+    job = wait(demo_ws, job.id, ("done", "failed"))
+    assert job.state == "done", job.message
+    assert job.progress == 1.0 and job.items[ck]["state"] == "done"
+    frame = pd.read_csv(demo_ws.samples / "from-job" / "manifest.csv")
+    assert len(frame) == 5 and set(frame["checkpoint"]) == {ck}
+    assert [j.id for j in jobs.list_jobs(demo_ws, kind="sample")] == [job.id]
+
+
+def test_failed_job_has_one_line_message(demo_ws: Workspace) -> None:
+    job = jobs.submit(demo_ws, "sample", {"checkpoints": ["does-not-exist"], "n": 1, "out": "x"})
+    job = wait(demo_ws, job.id, ("done", "failed"))
+    assert job.state == "failed"
+    assert "not found" in job.message and "\n" not in job.message
+    with pytest.raises(InputError):
+        jobs.submit(demo_ws, "no-such-kind", {})
+
+
+def test_train_cancel_then_resume(demo_ws: Workspace) -> None:
+    stems = [s for s, _, _ in demo_ws.dataset_pairs("demo-ihc")][:2]
+    args = {"dataset": "demo-ihc", "stems": stems, "names": {s: f"t-{s}" for s in stems}, **TINY}
+    job = jobs.submit(demo_ws, "train", args, title="train two")
+    wait(demo_ws, job.id, ("running",))
+    jobs.cancel(demo_ws, job.id)
+    job = wait(demo_ws, job.id, ("cancelled", "done"))
+    assert job.state == "cancelled", job.message
+    job = jobs.resume(demo_ws, job.id)
+    job = wait(demo_ws, job.id, ("done", "failed"))
+    assert job.state == "done", job.message
+    from singanseg_core.training import is_finished_checkpoint
+
+    for s in stems:
+        assert is_finished_checkpoint(demo_ws.checkpoints / f"t-{s}")
+        assert job.items[f"t-{s}"]["state"] == "done"
+    assert "resume requested" in (job.dir / "log.txt").read_text()
+
+
+def test_killed_worker_is_interrupted_and_resumes(demo_ws: Workspace) -> None:
+    stem = demo_ws.dataset_pairs("demo-ihc")[0][0]
+    args = {"dataset": "demo-ihc", "stems": [stem], "names": {stem: "killed"},
+            "preset": "tiny", "device": "cpu", "overrides": {"max_size": 40, "niter": 40}}
+    job = jobs.submit(demo_ws, "train", args)
+    job = wait(demo_ws, job.id, ("running",))
+    pid = job.status["pid"]
+    os.killpg(pid, signal.SIGKILL)  # like a machine restart: no chance to write a final state
+    job = wait(demo_ws, job.id, ("interrupted",), timeout=30)
+    assert job.resumable and "resume" in job.message
+    # a new "server" (fresh process state) still sees it as interrupted
+    assert json.loads((job.dir / "status.json").read_text())["state"] == "running"
+    job = jobs.resume(demo_ws, job.id)
+    job = wait(demo_ws, job.id, ("done", "failed"))
+    assert job.state == "done", job.message
+    assert (demo_ws.checkpoints / "killed" / "config.json").is_file()
+
+
+def test_cli_list_and_cancel(demo_ws: Workspace) -> None:
+    job = jobs.submit(demo_ws, "sample", {"checkpoints": [demo_ws.list_checkpoints()[0]], "n": 1, "out": "c"},
+                      start=False)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    out = subprocess.run([sys.executable, "-m", "singanseg_core", "jobs", "--workspace", str(demo_ws.root), "list"],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    assert job.id in out and "queued" in out
+    subprocess.run([sys.executable, "-m", "singanseg_core", "jobs", "--workspace", str(demo_ws.root), "cancel",
+                    job.id], capture_output=True, text=True, env=env, check=True)
+    job = jobs.get_job(demo_ws, job.id)
+    assert (job.dir / "cancel").exists()
+    # running the job now stops at once: the worker sees the cancel flag
+    code = subprocess.run([sys.executable, "-m", "singanseg_core", "jobs", "run", str(job.dir)], env=env).returncode
+    assert code == 0 and jobs.get_job(demo_ws, job.id).state == "cancelled"
+    assert not (demo_ws.samples / "c").exists()
+
+
+def test_queue_runs_one_at_a_time(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(jobs.MAX_JOBS_ENV, "1")
+    ck = demo_ws.list_checkpoints()[0]
+    a = jobs.submit(demo_ws, "sample", {"checkpoints": [ck], "n": 40, "out": "qa"})
+    b = jobs.submit(demo_ws, "sample", {"checkpoints": [ck], "n": 2, "out": "qb"})
+    seen_both_running = False
+    end = time.time() + 120
+    while time.time() < end:
+        states = {j.id: j.state for j in jobs.list_jobs(demo_ws)}
+        seen_both_running |= states[a.id] == "running" and states[b.id] == "running"
+        if all(s in ("done", "failed") for s in states.values()):
+            break
+        time.sleep(0.1)
+    assert jobs.get_job(demo_ws, a.id).state == "done" and jobs.get_job(demo_ws, b.id).state == "done"
+    assert not seen_both_running
+
+
+def test_style_batch_job_on_demo_samples(demo_ws: Workspace) -> None:
+    from singanseg_core.demo import DEMO_SAMPLES
+
+    frame = pd.read_csv(demo_ws.samples / DEMO_SAMPLES / "manifest.csv")
+    chosen = list(frame["image"][:2])
+    args = {"samples": DEMO_SAMPLES, "images": chosen, "out": "st", "ratio": "1:10", "steps": 2,
+            "optimizer": "adam", "size": 32, "random_features": True}
+    job = jobs.submit(demo_ws, "style-batch", args)
+    job = wait(demo_ws, job.id, ("done", "failed"), timeout=240)
+    assert job.state == "done", job.message
+    out = pd.read_csv(demo_ws.style / "st" / "manifest.csv")
+    assert len(out) == 2 and set(out["st_random_features"].astype(str)) == {"True"}
+    # the style image is read from this workspace, whatever path the samples were written with
+    assert all(str(p).startswith(str(demo_ws.root)) for p in out["st_style_image"])
+    for name in out["image"]:
+        assert (demo_ws.style / "st" / name).is_file()

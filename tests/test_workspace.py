@@ -1,0 +1,139 @@
+"""Workspace safety: paths stay inside, uploads and zips are checked, names are unique; demo workspace."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from singanseg_core.errors import InputError
+from singanseg_core.workspace import Workspace, safe_name
+
+
+def png(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def pair_bytes(h: int = 32, w: int = 40) -> tuple[bytes, bytes]:
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+    mask = np.zeros((h, w), np.uint8)
+    mask[8:20, 10:30] = 255
+    return png(img), png(mask)
+
+
+def make_zip(entries: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+        for name, target in (links or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, target)
+    return buf.getvalue()
+
+
+def test_resolve_rejects_escapes(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    assert ws.resolve("checkpoints/a") == ws.root / "checkpoints" / "a"
+    for bad in ("../x", "checkpoints/../../x", "/etc/passwd", "C:/windows", "a/../../b"):
+        with pytest.raises(InputError):
+            ws.resolve(bad)
+    (tmp_path / "outside").mkdir()
+    os.symlink(tmp_path / "outside", ws.root / "datasets" / "link")
+    with pytest.raises(InputError, match="symbolic link"):
+        ws.resolve("datasets/link/x")
+    assert "link" not in ws.list_datasets()
+
+
+def test_safe_name() -> None:
+    assert safe_name("my data set") == "my_data_set"
+    for bad in ("..", "a/b", "", "  ", "..x", "a\\b"):
+        with pytest.raises(InputError):
+            safe_name(bad)
+
+
+def test_add_pairs_checks_and_unique_names(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    img, mask = pair_bytes()
+    folder, written = ws.add_pairs("set1", [("a.png", img, mask)])
+    _, written2 = ws.add_pairs("set1", [("a.png", img, mask)])
+    assert written == ["a"] and written2 == ["a-2"]
+    assert sorted(p.name for p in (folder / "images").iterdir()) == ["a-2.png", "a.png"]
+    assert ws.list_datasets() == ["set1"]
+    _, small_mask = pair_bytes(16, 16)
+    with pytest.raises(InputError, match="must match"):
+        ws.add_pairs("set1", [("b.png", img, small_mask)])
+    with pytest.raises(InputError, match="not a readable image"):
+        ws.add_pairs("set1", [("c.png", b"not an image", mask)])
+    with pytest.raises(InputError, match="limited to"):
+        ws.add_pairs("set1", [("d.png", img, mask)], max_mb=0.0001)
+
+
+def test_import_zip_kvasir_layout(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    img, mask = pair_bytes()
+    data = make_zip({"Kvasir-SEG/images/p1.png": img, "Kvasir-SEG/masks/p1.png": mask,
+                     "Kvasir-SEG/images/p2.png": img, "Kvasir-SEG/masks/p2.png": mask})
+    folder, n = ws.import_zip(data, "kvasir")
+    assert n == 2 and folder.name == "kvasir"
+    folder2, _ = ws.import_zip(data, "kvasir")
+    assert folder2.name == "kvasir-2"
+    assert ws.counts().datasets == 2
+
+
+@pytest.mark.parametrize("entries,links,match", [
+    ({"../evil.png": b"x", "images/a.png": b"x", "masks/a.png": b"x"}, None, "unsafe path"),
+    ({"/abs/evil.png": b"x", "images/a.png": b"x", "masks/a.png": b"x"}, None, "unsafe path"),
+    ({"images/a.png": b"x", "masks/a.png": b"x"}, {"images/b.png": "/etc/passwd"}, "link"),
+    ({"foo/a.png": b"x"}, None, "no images/ and masks/"),
+])
+def test_import_zip_refuses_bad_archives(tmp_path: Path, entries, links, match) -> None:
+    ws = Workspace(tmp_path / "ws")
+    with pytest.raises(InputError, match=match):
+        ws.import_zip(make_zip(entries, links), "bad")
+    assert ws.list_datasets() == []
+    assert not any(p.name.startswith(".bad") for p in ws.datasets.iterdir())
+
+
+def test_import_zip_unmatched_and_not_zip(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    img, mask = pair_bytes()
+    with pytest.raises(InputError, match="unmatched"):
+        ws.import_zip(make_zip({"images/a.png": img, "masks/b.png": mask}), "x")
+    with pytest.raises(InputError, match="not a valid zip"):
+        ws.import_zip(b"PK-not-really", "x")
+    assert ws.list_datasets() == []
+
+
+def test_demo_workspace(demo_ws: Workspace) -> None:
+    from singanseg_core.demo import DEMO_CHECKPOINTS, DEMO_DATASET, ensure_demo_workspace, is_demo_workspace
+    from singanseg_core.training import is_finished_checkpoint
+
+    assert DEMO_DATASET in demo_ws.list_datasets()
+    assert len(demo_ws.dataset_pairs(DEMO_DATASET)) == 8
+    assert sorted(demo_ws.list_checkpoints(finished_only=True)) == sorted(DEMO_CHECKPOINTS)
+    assert all(is_finished_checkpoint(demo_ws.checkpoints / n) for n in DEMO_CHECKPOINTS)
+    assert is_demo_workspace(demo_ws)
+    assert ensure_demo_workspace(demo_ws) is False  # not empty: left alone
+
+
+def test_demo_masks_are_documented_threshold() -> None:
+    from singanseg_core.demo import ASSETS_DIR, make_tiles
+
+    tiles = make_tiles()
+    assert len(tiles) == 8
+    for name, img, mask in tiles:
+        committed = np.asarray(Image.open(ASSETS_DIR / "dataset" / "masks" / f"{name}.png"))
+        assert np.array_equal(committed, mask), name
+        assert set(np.unique(mask)) <= {0, 255}
+        assert 0.05 < (mask > 0).mean() < 0.7
