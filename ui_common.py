@@ -192,6 +192,7 @@ def submit_job(ws: Workspace, kind: str, args: dict[str, Any], title: str) -> No
         return
     st.toast(f"Started: {title}", icon=":material/rocket_launch:")
     st.session_state[f"last_job_{kind}"] = job.id
+    st.rerun()  # redraw the whole page: sidebar and job panels switch to live refresh
 
 
 def _job_row(ws: Workspace, job: Any, key: str, details: bool) -> None:

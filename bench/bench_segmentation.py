@@ -16,7 +16,6 @@ import argparse
 import os
 import platform
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "polyps"
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Segmentation and studies"
+CHILD = ("import resource, sys; from singanseg_core.cli import main; rc = main(sys.argv[1:]); "
+         "print('PEAK_RSS_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)")
 
 
 def epoch_seconds(encoder: str, size: int, batch: int, steps: int, threads: int) -> dict:
@@ -67,19 +68,19 @@ def epoch_seconds(encoder: str, size: int, batch: int, steps: int, threads: int)
 
 
 def run_study_cli(kind: str, out: Path, threads: int) -> dict:
-    cmd = [sys.executable, "-m", "singanseg_core", "study", kind, "--preset", "demo", "--data", str(DATA),
+    # The child reports its own peak RSS: RUSAGE_CHILDREN would also count the forked copy of this process.
+    cmd = [sys.executable, "-c", CHILD, "study", kind, "--preset", "demo", "--data", str(DATA),
            "--out", str(out), "--device", "cpu", "--threads", str(threads), "--quiet"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - t0
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if proc.returncode != 0:
         raise SystemExit(f"study failed ({' '.join(cmd)}):\n{proc.stdout}\n{proc.stderr}")
+    peak_kib = int(re.search(r"PEAK_RSS_KIB (\d+)", proc.stderr).group(1))
     from singanseg_core.studies import load_study
 
     res = load_study(out)
-    return {"kind": kind, "wall_s": wall, "peak_rss_mib": max(peak_kib, before) / 1024, "runs": len(res.table),
+    return {"kind": kind, "wall_s": wall, "peak_rss_mib": peak_kib / 1024, "runs": len(res.table),
             "summary": res.summary, "table": res.table}
 
 
@@ -96,7 +97,8 @@ def write_section(text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1, help="torch threads for the study runs (default 1)")
-    ap.add_argument("--steps", type=int, default=3, help="timed training steps per encoder")
+    ap.add_argument("--steps", type=int, default=2, help="timed training steps per encoder")
+    ap.add_argument("--threads-also", type=int, nargs="*", default=[], help="extra thread counts for se_resnext50")
     ap.add_argument("--skip-study", action="store_true")
     ap.add_argument("--rvs", action="store_true", help="also run the real-vs-synthetic demo study")
     ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
@@ -110,14 +112,17 @@ def main(argv: list[str] | None = None) -> int:
              "| encoder | px | batch | threads | params (M) | train s/batch | val s/batch | s/epoch 667 imgs (REAL fold) | s/epoch 3,335 (FAKE-5) | s/epoch 500 (S=500) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     rows = []
-    for enc, threads in [("se_resnext50_32x4d", 2), ("se_resnext50_32x4d", 1), ("mobilenet_v2", 1)]:
+    # One thread: on a small shared CPU, two threads were 2.6x slower than one for se_resnext50 (70.5 vs
+    # 26.9 s/batch at load ~10); pass --threads-also 2 to measure that again.
+    configs = [("se_resnext50_32x4d", 1), ("mobilenet_v2", 1)] + [("se_resnext50_32x4d", t) for t in args.threads_also]
+    for enc, threads in configs:
         r = epoch_seconds(enc, 128, 8, args.steps, threads)
         rows.append(r)
         per = lambda n: (n / 8) * r["train_s_per_batch"] + (333 / 8) * r["val_s_per_batch"]  # + validation of a fold
         lines.append(f"| {enc} | 128 | 8 | {threads} | {r['params_m']:.1f} | {r['train_s_per_batch']:.2f} | "
                      f"{r['val_s_per_batch']:.2f} | {per(667):.0f} | {per(3335):.0f} | {per(500):.0f} |")
         print(lines[-1], flush=True)
-    paper = rows[0]
+    paper = rows[0]  # se_resnext50_32x4d
     per_real = (667 / 8) * paper["train_s_per_batch"] + (333 / 8) * paper["val_s_per_batch"]
     lines += ["", "Epoch times include validating one fold of 333 images. The `paper` preset of Table 1 trains "
               f"3 folds x (REAL + 15 FAKE runs) x 300 epochs: on this CPU one REAL run alone would take about "
@@ -135,8 +140,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(lines[-1], flush=True)
                 summaries.append((kind, r["summary"]))
         for kind, summary in summaries:
-            lines += ["", f"Demo {kind} results (tiny models, 4 epochs at 64 px: shows the pipeline works, not the paper's numbers):",
-                      "", "```", summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"), "```"]
+            keep = [c for c in summary.columns if not c.startswith(("dice_loss", "accuracy", "recall", "precision"))]
+            lines += ["", f"Demo {kind} results (tiny SinGANs, UNet++ mobilenet_v2 4 epochs at 64 px: shows the "
+                      "pipeline works, not the paper's numbers):",
+                      "", "```", summary[keep].to_string(index=False, float_format=lambda v: f"{v:.3f}"), "```"]
     text = "\n".join(lines)
     print(text)
     if not args.no_write:

@@ -67,10 +67,10 @@ def add_data(ws: Workspace) -> None:
     if mode.startswith("image"):
         c1, c2 = st.columns(2)
         images = c1.file_uploader("Images", type=["png", "jpg", "jpeg", "bmp", "tif", "tiff"],
-                                  accept_multiple_files=True, key="up_images",
+                                  accept_multiple_files=True, key="up_images", max_upload_size=MAX_UPLOAD_MB,
                                   help="RGB images; each needs a mask with the same file stem.")
         masks = c2.file_uploader("Masks", type=["png", "jpg", "jpeg", "bmp", "tif", "tiff"],
-                                 accept_multiple_files=True, key="up_masks",
+                                 accept_multiple_files=True, key="up_masks", max_upload_size=MAX_UPLOAD_MB,
                                  help="Binary masks (white = object), same size as their image; grey levels are "
                                       "thresholded at 127 when training.")
         if st.button("Add pairs", key="up_add", icon=":material/upload:", type="primary",
@@ -88,7 +88,7 @@ def add_data(ws: Workspace) -> None:
             except Exception as err:  # noqa: BLE001
                 ui.show_error(err)
     else:
-        zfile = st.file_uploader("Zip file", type=["zip"], key="up_zip",
+        zfile = st.file_uploader("Zip file", type=["zip"], key="up_zip", max_upload_size=MAX_ZIP_MB,
                                  help="A zip with images/ and masks/ (e.g. kvasir-seg.zip). Links, absolute paths and "
                                       "'..' entries are refused.")
         if st.button("Import zip", key="up_zip_go", icon=":material/upload:", type="primary",
@@ -120,19 +120,30 @@ def train_tab(ws: Workspace) -> None:
                           help="paper: 250 px, 2000 iterations/scale (GPU hours). quick: 64 px, 200 it (CPU "
                                "minutes). tiny: 40 px, 20 it (seconds; for trying the workflow).")
     base = PRESETS[preset]
-    max_size = c2.number_input("Max size (px)", 32, 512, base.max_size, step=8, key="tr_max",
+    max_size = c2.number_input("Max size (px)", 32, 512, base.max_size, step=8, key=f"tr_max_{preset}",
                                help="Longest side of the finest scale; training time grows with its square.")
-    niter = c3.number_input("Iterations per scale", 10, 4000, base.niter, step=10, key="tr_iter",
+    niter = c3.number_input("Iterations per scale", 10, 4000, base.niter, step=10, key=f"tr_iter_{preset}",
                             help="Paper: 2000. Fewer = faster but blurrier samples.")
     seed = c4.number_input("Seed", 0, 2**31 - 1, 0, key="tr_seed", help="Same seed, data and settings → same model.")
-    device = st.radio("Device", ["auto", "cpu", "cuda"], horizontal=True, key="tr_device",
+    c1, c2 = st.columns(2)
+    device = c1.radio("Device", ["auto", "cpu", "cuda"], horizontal=True, key="tr_device",
                       help="auto uses a GPU when there is one.")
+    parallel = c2.select_slider("Models trained together", [1, 2, 4, 8, "auto"], value=1, key="tr_parallel",
+                                help="Train several same-sized models in one batched group (faster on a GPU; "
+                                     "auto = as many as fit in memory). 1 = one after another (best on few CPUs).")
     taken = [s for s in chosen if (ws.checkpoints / safe_name(s)).exists()]
+    fresh = True
     if taken:
-        st.caption(f"Already in checkpoints/: {', '.join(taken)} — finished ones are skipped, partial ones continue.")
+        fresh = st.checkbox(f"Train into new checkpoint folders ({', '.join(taken)} exist)", value=True,
+                            key="tr_fresh",
+                            help="On: new folders with a -2, -3... suffix; existing checkpoints stay as they are. "
+                                 "Off: finished checkpoints are skipped and partial ones continue from their last "
+                                 "finished scale (same settings needed).")
     if st.button("Start training job", key="tr_go", type="primary", icon=":material/model_training:",
                  disabled=not chosen, help="Runs in a background process; you can leave the page."):
-        args = {"dataset": dataset, "stems": chosen, "preset": preset, "device": device,
+        names = {s: ws.unique_dir(ws.checkpoints, s).name if fresh else safe_name(s) for s in chosen}
+        args = {"dataset": dataset, "stems": chosen, "names": names, "preset": preset, "device": device,
+                "parallel": parallel,
                 "overrides": {"max_size": int(max_size), "niter": int(niter), "seed": int(seed)}}
         ui.submit_job(ws, "train", args, title=f"train {len(chosen)} model(s) on {dataset}")
     ui.job_panel(ws, ("train",), key="train")

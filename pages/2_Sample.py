@@ -10,6 +10,7 @@ import streamlit as st
 from PIL import Image
 
 import ui_common as ui
+from singanseg_core.errors import InputError
 from singanseg_core.workspace import Workspace, safe_name, unique_suffix
 
 MAX_SAMPLES = 64
@@ -115,14 +116,22 @@ def save(ws: Workspace, result: dict) -> None:
                          help="A new folder is created; if the name is taken a suffix is added.")
     if c2.button("Save to workspace", key="sm_save", icon=":material/save:",
                  help="Writes images, masks and manifest.csv (the same samples as shown: same seed)."):
-        folder = ws.unique_dir(ws.samples, safe_name(name, "folder name"))
-        tmp = ws.samples / f".{folder.name}.partial-{unique_suffix()}"
+        base = safe_name(name, "folder name")
+        tmp = ws.samples / f".{base}.partial-{unique_suffix()}"
         try:
             for ck in p["checkpoints"]:
                 model = ui.load_model(ws, ck)
                 write_samples(model, tmp, p["n"], p["gen_start_scale"], p["seed"], scale_h=p["scale_h"],
                               scale_v=p["scale_v"])
-            tmp.rename(folder)
+            for _ in range(20):  # another session may take the same name meanwhile: rename never overwrites
+                folder = ws.unique_dir(ws.samples, base)
+                try:
+                    tmp.rename(folder)
+                    break
+                except OSError:
+                    continue
+            else:
+                raise InputError(f"could not find a free folder name for {base!r} under samples/")
         finally:
             if tmp.exists():
                 import shutil

@@ -39,26 +39,8 @@ from .imresize import imresize
 from .model import CONFIG_NAME, ModelConfig, SinGANSeg
 from .models import Discriminator, Generator, init_weights, nfc_for_scale
 from .scales import ScaleSchedule, compute_schedule
-from .training import TRAINER_STATE_NAME, build_pyramid, resolve_device, scale_seed
-
-BIAS_SEED_SALT = 0xB1A5
-
-
-# ---------------------------------------------------------------------------------------------- networks
-def build_scale_nets(cfg: TrainConfig, nfc: int, seed: int, n: int,
-                     device: torch.device | str = "cpu") -> tuple[Generator, Discriminator]:
-    """Scale ``n``'s freshly initialised G and D for one model, exactly as ``training.train`` builds them,
-    except that the conv biases (torch's default init) come from an RNG seeded by ``(seed, n)`` instead of
-    the process-global one, so the result does not depend on what ran before in the process."""
-    dev = torch.device(device)
-    with torch.random.fork_rng(devices=[]):
-        torch.default_generator.manual_seed(scale_seed(seed, n) ^ BIAS_SEED_SALT)
-        netG = Generator(cfg.nc_im, nfc, cfg.ker_size, cfg.num_layer).to(dev)
-        netD = Discriminator(cfg.nc_im, nfc, cfg.ker_size, cfg.num_layer).to(dev)
-    init_gen = torch.Generator(device=dev).manual_seed(scale_seed(seed, n) ^ 0x5EED)
-    init_weights(netG, init_gen)
-    init_weights(netD, init_gen)
-    return netG, netD
+from .training import (BIAS_SEED_SALT, TRAINER_STATE_NAME, build_pyramid, build_scale_nets, resolve_device,
+                       scale_seed)
 
 
 class GroupedConvBlock(nn.Sequential):
@@ -100,15 +82,15 @@ class _Stacked(nn.Module):
         out.load_state_dict(packed)
         return out
 
+    def unstacked_states(self) -> list[dict[str, torch.Tensor]]:
+        """Every model's slice as a plain ``Generator``/``Discriminator`` state_dict (detached, CPU)."""
+        host = {key: v.detach().cpu() for key, v in self.state_dict().items()}
+        return [{key: v.clone() if key.endswith("num_batches_tracked") else v.chunk(self.k, dim=0)[i].clone()
+                 for key, v in host.items()} for i in range(self.k)]
+
     def unstacked_state(self, index: int) -> dict[str, torch.Tensor]:
-        """Model ``index``'s slice as a plain ``Generator``/``Discriminator`` state_dict (detached, CPU)."""
-        out = {}
-        for key, v in self.state_dict().items():
-            v = v.detach()
-            if not key.endswith("num_batches_tracked"):
-                v = v.chunk(self.k, dim=0)[index]
-            out[key] = v.cpu().clone()
-        return out
+        """Model ``index``'s slice (see :meth:`unstacked_states`)."""
+        return self.unstacked_states()[index]
 
 
 class GroupedGenerator(_Stacked):
@@ -268,8 +250,8 @@ def train_scale_batched(n: int, netG: GroupedGenerator, netD: GroupedDiscriminat
         z_opt = z_prev
     else:
         rec = pyramid.run(n, 1, None)
-        amps = [cfg.noise_amp_init * float(torch.sqrt(F.mse_loss(real[:, i * nc:(i + 1) * nc], rec[:, i * nc:(i + 1) * nc])))
-                for i in range(k)]
+        sl = [slice(i * nc, (i + 1) * nc) for i in range(k)]
+        amps = [cfg.noise_amp_init * float(torch.sqrt(F.mse_loss(real[:, s], rec[:, s]))) for s in sl]
         z_prev = F.pad(rec, (pad,) * 4)
         z_opt = torch.zeros(1, k * nc, h + 2 * pad, w + 2 * pad, device=device)
     amp = _channel_vector(torch.tensor(amps, dtype=torch.float32, device=device), nc)
@@ -423,8 +405,9 @@ def train_batched(items: Sequence[BatchItem], device: str | torch.device = "auto
 
     All items must have the same pyramid (:func:`pyramid_key`) and the same config apart from ``seed``.
     With ``resume=True`` partial checkpoints in the items' folders are continued; they must all stand at
-    the same scale (``train_many`` groups them so); ``resume=False`` overwrites whatever the folders hold. Each checkpoint is exactly what ``training.train``
-    writes, plus ``train.batched_k`` = K; ``seconds_per_scale`` is the group's wall time.
+    the same scale (``train_many`` groups them so); ``resume=False`` overwrites whatever the folders hold.
+    Each checkpoint is exactly what ``training.train`` writes, plus ``train.batched_k`` = K;
+    ``seconds_per_scale`` is the group's wall time.
 
     Args:
         pyramid_chunk: samples per frozen-generator call when drawing random 'prev' images (memory
@@ -518,15 +501,17 @@ def train_batched(items: Sequence[BatchItem], device: str | torch.device = "auto
         netG.eval().requires_grad_(False)
         frozen.append(netG)
         seconds = round(time.perf_counter() - t0, 3)
+        g_states, d_states = netG.unstacked_states(), netD.unstacked_states()
         for i, (s, zk) in enumerate(zip(states, z_opt.chunk(k, dim=1))):
-            g = Generator(cfg.nc_im, nfc, cfg.ker_size, cfg.num_layer)
-            g.load_state_dict(netG.unstacked_state(i))
+            with torch.device("meta"):  # no init (and no draw from the global RNG): weights come next
+                g = Generator(cfg.nc_im, nfc, cfg.ker_size, cfg.num_layer)
+            g.load_state_dict(g_states[i], assign=True)
             s.gens.append(g.eval().requires_grad_(False))
             s.z_opts.append(zk.contiguous())
             s.noise_amp.append(amps[i])
             s.nfcs.append(nfc)
             s.timings.append(seconds)
-            s.d_state = {key: v.contiguous() for key, v in netD.unstacked_state(i).items()}
+            s.d_state = d_states[i]
             _save(s, n + 1, k, dev)
         if progress is not None:
             ev = BatchedProgress(names, n, schedule.num_scales, cfg.niter, cfg.niter, [], seconds, True)

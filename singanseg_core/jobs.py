@@ -373,7 +373,10 @@ def run_job(job_dir: str | os.PathLike) -> int:
     def on_term(signum, frame):  # noqa: ANN001
         raise Cancelled("stopped (terminated)")
 
-    signal.signal(signal.SIGTERM, on_term)
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (in-process use): no SIGTERM handling
+        previous = None
     _limit_threads()
     try:
         _wait_for_slot(ctx)
@@ -391,15 +394,19 @@ def run_job(job_dir: str | os.PathLike) -> int:
         ctx.log(f"cancelled: {err}")
         code = 0
     except SinGANSegError as err:
-        ctx.status.update(state="failed", message=str(err), error=str(err), finished=time.time())
+        line = (str(err).splitlines() or [type(err).__name__])[0]
+        ctx.status.update(state="failed", message=line, error=str(err), finished=time.time())
         ctx.log(f"failed: {err}")
         code = 1
     except Exception as err:  # noqa: BLE001 - recorded for people, traceback in the log
-        msg = f"unexpected error ({type(err).__name__}: {err}); details in {job_dir.name}/log.txt"
+        first = (str(err).splitlines() or [""])[0][:200]
+        msg = f"unexpected error ({type(err).__name__}: {first}); details in jobs/{job_dir.name}/log.txt"
         ctx.status.update(state="failed", message=msg, error=msg, finished=time.time())
         ctx.log("unexpected error:\n" + traceback.format_exc())
         code = 1
     _write_status(job_dir, ctx.status)
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
     return code
 
 
@@ -412,13 +419,13 @@ def _train_config(args: dict[str, Any]):
 
 @handler("train")
 def _run_train(ctx: JobContext) -> dict[str, Any]:
-    """args: dataset, stems (list; all when empty), names ({stem: checkpoint name}), preset, overrides, device.
+    """args: dataset, stems (list; all when empty), names ({stem: checkpoint name}), preset, overrides, device,
+    parallel (models trained together in one batched group: an int or "auto"; default 1).
 
-    Trains the pairs one after another (each model's per-scale progress is an item); a resumed job
-    continues a partial checkpoint from its last finished scale and skips finished ones.
+    Every model gets ``config.seed`` (as ``singanseg train`` does) and its per-scale progress is an item; a
+    resumed job continues partial checkpoints from their last finished scale and skips finished ones.
+    Uses ``train_many.train_pairs`` (batched groups) when available, else trains one model after another.
     """
-    from .training import is_finished_checkpoint, train
-
     a = ctx.args
     ws = ctx.ws
     cfg = _train_config(a)
@@ -429,30 +436,78 @@ def _run_train(ctx: JobContext) -> dict[str, Any]:
     if missing:
         raise InputError(f"dataset {a['dataset']!r} has no pair(s) {', '.join(missing)}")
     names = a.get("names") or {}
+    entries = []
+    for stem in wanted:
+        name = safe_name(names.get(stem, stem), "checkpoint name")
+        entries.append((name, by_stem[stem][0], by_stem[stem][1], ws.resolve(Path("checkpoints") / name)))
+    for name, *_ in entries:
+        ctx.update(item=name, item_state="queued", item_progress=0.0)
+    try:
+        from .train_many import train_pairs
+    except ImportError:
+        train_pairs = None
+    if train_pairs is not None:
+        return _train_batched(ctx, train_pairs, entries, cfg, a)
+    return _train_sequential(ctx, entries, cfg, a)
+
+
+def _train_batched(ctx: JobContext, train_pairs: Callable, entries: list, cfg: Any, a: dict) -> dict[str, Any]:
+    fractions = {name: 0.0 for name, *_ in entries}
+
+    def on_event(ev) -> bool:  # noqa: ANN001 - train_many.ModelEvent
+        fractions[ev.stem] = ev.fraction
+        state = {"finished": "done", "skipped": "done", "failed": "failed"}.get(ev.kind, "running")
+        if ev.kind == "skipped":
+            msg = "already trained"
+        elif ev.kind == "failed":
+            msg = ev.message
+        elif ev.num_scales:
+            msg = f"scale {ev.scale + 1}/{ev.num_scales}, iteration {ev.iteration}/{ev.niter}"
+        else:
+            msg = ev.kind
+        if ev.kind == "scale_done":
+            ctx.log(f"{ev.stem}: scale {ev.scale + 1}/{ev.num_scales} done")
+        elif ev.kind == "failed":
+            ctx.log(f"{ev.stem}: failed: {ev.message}")
+        total = sum(fractions.values()) / max(len(fractions), 1)
+        return ctx.update(progress=total, message=f"{ev.stem}: {msg}", item=ev.stem, item_progress=ev.fraction,
+                          item_state=state if state != "running" or ev.kind == "started" else None,
+                          item_message=msg, force=ev.kind in ("scale_done", "finished", "failed"))
+
+    summary = train_pairs(entries, cfg, parallel=a.get("parallel", 1), progress=on_event,
+                          device=a.get("device", "auto"), derive_seeds=False)
+    if summary.failed:
+        first = next(iter(sorted(summary.failed.items())))
+        raise InputError(f"{len(summary.failed)} of {len(entries)} model(s) failed; {first[0]}: "
+                         f"{first[1].splitlines()[0] if first[1] else 'see log'}")
+    done = list(summary.trained) + list(summary.skipped)
+    return {"checkpoints": done, "message": f"trained {len(summary.trained)} model(s)"
+            + (f", {len(summary.skipped)} already trained" if summary.skipped else "")}
+
+
+def _train_sequential(ctx: JobContext, entries: list, cfg: Any, a: dict) -> dict[str, Any]:
+    from .training import is_finished_checkpoint, train
+
     trained = []
-    for k, stem in enumerate(wanted):
-        name = names.get(stem, stem)
-        out = ws.resolve(Path("checkpoints") / safe_name(name, "checkpoint name"))
-        item = name
+    for k, (name, img, msk, out) in enumerate(entries):
         if is_finished_checkpoint(out) and (out / "config.json").exists():
-            ctx.update(progress=(k + 1) / len(wanted), item=item, item_progress=1.0, item_state="done",
+            ctx.update(progress=(k + 1) / len(entries), item=name, item_progress=1.0, item_state="done",
                        item_message="already trained")
             trained.append(name)
             continue
-        ctx.update(message=f"training {name} ({k + 1}/{len(wanted)})", item=item, item_state="running")
+        ctx.update(message=f"training {name} ({k + 1}/{len(entries)})", item=name, item_state="running")
 
-        def progress(p, k=k, item=item):  # noqa: ANN001
-            frac = (k + p.fraction) / len(wanted)
-            msg = f"{item}: scale {p.scale + 1}/{p.num_scales}, iteration {p.iteration}/{p.niter}"
+        def progress(p, k=k, item=name):  # noqa: ANN001
+            frac = (k + p.fraction) / len(entries)
+            msg = f"scale {p.scale + 1}/{p.num_scales}, iteration {p.iteration}/{p.niter}"
             if p.scale_done:
                 ctx.log(f"{item}: scale {p.scale + 1}/{p.num_scales} done in {p.seconds:.1f}s")
-            return ctx.update(progress=frac, message=msg, item=item, item_progress=p.fraction, item_message=msg,
-                              force=p.scale_done)
+            return ctx.update(progress=frac, message=f"{item}: {msg}", item=item, item_progress=p.fraction,
+                              item_message=msg, force=p.scale_done)
 
-        partial = (out / "config.json").exists()
-        img, msk = by_stem[stem]
-        train(img, msk, out, cfg, progress=progress, resume=partial, device=a.get("device", "auto"), name=name)
-        ctx.update(item=item, item_progress=1.0, item_state="done", item_message="trained")
+        train(img, msk, out, cfg, progress=progress, resume=(out / "config.json").exists(),
+              device=a.get("device", "auto"), name=name)
+        ctx.update(item=name, item_progress=1.0, item_state="done", item_message="trained")
         trained.append(name)
     return {"checkpoints": trained, "message": f"trained {len(trained)} model(s)"}
 

@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from .errors import CheckpointError, InputError
 from .imresize import imresize
 from .io_utils import atomic_write_bytes, atomic_write_json, save_png
-from .models import Generator
+from .models import Generator, fold_batchnorm
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
@@ -135,6 +135,14 @@ class SinGANSeg:
         self.z_opt = [z.to(self.device, torch.float32) for z in z_opt]
         self.reals = [r.to(self.device, torch.float32) for r in reals]
         self.path: Path | None = None
+        self._inference: list[Generator] | None = None
+
+    def inference_generators(self) -> list[Generator]:
+        """Generators prepared for sampling: BatchNorm folded into the convs and channels-last memory
+        (~1.6x faster on CPU, same function to float rounding). The stored ``generators`` stay as trained."""
+        if self._inference is None:
+            self._inference = [fold_batchnorm(g).to(memory_format=torch.channels_last) for g in self.generators]
+        return self._inference
 
     # ------------------------------------------------------------------ properties
     @property
@@ -298,7 +306,7 @@ class SinGANSeg:
             raise InputError("scale_v/scale_h other than 1 only work with gen_start_scale=0 "
                              "(finer starts reuse the stored noise of the training size)")
         prev: torch.Tensor | None = None
-        for n, g in enumerate(self.generators):
+        for n, g in enumerate(self.inference_generators()):
             h, w = cfg.sizes[n]
             zh, zw = round(h * scale_v), round(w * scale_h)
             if n < gen_start_scale:
@@ -315,8 +323,8 @@ class SinGANSeg:
                 prev_p = F.pad(up, (pad,) * 4)[:, :, :z.shape[2], :z.shape[3]]
                 if prev_p.shape[2:] != z.shape[2:]:
                     prev_p = F.interpolate(prev_p, size=z.shape[2:], mode="bilinear", align_corners=True)
-            prev = g(cfg.noise_amp[n] * z + prev_p, prev_p)
-        return prev
+            prev = g((cfg.noise_amp[n] * z + prev_p).contiguous(memory_format=torch.channels_last), prev_p)
+        return prev.contiguous()
 
     def reconstruct(self) -> torch.Tensor:
         """All scales on the stored reconstruction noise: ``(1, nc_im, H, W)`` in [-1, 1] (≈ the training image)."""

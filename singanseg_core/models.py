@@ -71,3 +71,22 @@ def init_weights(module: nn.Module, generator: torch.Generator | None = None) ->
 def nfc_for_scale(scale: int, nfc_init: int = 32, max_nfc: int = 128) -> int:
     """Channel width at a scale: doubles every 4 scales, capped (32, 32, 32, 32, 64, ..., 128)."""
     return min(nfc_init * 2 ** (scale // 4), max_nfc)
+
+
+def fold_batchnorm(gen: Generator) -> Generator:
+    """An inference copy of a frozen (eval-mode) generator with each BatchNorm folded into its conv.
+
+    ``y = gamma * (conv(x) - mean) / sqrt(var + eps) + beta`` becomes one conv with scaled weights and bias:
+    the same function (to float rounding, ~1e-7), one memory pass less per block.
+    """
+    import copy
+
+    out = copy.deepcopy(gen).eval()
+    for block in [out.head, *out.body]:
+        conv, bn = block.conv, block.norm
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        with torch.no_grad():
+            conv.weight.mul_(scale[:, None, None, None])
+            conv.bias.copy_((conv.bias - bn.running_mean) * scale + bn.bias)
+        block.norm = nn.Identity()
+    return out.requires_grad_(False)

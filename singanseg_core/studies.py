@@ -418,9 +418,12 @@ class _Study:
         from .model import SinGANSeg
         from .training import train
 
+        from .segmentation import resolve_device
+
+        device = resolve_device(self.config.device)
         path = self.model_dir(stem)
         if _is_finished(path):
-            return SinGANSeg.from_pretrained(path, device="cpu")
+            return SinGANSeg.from_pretrained(path, device=device)
         pair = self.pairs[stem]
         self.emit("model", f"training SinGAN-Seg for {stem}", stem=stem)
 
@@ -431,9 +434,8 @@ class _Study:
             return None
 
         # resume=True continues a partial checkpoint left by a stopped study
-        train(pair.image, pair.mask, path, self.config.singan_config(), progress=relay, resume=True,
-              device=self.config.device, name=stem)
-        return SinGANSeg.from_pretrained(path, device="cpu")
+        return train(pair.image, pair.mask, path, self.config.singan_config(), progress=relay, resume=True,
+                     device=device, name=stem)
 
     def ensure_samples(self, stem: str, n: int) -> Path:
         """``samples/<stem>/`` with at least ``n`` samples (indices 0..n-1), generated or extended."""

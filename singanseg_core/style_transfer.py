@@ -306,10 +306,15 @@ def load_vgg19_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             # weights_only: never unpickle arbitrary objects from a user-supplied file.
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any reader failure is the file's problem
-        raise VGGWeightsError(
-            f"VGG19 weights file {path} cannot be read as a weights-only state_dict "
-            f"({type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''})"
-        ) from None
+        import pickle
+
+        why = (
+            "not a torch file, or it holds objects other than tensors (refused: only plain "
+            "state_dicts are loaded, never arbitrary pickles)"
+            if isinstance(err, pickle.UnpicklingError) or "weights_only" in str(err)
+            else f"{type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}"
+        )
+        raise VGGWeightsError(f"VGG19 weights file {path} cannot be read as a weights-only state_dict ({why})") from None
     return validate_vgg19_state_dict(state, source=f"VGG19 weights file {path}")
 
 
@@ -492,9 +497,10 @@ def _losses(
 
 
 def _cpu_has_bf16() -> bool:
+    """Native bf16 dot products (AVX512-BF16 or AMX); oneDNN would merely emulate bf16 elsewhere."""
     try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception:  # noqa: BLE001 - private op may move between torch versions
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except Exception:  # noqa: BLE001 - private helpers may move between torch versions
         return False
 
 
@@ -558,9 +564,15 @@ def _optimize(
     history: list[dict[str, float]] = []
     state = {"evals": 0, "best": math.inf, "best_step": 0, "best_x": None, "last": None}
 
+    # L-BFGS (not in the original) takes large steps that leave [0, 1]; it optimises the loss of
+    # the clamped image, so the loss it reports is the loss of the image it returns. Adam keeps the
+    # original's unconstrained pixels (clamped only at the end).
+    lo, hi = (0.0 - mean) / std, (1.0 - mean) / std
+    clamp_in_loss = cfg.optimizer == "lbfgs"
+
     def evaluate() -> torch.Tensor:
         with amp:
-            feats = extractor(x)
+            feats = extractor(torch.clamp(x, lo, hi) if clamp_in_loss else x)
         content_l, style_l = _losses(feats, content_target, gram_targets, cfg)
         total = (cw * content_l + sw * style_l).sum()
         state["evals"] += 1

@@ -357,7 +357,7 @@ class RayExecutor:
                 root = str(Path(__file__).resolve().parents[1])
                 env = kwargs.setdefault("runtime_env", {}).setdefault("env_vars", {})
                 env.setdefault("PYTHONPATH", os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
-            ray.init(address=self.address, **kwargs)
+            ray.init(address=self.address or "local", **kwargs)  # "local": always a new instance
         return ray
 
     def _gpus(self, ray, device: str) -> float:

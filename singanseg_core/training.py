@@ -36,6 +36,7 @@ from .models import Discriminator, Generator, init_weights, nfc_for_scale
 from .scales import ScaleSchedule, compute_schedule
 
 TRAINER_STATE_NAME = "trainer_state.safetensors"
+BIAS_SEED_SALT = 0xB1A5
 
 
 @dataclass
@@ -71,6 +72,22 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 def scale_seed(seed: int, scale: int) -> int:
     """A per-scale seed, so a resumed run continues exactly as an uninterrupted one."""
     return int.from_bytes(hashlib.sha256(f"{seed}:{scale}".encode()).digest()[:8], "little") & (2**63 - 1)
+
+
+def build_scale_nets(cfg: TrainConfig, nfc: int, seed: int, n: int,
+                     device: torch.device | str = "cpu") -> tuple[Generator, Discriminator]:
+    """Scale ``n``'s freshly initialised G and D. Every draw is seeded by ``(seed, n)``: SinGAN's init for
+    conv weights and BatchNorm, and torch's default init for the conv biases (taken from a forked global
+    RNG), so the result never depends on what ran before in the process."""
+    dev = torch.device(device)
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(scale_seed(seed, n) ^ BIAS_SEED_SALT)
+        netG = Generator(cfg.nc_im, nfc, cfg.ker_size, cfg.num_layer).to(dev)
+        netD = Discriminator(cfg.nc_im, nfc, cfg.ker_size, cfg.num_layer).to(dev)
+    init_gen = torch.Generator(device=dev).manual_seed(scale_seed(seed, n) ^ 0x5EED)
+    init_weights(netG, init_gen)
+    init_weights(netD, init_gen)
+    return netG, netD
 
 
 def build_pyramid(pair_tensor: torch.Tensor, schedule: ScaleSchedule, faithful: bool) -> list[torch.Tensor]:
@@ -319,11 +336,7 @@ def train(image: "str | os.PathLike | ImagePair", mask: "str | os.PathLike | Non
         t0 = time.perf_counter()
         nfc = nfc_for_scale(n, cfg.nfc, cfg.max_nfc)
         gen = torch.Generator(device=dev).manual_seed(scale_seed(cfg.seed, n))
-        netG = Generator(cfg.nc_im, nfc, cfg.ker_size, cfg.num_layer).to(dev)
-        netD = Discriminator(cfg.nc_im, nfc, cfg.ker_size, cfg.num_layer).to(dev)
-        init_gen = torch.Generator(device=dev).manual_seed(scale_seed(cfg.seed, n) ^ 0x5EED)
-        init_weights(netG, init_gen)
-        init_weights(netD, init_gen)
+        netG, netD = build_scale_nets(cfg, nfc, cfg.seed, n, dev)
         if n > 0 and nfcs[-1] == nfc:
             netG.load_state_dict(gens[-1].state_dict())
             if prev_d_state is not None:

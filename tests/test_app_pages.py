@@ -65,10 +65,17 @@ def save_samples(ws: Workspace, name: str = "set1", n: int = 4) -> Path:
     return ws.samples / name
 
 
+WIDGETS = ("button", "selectbox", "multiselect", "slider", "select_slider", "number_input", "text_input", "radio",
+           "checkbox", "file_uploader", "download_button")
+
+
 @pytest.mark.parametrize("path", PAGES)
-def test_every_page_renders(demo_ws: Workspace, path: str) -> None:
+def test_every_page_renders_with_help_on_every_control(demo_ws: Workspace, path: str) -> None:
     at = ok(page(path).run())
     assert at.title, "every page has a title"
+    controls = [w for kind in WIDGETS for w in at.get(kind)]
+    no_help = [getattr(w.proto, "label", w.type) for w in controls if not getattr(w.proto, "help", "")]
+    assert not no_help, f"controls without help text on {path}: {no_help}"
 
 
 def test_home_shows_workspace_device_and_links(demo_ws: Workspace) -> None:
@@ -150,14 +157,26 @@ def test_checkpoints_train_job(demo_ws: Workspace, spawned: list[Path]) -> None:
     at = page("pages/1_Checkpoints.py").run()
     by_key(at, "selectbox", "tr_preset").set_value("tiny")
     at = at.run()
-    by_key(at, "number_input", "tr_iter").set_value(10)
+    assert by_key(at, "number_input", "tr_max_tiny").value == 40  # the preset's own defaults
+    by_key(at, "number_input", "tr_iter_tiny").set_value(10)
     at = by_key(at.run(), "button", "tr_go").click().run()
     ok(at)
     assert len(spawned) == 1
     spec = json.loads((spawned[0] / "spec.json").read_text())
     assert spec["kind"] == "train" and spec["args"]["preset"] == "tiny"
-    assert spec["args"]["overrides"]["niter"] == 10 and len(spec["args"]["stems"]) == 1
+    assert spec["args"]["overrides"] == {"max_size": 40, "niter": 10, "seed": 0}
+    assert len(spec["args"]["stems"]) == 1 and spec["args"]["parallel"] == 1
     assert any("train 1 model" in m.value for m in at.markdown)  # the live job panel lists it
+
+
+def test_checkpoints_import_legacy_job(demo_ws: Workspace, spawned: list[Path]) -> None:
+    (demo_ws.legacy / "published" / "0").mkdir(parents=True)
+    at = page("pages/1_Checkpoints.py").run()
+    assert by_key(at, "selectbox", "lg_src").value == "published"
+    at = by_key(at, "button", "lg_go").click().run()
+    ok(at)
+    spec = json.loads((spawned[0] / "spec.json").read_text())
+    assert spec == {**spec, "kind": "import-legacy", "args": {"src": "legacy/published"}}
 
 
 def test_sample_generate_save_download(demo_ws: Workspace) -> None:
@@ -174,7 +193,9 @@ def test_sample_generate_save_download(demo_ws: Workspace) -> None:
     assert len(images) >= 4 + 3  # 4 tiles + real + mean + std
     at = by_key(at, "button", "sm_save").click().run()
     ok(at)
-    saved = demo_ws.list_sample_sets()
+    from singanseg_core.demo import DEMO_SAMPLES
+
+    saved = [s for s in demo_ws.list_sample_sets() if s != DEMO_SAMPLES]
     assert len(saved) == 1
     frame = pd.read_csv(demo_ws.samples / saved[0] / "manifest.csv")
     assert len(frame) == 4 and (demo_ws.samples / saved[0] / frame["mask"][0]).is_file()
@@ -222,6 +243,8 @@ def test_style_transfer_job_and_results(demo_ws: Workspace, spawned: list[Path])
 def test_mask_statistics(demo_ws: Workspace) -> None:
     save_samples(demo_ws, n=6)
     at = ok(page("pages/4_Mask_statistics.py").run())
+    assert by_key(at, "selectbox", "ms_syn").value == "all saved samples"
+    at = ok(by_key(at, "selectbox", "ms_syn").set_value("samples/set1").run())
     assert at.get("plotly_chart"), "a plotly chart is drawn"
     summary = at.dataframe[0].value
     assert list(summary["source"]) == ["real", "synthetic"]

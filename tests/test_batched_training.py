@@ -13,7 +13,6 @@ from safetensors.torch import load_file
 
 from singanseg_core import training
 from singanseg_core.batched import (
-    BIAS_SEED_SALT,
     BatchItem,
     GroupedDiscriminator,
     GroupedGenerator,
@@ -52,19 +51,6 @@ def _bucket(cfg: TrainConfig, k: int):
     best = max(buckets.values(), key=len)
     assert len(best) >= k
     return best[:k]
-
-
-def _seeded_reference_nets(monkeypatch, seed: int) -> None:
-    """Make ``training.train`` draw conv biases like ``build_scale_nets`` (the hook proposed for training.py)."""
-    calls = {"n": 0}
-    plain = training.Generator
-
-    def seeded(*args, **kwargs):
-        torch.default_generator.manual_seed(training.scale_seed(seed, calls["n"]) ^ BIAS_SEED_SALT)
-        calls["n"] += 1
-        return plain(*args, **kwargs)
-
-    monkeypatch.setattr(training, "Generator", seeded)
 
 
 def test_stack_roundtrip_and_forward_equal_per_model():
@@ -123,11 +109,9 @@ def test_one_step_gradients_equal_per_model():
                 torch.testing.assert_close(p.grad.chunk(k)[i], q.grad, rtol=1e-4, atol=1e-6, msg=name)
 
 
-def test_k1_bit_equal_to_training_train(tmp_path, monkeypatch):
+def test_k1_bit_equal_to_training_train(tmp_path):
     pair = _bucket(CFG, 1)[0]
-    _seeded_reference_nets(monkeypatch, CFG.seed)
     training.train(pair, out_dir=tmp_path / "ref", config=CFG, device="cpu")
-    monkeypatch.undo()
     train_batched([BatchItem(pair, tmp_path / "batched", CFG)], device="cpu")
 
     for name in ("model.safetensors", "trainer_state.safetensors"):

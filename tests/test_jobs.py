@@ -139,3 +139,48 @@ def test_style_batch_job_on_demo_samples(demo_ws: Workspace) -> None:
     assert all(str(p).startswith(str(demo_ws.root)) for p in out["st_style_image"])
     for name in out["image"]:
         assert (demo_ws.style / "st" / name).is_file()
+
+
+LEGACY_FIXTURE = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "legacy_checkpoint_a"
+
+
+def test_import_legacy_job(demo_ws: Workspace) -> None:
+    import shutil
+
+    assert LEGACY_FIXTURE.is_dir(), f"legacy fixture missing: {LEGACY_FIXTURE}"
+    shutil.copytree(LEGACY_FIXTURE, demo_ws.legacy / "published")
+    job = jobs.submit(demo_ws, "import-legacy", {"src": "legacy/published"})
+    job = wait(demo_ws, job.id, ("done", "failed"))
+    assert job.state == "done", job.message
+    imported = job.status["result"]["imported"]
+    assert imported and all((demo_ws.checkpoints / n / "config.json").is_file() for n in imported)
+    with pytest.raises(InputError):  # sources outside the workspace are refused before any worker starts
+        demo_ws.resolve("../outside")
+
+
+def test_study_job_maps_args_and_progress(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The study handler in-process with a stand-in for ``studies.run_study`` (a real study takes minutes)."""
+    from types import SimpleNamespace
+
+    from singanseg_core import studies
+
+    seen = {}
+
+    def fake_run_study(config, study_dir, progress=None, overwrite=False):  # noqa: ANN001, ANN202
+        seen.update(config=config, dir=Path(study_dir))
+        assert progress(studies.StudyProgress("train", "R001-real: epoch 1", 0, 2, run_id="R001-real")) is True
+        progress(studies.StudyProgress("run-done", "R001-real finished", 1, 2, run_id="R001-real"))
+        return SimpleNamespace(table=pd.DataFrame({"run_id": ["R001-real"]}))
+
+    monkeypatch.setattr(studies, "run_study", fake_run_study)
+    monkeypatch.setattr(jobs, "_limit_threads", lambda: None)
+    args = {"name": "s1", "kind": "small-data", "preset": "demo", "dataset": "demo-ihc",
+            "overrides": {"r_values": [1, 2], "samples_per_image": 3, "seg_overrides": {"epochs": 2}}}
+    job = jobs.submit(demo_ws, "study", args, start=False)
+    assert jobs.run_job(job.dir) == 0
+    job = jobs.get_job(demo_ws, job.id)
+    assert job.state == "done" and job.status["result"]["runs"] == 1
+    assert job.items["R001-real"]["state"] == "done"
+    cfg = seen["config"]
+    assert cfg.r_values == [1, 2] and cfg.samples_per_image == 3 and cfg.seg.epochs == 2
+    assert Path(cfg.data_dir) == demo_ws.datasets / "demo-ihc" and seen["dir"] == demo_ws.studies / "s1"

@@ -58,7 +58,7 @@ def crash_once(task: GroupTask) -> dict:
 @pytest.fixture(scope="module")
 def local_ray():
     paths = os.pathsep.join([str(ROOT), str(Path(__file__).parent)])
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": paths, "OMP_NUM_THREADS": "1"}})
     yield
     ray.shutdown()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,15 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 POLYPS = SHARED / "data" / "polyps"
 TINY = dict(encoder_name="mobilenet_v2", encoder_weights=None, image_size=32, batch_size=4, epochs=2,
             lr=1e-3, lr_drop_epoch=1, lr_after_drop=1e-4, augment=True, device="cpu")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # Tiny convolutions on a shared 2-core machine run much faster on one thread.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def test_metrics_hand_computed_2x2():
@@ -128,3 +138,26 @@ def test_cancel_and_bad_checkpoint(tmp_path):
     (tmp_path / "bad").mkdir()
     with pytest.raises(CheckpointError):
         SegmentationModel.load(tmp_path / "bad")
+
+
+def test_segment_cli_train_evaluate_predict(tmp_path, capsys):
+    from singanseg_core.cli import main
+
+    data = tmp_path / "data"
+    for sub in ("images", "masks"):
+        (data / sub).mkdir(parents=True)
+    for pair in real_pairs(POLYPS)[:6]:  # a small copy inside tmp_path keeps the run short
+        (data / "images" / pair.image.name).write_bytes(pair.image.read_bytes())
+        (data / "masks" / pair.mask.name).write_bytes(pair.mask.read_bytes())
+    model = tmp_path / "model"
+    assert main(["segment", "train", "--train", str(data), "--val", str(data), "--encoder", "mobilenet_v2",
+                 "--image-size", "32", "--epochs", "1", "--device", "cpu", "--out", str(model)]) == 0
+    assert "iou=" in capsys.readouterr().out
+    assert main(["segment", "evaluate", "--model", str(model), "--data", str(data), "--device", "cpu"]) == 0
+    line = capsys.readouterr().out
+    assert float(line.split("iou=")[1].split()[0]) == pytest.approx(json.loads((model / "metrics.json").read_text())["iou"], abs=1e-4)
+    assert main(["segment", "predict", "--model", str(model), "--input", str(data / "images"), "--out",
+                 str(tmp_path / "pred"), "--device", "cpu"]) == 0
+    assert len(list((tmp_path / "pred").glob("*_pred.png"))) == 6
+    assert main(["segment", "predict", "--model", str(model), "--input", str(tmp_path / "nope"),
+                 "--out", str(tmp_path / "pred")]) == 1  # user error: one line, exit code 1

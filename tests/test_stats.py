@@ -116,3 +116,15 @@ def test_missing_folder_is_a_user_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no mask images"):
         compute_mask_stats(tmp_path / "empty")
+
+
+def test_stats_cli(tmp_path, capsys):
+    from singanseg_core.cli import main
+
+    _fake_samples(tmp_path / "samples")
+    assert main(["stats", "--real", str(POLYPS), "--synthetic", str(tmp_path / "samples"), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "Wasserstein-1" in out and "synthetic" in out
+    summary = pd.read_csv(tmp_path / "o" / "summary.csv").set_index("source")
+    assert summary.loc["real", "count"] == 40 and summary.loc["synthetic", "count"] == 4
+    assert main(["stats", "--out", str(tmp_path / "o2")]) == 1  # nothing to do: a user error

@@ -131,6 +131,11 @@ def test_tiny_small_data_study_end_to_end_and_resume(tmp_path):
     listed = list_studies(tmp_path / "ws")
     assert listed["name"].tolist() == ["study1"] and listed["runs_done"].tolist() == [6]
 
+    from singanseg_core.cli import main
+
+    assert main(["study", "show", str(study_dir)]) == 0
+    assert main(["study", "list", str(tmp_path / "ws")]) == 0
+
     # other settings in the same folder are refused
     with pytest.raises(InputError, match="other settings"):
         run_study(_tiny_config(samples_per_image=3), study_dir)
@@ -150,3 +155,17 @@ def test_real_vs_synthetic_with_style_transfer_variant(tmp_path):
     folds = json.loads((tmp_path / "rvs" / "folds.json").read_text())["folds"]
     styled = pd.concat(pd.read_csv(m) for m in (tmp_path / "rvs" / "samples-st-1x1000").glob("*/manifest.csv"))
     assert set(styled["checkpoint"]) == set(folds[0] + folds[2])  # only the training folds' models
+
+
+def test_presets():
+    demo = StudyConfig.from_preset("small-data", "demo", POLYPS)
+    assert demo.seg.encoder_name != "se_resnext50_32x4d" and 64 <= demo.seg.image_size <= 128
+    assert demo.variants == ["raw"] and max(demo.r_values) <= 13
+    paper = StudyConfig.from_preset("small-data", "paper", POLYPS, seg_overrides={"epochs": 7})
+    assert paper.r_values == [5, 10, 15, 20, 25, 30, 50] and paper.samples_per_image == 10
+    assert paper.seg.encoder_name == "se_resnext50_32x4d" and paper.seg.image_size == 128 and paper.seg.epochs == 7
+    rvs = StudyConfig.from_preset("real-vs-synthetic", "paper", POLYPS)
+    assert rvs.n_values == [1, 2, 3, 4, 5] and rvs.seg.epochs == 300 and rvs.n_folds == 3
+    assert StudyConfig.from_dict(rvs.to_dict()) == rvs
+    with pytest.raises(InputError):
+        StudyConfig(kind="small-data", data_dir=str(POLYPS), variants=["blurry"])

@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Trains <data>/images/<stem>.* + <data>/masks/<stem>.* into <out>/<stem>/. Models whose "
                     "pyramids have the same shape are trained K at a time as one batched computation (same "
                     "update rule as `train`). Finished models are skipped, partial ones resumed; each model "
-                    "is saved after every scale. Model seed = first 4 bytes of sha256('<seed>:<stem>').")
+                    "is saved after every scale. Model seed = sha256('<seed>:<stem>'), first 4 bytes "
+                    "little-endian, masked to 31 bits.")
     p.add_argument("--data", required=True, help="dataset folder in the Kvasir-SEG layout (images/ + masks/)")
     p.add_argument("--out", required=True, help="output folder: one checkpoint folder per stem")
     p.add_argument("--parallel", default="1",
