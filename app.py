@@ -19,7 +19,8 @@ def main() -> None:
         "(SinGAN-Seg).")
     st.markdown(
         "1. **Train** one small GAN per real image+mask pair (or import published checkpoints).\n"
-        "2. **Sample** as many new image+mask pairs as you like, optionally **style-transfer** them to look more real.\n"
+        "2. **Sample** as many new image+mask pairs as you like, optionally **style-transfer** them to look "
+        "more real.\n"
         "3. **Compare** mask statistics of real vs synthetic data and run **augmentation studies** with UNet++.")
 
     counts = ws.counts()
@@ -31,7 +32,8 @@ def main() -> None:
         ("Sample sets", counts.samples, "Saved generated image/mask sets under samples/."),
         ("Style results", counts.style, "Style-transferred sets under style/."),
         ("Studies", counts.studies, "Augmentation studies under studies/."),
-        ("Jobs", counts.jobs, "Background jobs (training, style transfer, studies, imports) under jobs/."),
+        ("Jobs", counts.jobs,
+         "Background jobs (training, style transfer, studies, imports) under jobs/."),
     ]):
         col.metric(label, value, help=help_text)
     st.caption(f"Folder: `{ws.root}` (set `SINGANSEG_WORKSPACE` to use another one). The dashboard never reads "
@@ -43,7 +45,8 @@ def main() -> None:
         st.info(
             "**This workspace holds the embedded demo set**: 8 tiles of an immunohistochemistry image of colon "
             "tissue that ships with scikit-image, with masks from a colour-deconvolution threshold of the brown "
-            "DAB stain, plus 2 small demo checkpoints trained by this engine (64 px, 100 iterations per scale, CPU). It shows how everything "
+            "DAB stain, plus 2 small demo checkpoints trained by this engine (64 px, 100 iterations per scale, "
+            "CPU). It shows how everything "
             "works offline; it is not polyp data.\n\n"
             "For real work: download [Kvasir-SEG](https://datasets.simula.no/kvasir-seg/) (or HyperKvasir's "
             "segmented images) and upload its zip on **Checkpoints → Add data**, or put the published SinGAN-Seg "

@@ -110,7 +110,8 @@ def save(ws: Workspace, result: dict) -> None:
     from singanseg_core.sampling import samples_to_zip, write_samples
 
     p = result["params"]
-    default = f"{p['checkpoints'][0]}{'-etc' if len(p['checkpoints']) > 1 else ''}-s{p['gen_start_scale']}-seed{p['seed']}"
+    more = "-etc" if len(p["checkpoints"]) > 1 else ""
+    default = f"{p['checkpoints'][0]}{more}-s{p['gen_start_scale']}-seed{p['seed']}"
     c1, c2 = st.columns([3, 1])
     name = c1.text_input("Save as (folder under samples/)", value=default, key="sm_save_name", max_chars=80,
                          help="A new folder is created; if the name is taken a suffix is added.")
@@ -121,8 +122,9 @@ def save(ws: Workspace, result: dict) -> None:
         try:
             for ck in p["checkpoints"]:
                 model = ui.load_model(ws, ck)
-                write_samples(model, tmp, p["n"], p["gen_start_scale"], p["seed"], scale_h=p["scale_h"],
-                              scale_v=p["scale_v"])
+                with st.spinner(f"Writing {p['n']} samples of {ck}..."):
+                    write_samples(model, tmp, p["n"], p["gen_start_scale"], p["seed"], scale_h=p["scale_h"],
+                                  scale_v=p["scale_v"])
             for _ in range(20):  # another session may take the same name meanwhile: rename never overwrites
                 folder = ws.unique_dir(ws.samples, base)
                 try:

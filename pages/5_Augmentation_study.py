@@ -45,29 +45,31 @@ def configure(ws: Workspace) -> None:
     base = STUDY_PRESETS[(kind, preset)]
     n_pairs = len(ws.dataset_pairs(dataset))
     n_folds = 3
+    sfx = f"{kind}_{preset}_{dataset}"  # keys per choice, so switching preset/study/dataset resets its defaults
     fold_size = math.ceil(n_pairs / n_folds) if n_pairs else 0
     c1, c2, c3 = st.columns(3)
     if kind == "small-data":
         default_r = [r for r in base["r_values"] if r <= fold_size] or [max(1, min(2, fold_size))]
-        r_text = c1.text_input("R values (real images)", ", ".join(map(str, default_r)), key="au_r",
+        r_text = c1.text_input("R values (real images)", ", ".join(map(str, default_r)), key=f"au_r_{sfx}",
                                help=f"Numbers of real images from fold one (it has {fold_size} of the dataset's "
                                     f"{n_pairs} images).")
         k = c2.number_input("k (synthetic samples per real image)", 1, 100, int(base["samples_per_image"]),
-                            key="au_k", help="S = k·R synthetic pairs are generated from the R images' models.")
+                            key=f"au_k_{sfx}", help="S = k·R synthetic pairs are generated from the R images' models.")
     else:
         r_text = c1.text_input("N values (samples per real image)", ", ".join(map(str, base["n_values"])),
-                               key="au_n", help="FAKE-N trains on N synthetic samples per real training image.")
+                               key=f"au_n_{sfx}", help="FAKE-N trains on N synthetic samples per real training image.")
         k = None
     variants = c3.multiselect("Synthetic data", ["raw", "st-1:1", "st-1:1000"], default=base["variants"],
-                              key="au_variants",
+                              key=f"au_variants_{sfx}",
                               help="raw: SinGAN output; st-C:S: style-transferred with content:style weights C:S.")
     seg_preset = base.get("seg_extra", {})
     c1, c2, c3 = st.columns(3)
     encoder = c1.selectbox("UNet++ encoder", ENCODERS, index=0 if preset == "demo" else len(ENCODERS) - 1,
-                           key="au_enc", help="Backbone of UNet++ (paper: se_resnext50_32x4d). Random init offline.")
-    epochs = c2.number_input("Epochs", 1, 1000, int(seg_preset.get("epochs", 4)), key="au_epochs",
+                           key=f"au_enc_{sfx}",
+                           help="Backbone of UNet++ (paper: se_resnext50_32x4d). Random init offline.")
+    epochs = c2.number_input("Epochs", 1, 1000, int(seg_preset.get("epochs", 4)), key=f"au_epochs_{sfx}",
                              help="UNet++ training epochs per run (paper: 100 or 300).")
-    size = c3.selectbox("Image size (px)", [64, 128, 256], index=0 if preset == "demo" else 1, key="au_size",
+    size = c3.selectbox("Image size (px)", [64, 128, 256], index=0 if preset == "demo" else 1, key=f"au_size_{sfx}",
                         help="Images are resized to this square size for UNet++ (multiple of 32).")
     name = st.text_input("Study name (folder under studies/)", f"{kind}-{dataset}", key="au_name", max_chars=80,
                          help="Reusing a name continues that study (finished runs are skipped) if the settings "

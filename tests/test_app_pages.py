@@ -90,6 +90,18 @@ def test_home_shows_workspace_device_and_links(demo_ws: Workspace) -> None:
     assert len(at.get("page_link")) == 5
 
 
+def test_fresh_workspace_gets_the_demo_on_first_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from singanseg_core.demo import DEMO_CHECKPOINTS, DEMO_SAMPLES
+
+    root = tmp_path / "fresh"
+    monkeypatch.setenv("SINGANSEG_WORKSPACE", str(root))
+    at = ok(page("app.py").run())
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Checkpoints"] == str(len(DEMO_CHECKPOINTS)) and metrics["Sample sets"] == "1"
+    frame = pd.read_csv(root / "samples" / DEMO_SAMPLES / "manifest.csv")
+    assert len(frame) == 8 * len(DEMO_CHECKPOINTS)
+
+
 def test_unexpected_error_is_one_friendly_line(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(self):  # noqa: ANN001, ANN202
         raise RuntimeError("disk on fire\nsecond line")
@@ -261,11 +273,11 @@ def test_augmentation_study_launch_and_results(demo_ws: Workspace, spawned: list
     from singanseg_core.studies import TABLE_COLUMNS, StudyConfig
 
     at = ok(page("pages/5_Augmentation_study.py").run())
-    by_key(at, "text_input", "au_r").set_value("99")
+    by_key(at, "text_input", "au_r_small-data_demo_demo-ihc").set_value("99")
     at = by_key(at.run(), "button", "au_go").click().run()
     assert not at.exception and len(at.error) == 1 and "R=99" in at.error[0].value
     assert spawned == []
-    by_key(at, "text_input", "au_r").set_value("1, 2")
+    by_key(at, "text_input", "au_r_small-data_demo_demo-ihc").set_value("1, 2")
     at = by_key(at.run(), "button", "au_go").click().run()
     ok(at)
     spec = json.loads((spawned[0] / "spec.json").read_text())

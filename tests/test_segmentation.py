@@ -114,6 +114,9 @@ def test_train_save_load_predict_and_determinism(tmp_path):
     assert res.best_epoch == int(res.history.loc[res.history["val_iou"].idxmax(), "epoch"])
     for k in ("iou", "fscore", "accuracy", "recall", "precision", "dice_loss"):
         assert 0.0 <= res.metrics[k] <= 1.0
+    from singanseg_core.plots import training_history_figure
+
+    assert {t.name for t in training_history_figure(res.history).data} >= {"train dice loss", "val iou"}
     phases = [e.phase for e in events]
     assert phases.count("val") == 2 and phases[-1] == "done" and "train" in phases
 

@@ -69,6 +69,10 @@ def test_mask_mean_std_pixelwise():
     np.testing.assert_allclose(std, np.std(np.stack([a, b, c]).astype(float), axis=0), rtol=1e-6)
     mean1, std1 = mask_mean_std([b, b])
     assert mean1.min() == 1.0 and std1.max() == 0.0
+    from singanseg_core.plots import mask_mean_std_figure
+
+    fig = mask_mean_std_figure(mean, std)
+    np.testing.assert_allclose(np.asarray(fig.data[0].z, dtype=float), mean)
 
 
 def _fake_samples(folder: Path) -> None:

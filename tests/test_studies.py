@@ -136,6 +136,17 @@ def test_tiny_small_data_study_end_to_end_and_resume(tmp_path):
     assert main(["study", "show", str(study_dir)]) == 0
     assert main(["study", "list", str(tmp_path / "ws")]) == 0
 
+    # reproducible: a fresh folder with the same settings gives the same samples and the same numbers
+    fresh = run_study(_tiny_config(r_values=[1], include_real=False, include_mixed=False), tmp_path / "again")
+    assert fresh.table["run_id"].tolist() == ["R001-synthetic-raw"]
+    for m in METRICS:
+        assert fresh.table[m].iloc[0] == pytest.approx(t.loc["R001-synthetic-raw", m], abs=1e-9)
+    stem = folds[0][0]
+    for suffix in ("img", "mask"):
+        first = sorted((study_dir / "samples" / stem).glob(f"*_{suffix}.png"))
+        second = sorted((tmp_path / "again" / "samples" / stem).glob(f"*_{suffix}.png"))
+        assert len(first) == 2 and [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
+
     # other settings in the same folder are refused
     with pytest.raises(InputError, match="other settings"):
         run_study(_tiny_config(samples_per_image=3), study_dir)
@@ -149,6 +160,7 @@ def test_real_vs_synthetic_with_style_transfer_variant(tmp_path):
     res = run_study(cfg, tmp_path / "rvs")
     assert res.table["run_id"].tolist() == ["fold2-FAKE-1-raw", "fold2-FAKE-1-st-1x1000", "fold2-REAL"]
     assert res.summary["train_set"].tolist() == ["REAL", "FAKE-1", "FAKE-1"]
+    assert len(res.figure().data) == 3  # bars: real, raw, st-1:1000
     assert (res.table["n_train"] == 2).all() and (res.table["n_val"] == 1).all()
     st_files = pd.read_csv(tmp_path / "rvs" / "runs" / "fold2-FAKE-1-st-1x1000" / "train_files.csv")["image"]
     assert all(f.endswith("_st.png") and "samples-st-1x1000" in f for f in st_files)
