@@ -128,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     per_real = (667 / 8) * paper["train_s_per_batch"] + (333 / 8) * paper["val_s_per_batch"]
     lines += ["", "Epoch times include validating one fold of 333 images. The `paper` preset of Table 1 trains "
               f"3 folds x (REAL + 15 FAKE runs) x 300 epochs: on this CPU one REAL run alone would take about "
-              f"{per_real * 300 / 3600:.0f} h, so the `paper` presets are meant for a GPU."]
+              f"{per_real * 300 / 3600:.0f} h, so the `paper` presets are meant for a GPU.", "",
+              "Threads: one torch thread per process is used on purpose. With the other jobs on this 2-core machine, "
+              "2 threads were 2.6x slower than 1 for se_resnext50_32x4d (70.5 vs 26.9 s/batch at load ~10, "
+              "`--threads-also 2` measures it again); the studies' CLI has `--threads`."]
 
     if not args.skip_study:
         lines += ["", "### `demo` preset studies (through the CLI, `--threads "

@@ -20,8 +20,11 @@ The algorithm follows the SinGAN-Seg authors' setup (Gatys et al. with their cho
 What is done differently, for speed only: VGG runs only up to the deepest layer needed, the
 style/content targets (and target Gram matrices) are computed once without gradients, several
 pairs are optimised in one batch (each image's loss is summed, so with Adam every image follows
-exactly its own single-image trajectory), and bf16 autocast is used where the hardware supports
-it natively (CUDA, and CPUs with AVX512-BF16/AMX), with Gram matrices and losses in float32.
+exactly its own single-image trajectory), Gram matrices get a one-matmul backward, and bf16
+autocast is used where the hardware supports it natively (CUDA with bf16, CPUs with AVX512-BF16 or
+AMX), with Gram matrices and losses in float32; ``precision="fp32"`` turns it off. On a CPU the
+fp32 convolutions already run near peak, so fp32 alone is only ~5-10 % faster than the original;
+bf16 is where the speed comes from (see ``bench/RESULTS.md``).
 
 Weights: torchvision's ``VGG19_Weights.IMAGENET1K_V1`` through torchvision's own cache, or a local
 state_dict file (``weights=`` argument, ``SINGANSEG_VGG19_WEIGHTS`` env var, ``--vgg-weights``),
@@ -473,10 +476,27 @@ class VGGFeatures(nn.Module):
         return out
 
 
+class _Gram(torch.autograd.Function):
+    """``G = F @ F.T`` with a one-matmul backward, ``dF = (dG + dG.T) @ F``.
+
+    Autograd's generic ``bmm`` backward would run two matmuls (one per operand, unaware that both
+    are ``F``); the Gram matrices are a sizeable share of a step once the convs run in bf16.
+    """
+
+    @staticmethod
+    def forward(ctx, f: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(f)
+        return torch.bmm(f, f.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (f,) = ctx.saved_tensors
+        return torch.bmm(grad + grad.transpose(1, 2), f)
+
+
 def gram_matrix(feat: torch.Tensor) -> torch.Tensor:
     """``(N, C, H, W)`` -> ``(N, C, C)`` unnormalised Gram matrices, computed in float32."""
-    f = feat.float().flatten(2)
-    return torch.bmm(f, f.transpose(1, 2))
+    return _Gram.apply(feat.float().flatten(2))
 
 
 def _losses(
