@@ -138,10 +138,13 @@ class SinGANSeg:
         self._inference: list[Generator] | None = None
 
     def inference_generators(self) -> list[Generator]:
-        """Generators prepared for sampling: BatchNorm folded into the convs and channels-last memory
-        (~1.6x faster on CPU, same function to float rounding). The stored ``generators`` stay as trained."""
+        """Generators used for sampling. With ``faithful_resize`` (the default) these are the trained modules
+        themselves, so outputs match the original code bit for bit (its uint8 round trip between scales
+        turns any float rounding difference into whole grey levels). Otherwise BatchNorm is folded into
+        the convs and memory is channels-last: the same function to float rounding, ~1.3-1.6x faster on CPU."""
         if self._inference is None:
-            self._inference = [fold_batchnorm(g).to(memory_format=torch.channels_last) for g in self.generators]
+            self._inference = (list(self.generators) if self.config.faithful_resize else
+                               [fold_batchnorm(g).to(memory_format=torch.channels_last) for g in self.generators])
         return self._inference
 
     # ------------------------------------------------------------------ properties
@@ -323,7 +326,10 @@ class SinGANSeg:
                 prev_p = F.pad(up, (pad,) * 4)[:, :, :z.shape[2], :z.shape[3]]
                 if prev_p.shape[2:] != z.shape[2:]:
                     prev_p = F.interpolate(prev_p, size=z.shape[2:], mode="bilinear", align_corners=True)
-            prev = g((cfg.noise_amp[n] * z + prev_p).contiguous(memory_format=torch.channels_last), prev_p)
+            z_in = cfg.noise_amp[n] * z + prev_p
+            if not cfg.faithful_resize:
+                z_in = z_in.contiguous(memory_format=torch.channels_last)
+            prev = g(z_in, prev_p)
         return prev.contiguous()
 
     def reconstruct(self) -> torch.Tensor:

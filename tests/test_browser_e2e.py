@@ -105,11 +105,11 @@ def test_every_page_and_sampling_in_chromium(server: str) -> None:
             wait_rendered(page, "Generation start scale")
             page.get_by_role("button", name="Generate").click()
             wait_rendered(page, "4 samples in")
-            tiles = page.locator('[data-testid="stImage"] img')
-            assert tiles.count() >= 4 + 3, f"expected sample tiles, found {tiles.count()} images"
             page.wait_for_function(  # the images really loaded (decoded with a size), not just placeholders
                 "() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
                 ".filter(i => i.complete && i.naturalWidth > 0).length >= 7", timeout=60_000)
+            tiles = page.locator('[data-testid="stImage"] img')
+            assert tiles.count() >= 4 + 3, f"expected sample tiles, found {tiles.count()} images"
             assert page.get_by_text("#3 · ", exact=False).count() >= 1  # caption of the 4th sample
             page.screenshot(path=str(ARTIFACTS / "sample_generated.png"), full_page=True)
         finally:

@@ -198,3 +198,16 @@ def test_corrupt_checkpoints_give_clear_errors(trained, tmp_path):
         SinGANSeg.from_pretrained(out)
     with pytest.raises(CheckpointError, match="checkpoint folder not found"):
         SinGANSeg.from_pretrained(tmp_path / "none")
+
+
+def test_folded_batchnorm_generator_is_the_same_function(trained):
+    from singanseg_core.models import fold_batchnorm
+
+    _, model, _ = trained
+    g = model.generators[-1]
+    h, w = model.scale_sizes[-1]
+    z = torch.randn(3, 4, h + 10, w + 10, generator=torch.Generator().manual_seed(0))
+    folded = fold_batchnorm(g)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    with torch.no_grad():
+        assert torch.allclose(folded(z, z), g(z, z), atol=1e-5)
