@@ -41,7 +41,7 @@ def write_manifest(folder: str | os.PathLike, frame: pd.DataFrame) -> Path:
 
 
 def write_samples(model: SinGANSeg, out_dir: str | os.PathLike, n: int, gen_start_scale: int = 0, seed: int = 0,
-                  batch_size: int = 16, scale_h: float = 1.0, scale_v: float = 1.0, start_index: int = 0,
+                  batch_size: int | None = None, scale_h: float = 1.0, scale_v: float = 1.0, start_index: int = 0,
                   progress: Callable[[int, int], "bool | None"] | None = None, workers: int = 2) -> pd.DataFrame:
     """Generate ``n`` samples of ``model`` into ``out_dir`` and merge them into its ``manifest.csv``.
 
@@ -51,6 +51,7 @@ def write_samples(model: SinGANSeg, out_dir: str | os.PathLike, n: int, gen_star
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     k, _ = model.clamp_start_scale(gen_start_scale)
+    batch_size = batch_size or model.default_batch_size()
     rows = []
     gen = torch.Generator().manual_seed(int(seed))
     for lo in range(0, start_index, batch_size):  # skip earlier indices so sample i never depends on start_index

@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--scale-h", type=float, default=1.0, help="width factor (only with --gen-start-scale 0)")
     p.add_argument("--scale-v", type=float, default=1.0, help="height factor (only with --gen-start-scale 0)")
-    p.add_argument("--batch-size", type=int, default=16, help="samples generated per batch")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="samples generated per batch (default: 4 on CPU, 64 on GPU)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=run)
