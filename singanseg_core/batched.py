@@ -37,9 +37,9 @@ from .data import ImagePair
 from .errors import Cancelled, InputError
 from .imresize import imresize
 from .model import CONFIG_NAME, ModelConfig, SinGANSeg
-from .models import Discriminator, Generator, init_weights, nfc_for_scale
+from .models import Generator, nfc_for_scale
 from .scales import ScaleSchedule, compute_schedule
-from .training import (BIAS_SEED_SALT, TRAINER_STATE_NAME, build_pyramid, build_scale_nets, resolve_device,
+from .training import (TRAINER_STATE_NAME, build_pyramid, build_scale_nets, resolve_device,
                        scale_seed)
 
 

@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from .errors import CheckpointError, InputError
 from .imresize import imresize
-from .io_utils import atomic_write_bytes, atomic_write_json, save_png
+from .io_utils import atomic_write_json, save_png
 from .models import Generator, fold_batchnorm
 
 FORMAT_VERSION = 1

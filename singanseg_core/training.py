@@ -22,14 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from .config import TrainConfig
 from .data import ImagePair, load_pair
-from .errors import Cancelled, CheckpointError, InputError
+from .errors import Cancelled, InputError
 from .imresize import imresize
 from .model import CONFIG_NAME, ModelConfig, SinGANSeg
 from .models import Discriminator, Generator, init_weights, nfc_for_scale

@@ -34,3 +34,14 @@ def demo_ws(_demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     shutil.copytree(_demo_template, root)
     monkeypatch.setenv("SINGANSEG_WORKSPACE", str(root))
     return Workspace(root)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny convolutions on a 2-core machine run faster on one intra-op thread (used by modules that opt in)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
@@ -29,17 +28,11 @@ from singanseg_core.errors import InputError
 from singanseg_core.model import SinGANSeg
 from singanseg_core.scales import compute_schedule
 
-POLYPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "polyps"
+from tests.helpers import POLYPS
 CFG = TrainConfig.from_preset("tiny", max_size=32, niter=2, nfc=8, max_nfc=8, seed=3)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny convs on a shared 2-core box: intra-op threads only add contention.
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _bucket(cfg: TrainConfig, k: int):

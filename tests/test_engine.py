@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -11,7 +10,6 @@ import pytest
 import torch
 
 from singanseg_core.config import TrainConfig
-from singanseg_core.data import load_pair
 from singanseg_core.errors import Cancelled, CheckpointError, InputError
 from singanseg_core.model import SinGANSeg
 from singanseg_core.sampling import read_manifest, write_samples

@@ -141,7 +141,7 @@ def test_style_batch_job_on_demo_samples(demo_ws: Workspace) -> None:
         assert (demo_ws.style / "st" / name).is_file()
 
 
-LEGACY_FIXTURE = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "legacy_checkpoint_a"
+from tests.helpers import FIXTURE_A as LEGACY_FIXTURE
 
 
 def test_import_legacy_job(demo_ws: Workspace) -> None:

@@ -35,7 +35,7 @@ from singanseg_core.legacy import (
 from singanseg_core.model import SinGANSeg
 from singanseg_core.models import ConvBlock, Generator
 
-FIXTURE = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "legacy_checkpoint_a"
+from tests.helpers import FIXTURE_A as FIXTURE
 MODEL_DIR = FIXTURE / "TrainedModels" / "coffee" / "scale_factor=0.750000,alpha=10"
 FILES = ("Gs.pth", "Zs.pth", "reals.pth", "NoiseAmp.pth")
 

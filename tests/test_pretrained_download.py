@@ -34,7 +34,7 @@ from singanseg_core.pretrained import (
     safe_extract,
 )
 
-FIXTURE = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "legacy_checkpoint_a"
+from tests.helpers import FIXTURE_A as FIXTURE
 MODEL_DIR = FIXTURE / "TrainedModels" / "coffee" / "scale_factor=0.750000,alpha=10"
 FILES = ("Gs.pth", "Zs.pth", "reals.pth", "NoiseAmp.pth")
 MODEL_ID = "cju0qkwl35piu0993l0dewei2"

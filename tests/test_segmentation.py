@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,19 +22,12 @@ from singanseg_core.segmentation import (
     train_segmentation,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-POLYPS = SHARED / "data" / "polyps"
+from tests.helpers import POLYPS
 TINY = dict(encoder_name="mobilenet_v2", encoder_weights=None, image_size=32, batch_size=4, epochs=2,
             lr=1e-3, lr_drop_epoch=1, lr_after_drop=1e-4, augment=True, device="cpu")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny convolutions on a shared 2-core machine run much faster on one thread.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_metrics_hand_computed_2x2():

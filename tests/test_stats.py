@@ -21,7 +21,7 @@ from singanseg_core.stats import (
     write_mask_stats,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from tests.helpers import SHARED
 POLYPS = SHARED / "data" / "polyps"
 
 

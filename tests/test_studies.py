@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 
 from singanseg_core.errors import Cancelled, InputError
 from singanseg_core.segmentation import SegConfig, real_pairs
@@ -20,18 +19,11 @@ from singanseg_core.studies import (
     split_folds,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-POLYPS = SHARED / "data" / "polyps"
+from tests.helpers import POLYPS
 METRICS = ["dice_loss", "iou", "fscore", "accuracy", "recall", "precision"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny convolutions on a shared 2-core machine run much faster on one thread.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_split_folds_deterministic_disjoint_complete():

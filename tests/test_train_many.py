@@ -21,16 +21,11 @@ from singanseg_core.model import SinGANSeg
 from singanseg_core.train_many import LocalExecutor, make_groups, model_seed, plan_jobs, train_many
 from singanseg_core.training import is_finished_checkpoint
 
-POLYPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "polyps"
+from tests.helpers import POLYPS
 CFG = TrainConfig.from_preset("tiny", max_size=32, niter=2, nfc=8, max_nfc=8, seed=7)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _dataset(root: Path, n: int, skip: int = 0) -> Path:
