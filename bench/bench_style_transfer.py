@@ -435,8 +435,9 @@ def _section(rows: list[dict], auto: str, fidelity: float, memory: list) -> str:
         "seeded *random* VGG19 (pretrained weights cannot be downloaded here); the original is PyPI "
         "`singan-seg-polyp==1.0.7` with its `vgg19(pretrained=True)` monkeypatched to build a vgg19 and load those "
         "weights, as torchvision does on every call (the original builds its model per image; only the 548 MB file read is spared). "
-        f"Ours \"auto\" precision resolves to `{auto}` on this CPU (bf16 autocast for the VGG convs, Gram "
-        "matrices and losses in fp32). Per-step times are medians over alternating runs; 1000-step times are "
+        "Our default precision is fp32 (the original's math); the bf16 columns are the opt-in "
+        f"`--precision bf16` (\"auto\" resolves to `{auto}` on this CPU: bf16 autocast for the VGG convs, Gram "
+        "matrices and losses in fp32), which changes the pixels. Per-step times are medians over alternating runs; 1000-step times are "
         "extrapolated as (measured run) + (1000 - steps run) x (median step).",
         "",
         f"Fidelity: after 20 Adam steps at 64 px from the same inputs, ours (fp32) differs from the original's "
