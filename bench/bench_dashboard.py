@@ -24,8 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench._results import RESULTS, write_section
+
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Dashboard"
 PAGES = ["app.py", "pages/1_Checkpoints.py", "pages/2_Sample.py", "pages/3_Style_transfer.py",
          "pages/4_Mask_statistics.py", "pages/5_Augmentation_study.py"]
@@ -118,24 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        _write_section(text)
+        write_section(text)
         print(f"wrote the '{SECTION}' section of {RESULTS}")
     return 0
 
 
-def _write_section(text: str) -> None:
-    """Replace our section of RESULTS.md (from our heading to the next ``## ``), keep everyone else's."""
-    from singanseg_core.io_utils import atomic_write_text
-
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmarks\n"
-    lines = old.splitlines()
-    if SECTION in lines:
-        start = lines.index(SECTION)
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        new_lines = lines[:start] + text.rstrip("\n").splitlines() + [""] + lines[end:]
-    else:
-        new_lines = lines + [""] + text.rstrip("\n").splitlines()
-    atomic_write_text(RESULTS, "\n".join(new_lines).rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench._results import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
 POLYP = ROOT.parent / "shared" / "data" / "polyps"
 STEM = "cju2zp89k9q1g0855k1x0f1xa"
@@ -149,19 +151,9 @@ def main() -> None:
                    f"(asserted). Each implementation runs in its own subprocess (peak RSS = ru_maxrss after "
                    f"training, torch import included); samples at gen_start_scale 0 (ours in batches of 4, its CPU default).\n\n"
                    f"{table}\n")
-        _write_section(ROOT / "bench" / "RESULTS.md", "## Engine (train + sample) vs the original", section)
+        write_section(section)
 
 
-def _write_section(path: Path, heading: str, body: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    start = text.find(heading)
-    if start >= 0:
-        end = text.find("\n## ", start + len(heading))
-        text = text[:start] + body + (text[end + 1:] if end >= 0 else "")
-    else:
-        text = text.rstrip() + "\n\n" + body
-    from singanseg_core.io_utils import atomic_write_text
-    atomic_write_text(path, text)
 
 
 if __name__ == "__main__":

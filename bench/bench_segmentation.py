@@ -22,9 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench._results import RESULTS, write_section
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "polyps"
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Segmentation and studies"
 # VmHWM is the high-water mark of the child's own address space (ru_maxrss would carry over this
 # process's peak through fork + exec).
@@ -86,14 +87,6 @@ def run_study_cli(kind: str, out: Path, threads: int) -> dict:
             "summary": res.summary, "table": res.table}
 
 
-def write_section(text: str) -> None:
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    block = f"{SECTION}\n\n{text.strip()}\n\n"
-    new = pattern.sub(lambda _: block, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + block
-    from singanseg_core.io_utils import atomic_write_text
-
-    atomic_write_text(RESULTS, new)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(f"{SECTION}\n\n{text.strip()}")
         print(f"wrote section '{SECTION}' of {RESULTS}")
     return 0
 

@@ -40,6 +40,8 @@ from PIL import Image
 
 from singanseg_core import style_transfer as st
 
+from bench._results import RESULTS, write_section
+
 SEED = 0
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 _clock = CLOCKS["wall"]
@@ -49,7 +51,6 @@ def now_s() -> float:
     """The bench's clock: wall time, or this process's CPU time (``--clock cpu``, robust to other jobs)."""
     return _clock()
 _ARGS = ""
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## Style transfer"
 
 
@@ -397,7 +398,7 @@ def main(argv=None) -> int:
     text = _section(rows, auto, fidelity, memory)
     print("\n" + text)
     if not args.no_write:
-        _write_section(text)
+        write_section(text)
         print(f"wrote the '{SECTION}' section of {RESULTS}")
     return 0
 
@@ -473,19 +474,6 @@ def _section(rows: list[dict], auto: str, fidelity: float, memory: list) -> str:
     return "\n".join(lines)
 
 
-def _write_section(text: str) -> None:
-    """Replace our section of RESULTS.md (from our heading to the next ``## ``), keep everyone else's."""
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmarks\n"
-    lines = old.splitlines(keepends=True)
-    start = next((i for i, l in enumerate(lines) if l.rstrip() == SECTION), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        new = "".join(lines[:start]) + text + ("\n" + "".join(lines[end:]) if end < len(lines) else "")
-    from singanseg_core.io_utils import atomic_write_text
-
-    atomic_write_text(RESULTS, new)
 
 
 if __name__ == "__main__":

@@ -51,9 +51,10 @@ class ImagePair:
 
     def content_hash(self) -> str:
         """sha256 of the 4-channel pixels and shape: identifies the training content, not the file."""
+        stacked = self.stacked()
         h = hashlib.sha256()
-        h.update(str(self.stacked().shape).encode())
-        h.update(self.stacked().tobytes())
+        h.update(str(stacked.shape).encode())
+        h.update(stacked.tobytes())
         return h.hexdigest()
 
 

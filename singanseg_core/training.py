@@ -357,7 +357,9 @@ def train(image: "str | os.PathLike | ImagePair", mask: "str | os.PathLike | Non
         tmp = out / f".{TRAINER_STATE_NAME}.tmp"
         save_file(prev_d_state, str(tmp))
         os.replace(tmp, out / TRAINER_STATE_NAME)
-        model.save_pretrained(out, real_image=pair.image, real_mask=pair.mask if cfg.nc_im >= 4 else None)
+        first_save = n == start  # the real image/mask PNGs only change when this run starts
+        model.save_pretrained(out, real_image=pair.image if first_save else None,
+                              real_mask=pair.mask if first_save and cfg.nc_im >= 4 else None)
         if progress is not None:
             if progress(TrainProgress(n, schedule.num_scales, cfg.niter, cfg.niter, {}, timings[-1], True)) is False:
                 raise Cancelled(f"training cancelled after scale {n}")

@@ -36,8 +36,9 @@ from singanseg_core.model import SinGANSeg
 from singanseg_core.models import ConvBlock, Generator
 
 from tests.helpers import FIXTURE_A as FIXTURE
-MODEL_DIR = FIXTURE / "TrainedModels" / "coffee" / "scale_factor=0.750000,alpha=10"
-FILES = ("Gs.pth", "Zs.pth", "reals.pth", "NoiseAmp.pth")
+from tests.helpers import LEGACY_FILES as FILES
+from tests.helpers import LEGACY_MODEL_DIR as MODEL_DIR
+
 
 
 @pytest.fixture(scope="module")

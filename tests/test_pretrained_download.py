@@ -9,9 +9,7 @@ from __future__ import annotations
 import io
 import json
 import socket
-import stat
 import threading
-import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
@@ -35,8 +33,10 @@ from singanseg_core.pretrained import (
 )
 
 from tests.helpers import FIXTURE_A as FIXTURE
-MODEL_DIR = FIXTURE / "TrainedModels" / "coffee" / "scale_factor=0.750000,alpha=10"
-FILES = ("Gs.pth", "Zs.pth", "reals.pth", "NoiseAmp.pth")
+from tests.helpers import LEGACY_FILES as FILES
+from tests.helpers import LEGACY_MODEL_DIR as MODEL_DIR
+from tests.helpers import make_zip
+
 MODEL_ID = "cju0qkwl35piu0993l0dewei2"
 
 
@@ -105,20 +105,10 @@ def server() -> Iterator[StubServer]:
     s.httpd.server_close()
 
 
-def _zip(entries: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-        for name, target in (links or {}).items():
-            info = zipfile.ZipInfo(name)
-            info.external_attr = (stat.S_IFLNK | 0o777) << 16
-            zf.writestr(info, target)
-    return buf.getvalue()
 
 
 def _models_zip(folder: str = "TrainedModels_1_clean") -> bytes:
-    return _zip({f"{folder}/{MODEL_ID}/{n}": (MODEL_DIR / n).read_bytes() for n in FILES})
+    return make_zip({f"{folder}/{MODEL_ID}/{n}": (MODEL_DIR / n).read_bytes() for n in FILES})
 
 
 def _real_zips() -> tuple[bytes, bytes]:
@@ -126,7 +116,7 @@ def _real_zips() -> tuple[bytes, bytes]:
     img, mask = io.BytesIO(), io.BytesIO()
     rgba.convert("RGB").save(img, format="JPEG", quality=95)
     rgba.getchannel("A").save(mask, format="PNG")
-    return _zip({f"real_images/{MODEL_ID}.jpg": img.getvalue()}), _zip({f"real_masks/{MODEL_ID}.png": mask.getvalue()})
+    return make_zip({f"real_images/{MODEL_ID}.jpg": img.getvalue()}), make_zip({f"real_masks/{MODEL_ID}.png": mask.getvalue()})
 
 
 def test_download_resumes_extracts_and_imports(server: StubServer, tmp_path: Path) -> None:
@@ -177,7 +167,7 @@ def test_partial_file_resumes_in_a_later_run(server: StubServer, tmp_path: Path)
 
 
 def test_malicious_entries_are_refused_and_nothing_is_extracted(server: StubServer, tmp_path: Path) -> None:
-    evil = _zip({"TrainedModels_2_clean/ok/Gs.pth": b"x", "TrainedModels_2_clean/../../evil.txt": b"pwned"})
+    evil = make_zip({"TrainedModels_2_clean/ok/Gs.pth": b"x", "TrainedModels_2_clean/../../evil.txt": b"pwned"})
     server.files["/TrainedModels_2_clean.zip"] = evil
     root = tmp_path / "pre"
     with pytest.raises(UnsafeArchiveError, match=r"refused entry 'TrainedModels_2_clean/\.\./\.\./evil\.txt'"):
@@ -186,9 +176,9 @@ def test_malicious_entries_are_refused_and_nothing_is_extracted(server: StubServ
     assert not (root / "legacy").exists() or not any((root / "legacy").iterdir())
 
     cases = {
-        "absolute": _zip({"/etc/evil": b"x"}),
-        "link": _zip({"d/file": b"x"}, links={"d/link": "/etc/passwd"}),
-        "backslash": _zip({"d\\..\\evil": b"x"}),
+        "absolute": make_zip({"/etc/evil": b"x"}),
+        "link": make_zip({"d/file": b"x"}, links={"d/link": "/etc/passwd"}),
+        "backslash": make_zip({"d\\..\\evil": b"x"}),
     }
     for why, data in cases.items():
         archive = tmp_path / f"{why}.zip"
@@ -196,7 +186,7 @@ def test_malicious_entries_are_refused_and_nothing_is_extracted(server: StubServ
         with pytest.raises(UnsafeArchiveError, match="refused entry"):
             safe_extract(archive, tmp_path / "out")
     bomb = tmp_path / "bomb.zip"
-    bomb.write_bytes(_zip({"zeros.bin": bytes(5_000_000)}))
+    bomb.write_bytes(make_zip({"zeros.bin": bytes(5_000_000)}))
     assert bomb.stat().st_size < 20_000
     with pytest.raises(UnsafeArchiveError, match="zip bomb"):
         safe_extract(bomb, tmp_path / "out", max_bytes=1_000_000)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import stat
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,7 @@ from PIL import Image
 
 from singanseg_core.errors import InputError
 from singanseg_core.workspace import Workspace, safe_name
+from tests.helpers import make_zip
 
 
 def png(arr: np.ndarray) -> bytes:
@@ -30,16 +29,6 @@ def pair_bytes(h: int = 32, w: int = 40) -> tuple[bytes, bytes]:
     return png(img), png(mask)
 
 
-def make_zip(entries: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-        for name, target in (links or {}).items():
-            info = zipfile.ZipInfo(name)
-            info.external_attr = (stat.S_IFLNK | 0o777) << 16
-            zf.writestr(info, target)
-    return buf.getvalue()
 
 
 def test_resolve_rejects_escapes(tmp_path: Path) -> None:
