@@ -24,13 +24,20 @@ APP_TITLE = "SinGAN-Seg Studio"
 JOB_REFRESH_S = 1.5          # live panels while a job is active
 IDLE_REFRESH_S = 10.0        # while nothing runs (notices jobs started from another tab)
 PAGES = [
-    ("app.py", "Home", ":material/home:"),
+    ("pages/0_Home.py", "Home", ":material/home:"),
     ("pages/1_Checkpoints.py", "Checkpoints", ":material/inventory_2:"),
     ("pages/2_Sample.py", "Sample", ":material/auto_awesome:"),
     ("pages/3_Style_transfer.py", "Style transfer", ":material/palette:"),
     ("pages/4_Mask_statistics.py", "Mask statistics", ":material/bar_chart:"),
     ("pages/5_Augmentation_study.py", "Augmentation study", ":material/science:"),
 ]
+
+
+
+
+def page_slug(label: str) -> str:
+    """URL path of a page: "Style transfer" -> "Style_transfer" (the Home page is served at "/")."""
+    return label.replace(" ", "_")
 
 
 # ---------------------------------------------------------------------------------------------- workspace
@@ -195,10 +202,20 @@ def submit_job(ws: Workspace, kind: str, args: dict[str, Any], title: str) -> No
     st.rerun()  # redraw the whole page: sidebar and job panels switch to live refresh
 
 
+def _rerun_panel() -> None:
+    """Rerun just the job panel after a click; a full rerun when the click came in one (e.g. under AppTest)."""
+    from streamlit.errors import StreamlitAPIException
+
+    try:
+        st.rerun(scope="fragment")
+    except StreamlitAPIException:
+        st.rerun()
+
+
 def _job_row(ws: Workspace, job: Any, key: str, details: bool) -> None:
     from singanseg_core import jobs
 
-    cols = st.columns([6, 1.2, 1.2])
+    cols = st.columns([6, 1.2, 1.2, 1.2])
     with cols[0]:
         st.markdown(f"{STATE_ICONS.get(job.state, '')} **{job.title}** · `{job.state}` · {job.message}")
         if job.state in ("running", "queued"):
@@ -207,13 +224,19 @@ def _job_row(ws: Workspace, job: Any, key: str, details: bool) -> None:
         if job.active and st.button("Cancel", key=f"cancel_{key}_{job.id}", icon=":material/stop:",
                                     help="Ask the job to stop; finished parts stay on disk and it can be resumed."):
             guarded(jobs.cancel)(ws, job.id)
-            st.rerun(scope="fragment")
+            _rerun_panel()
     with cols[2]:
         if job.resumable and st.button("Resume", key=f"resume_{key}_{job.id}", icon=":material/play_arrow:",
                                        help="Start a new worker that continues where this job stopped "
                                             "(finished scales, runs and files are kept)."):
             guarded(jobs.resume)(ws, job.id)
-            st.rerun(scope="fragment")
+            _rerun_panel()
+    with cols[3]:
+        if not job.active and st.button("Delete", key=f"delete_{key}_{job.id}", icon=":material/delete:",
+                                        help="Remove this job's folder and log. What it produced (checkpoints, "
+                                             "samples, style results, studies) stays in the workspace."):
+            guarded(jobs.delete)(ws, job.id)
+            _rerun_panel()
     if details and job.items:
         with st.expander(f"Details ({len(job.items)} item(s))", expanded=job.active):
             for name, item in list(job.items.items())[:50]:
@@ -242,8 +265,17 @@ def job_panel(ws: Workspace, kinds: tuple[str, ...] | None, key: str, limit: int
         try:
             from singanseg_core import jobs
 
-            found = [j for j in jobs.list_jobs(ws) if kinds is None or j.kind in kinds][:limit]
-            st.subheader(title)
+            mine = [j for j in jobs.list_jobs(ws) if kinds is None or j.kind in kinds]
+            found = mine[:limit]
+            head, clear = st.columns([6, 2], vertical_alignment="bottom")
+            head.subheader(title)
+            finished = sum(j.state == "done" for j in mine)
+            if finished and clear.button(f"Clear {finished} finished", key=f"clear_{key}", icon=":material/delete_sweep:",
+                                         help="Delete the folders of the jobs listed here that finished "
+                                              "successfully; their results stay in the workspace."):
+                for kind in sorted({j.kind for j in mine}):
+                    guarded(jobs.clear_finished)(ws, kind=kind)
+                _rerun_panel()
             if not found:
                 st.caption("No jobs yet. Jobs run in background processes: you may leave this page, "
                            "reload it or close the tab; progress and results stay in the workspace.")

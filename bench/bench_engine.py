@@ -24,6 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench._flops import matmul_peak_gflops
 from bench._results import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,9 +95,51 @@ print(json.dumps({"scales": model.num_scales, "train_s": t_train, "cpu_train_s":
 '''
 
 
+# Floating-point work (convolutions + matmuls, torch's FLOP formulas) of one training iteration, averaged
+# over the scales (difference of a 4- and a 2-iteration run, so set-up work cancels), and of one sample.
+ORIGINAL_FLOPS = ORIGINAL.split("Gs, Zs, reals, amps = [], [], [], []")[0].replace(
+    '"--niter", str(niter)', '"--niter", "2"') + r'''
+from bench._flops import CountFlops
+counts = {}
+for k in (2, 4):
+    opt.niter = opt.niter_init = k; opt.out_ = f"TrainedModels/x{k}"
+    torch.manual_seed(0); np.random.seed(0)
+    Gs, Zs, reals, amps = [], [], [], []
+    with CountFlops() as fc:
+        training.train(opt, Gs, Zs, reals, amps)
+    counts[k] = fc.total
+opt.dir2save = os.path.join(workdir, "samples"); os.makedirs(opt.dir2save, exist_ok=True)
+opt.checkpoint_id, opt.mask_post_processing, opt.gen_start_scale = "x", True, 0
+import matplotlib.pyplot as plt
+plt.imsave = lambda *a, **k: None
+with CountFlops() as fs:
+    manipulate.SinGAN_generate_clean(Gs, Zs, reals, amps, opt, gen_start_scale=0, num_samples=8)
+print(json.dumps({"it_flops": (counts[4] - counts[2]) / 2 / len(Gs), "sample_flops": fs.total / 8}))
+'''
+
+OURS_FLOPS = r'''
+import json, os, sys
+import torch
+torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
+from bench._flops import CountFlops
+from singanseg_core.config import TrainConfig
+from singanseg_core.training import train
+rgba, max_size, niter, n_samples, workdir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+counts = {}
+for k in (2, 4):
+    with CountFlops() as fc:
+        model = train(rgba, None, os.path.join(workdir, f"ck{k}"), TrainConfig(max_size=max_size, niter=k, seed=0), device="cpu")
+    counts[k] = fc.total
+with CountFlops() as fs:
+    model.sample(8, 0, seed=0)
+print(json.dumps({"it_flops": (counts[4] - counts[2]) / 2 / model.num_scales, "sample_flops": fs.total / 8}))
+'''
+
+
 def run(code: str, rgba: Path, max_size: int, iters: int, samples: int, threads: int) -> dict:
     with tempfile.TemporaryDirectory() as work:
-        env = dict(os.environ, BENCH_THREADS=str(threads), PYTHONWARNINGS="ignore")
+        env = dict(os.environ, BENCH_THREADS=str(threads), PYTHONWARNINGS="ignore",
+                   PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
         out = subprocess.run([sys.executable, "-c", code, str(rgba), str(max_size), str(iters), str(samples), work],
                              capture_output=True, text=True, env=env, cwd=str(ROOT))
         if out.returncode != 0:
@@ -118,6 +161,8 @@ def main() -> None:
         for size in args.sizes:
             orig = run(ORIGINAL, rgba, size, args.iters, args.samples, args.threads)
             ours = run(OURS, rgba, size, args.iters, args.samples, args.threads)
+            orig.update(run(ORIGINAL_FLOPS, rgba, size, args.iters, args.samples, args.threads))
+            ours.update(run(OURS_FLOPS, rgba, size, args.iters, args.samples, args.threads))
             assert orig["sizes"] == ours["sizes"], (orig["sizes"], ours["sizes"])
             its = orig["scales"] * args.iters
             rows.append({
@@ -127,6 +172,8 @@ def main() -> None:
                 "orig_rss": orig["rss_mb"], "ours_rss": ours["rss_mb"],
                 "orig_png": args.samples / orig["png_s"], "ours_png": args.samples / ours["png_s"],
                 "orig_mem": args.samples / orig["mem_s"], "ours_mem": args.samples / ours["mem_s"],
+                "orig_it_gf": orig["it_flops"] / 1e9, "ours_it_gf": ours["it_flops"] / 1e9,
+                "orig_sample_gf": orig["sample_flops"] / 1e9, "ours_sample_gf": ours["sample_flops"] / 1e9,
             })
     header = ("| max_size | scales | s/iteration original | s/iteration ours | speed-up | CPU s/iteration orig / ours "
               "(x) | peak RSS MB orig / ours | samples/s with PNG orig / ours (x) | samples/s in memory orig / ours (x) |\n"
@@ -138,6 +185,22 @@ def main() -> None:
                      f"({r['orig_cpu_it'] / r['ours_cpu_it']:.2f}x) | {r['orig_rss']:.0f} / {r['ours_rss']:.0f} | "
                      f"{r['orig_png']:.1f} / {r['ours_png']:.1f} (**{r['ours_png'] / r['orig_png']:.1f}x**) | "
                      f"{r['orig_mem']:.1f} / {r['ours_mem']:.1f} (**{r['ours_mem'] / r['orig_mem']:.1f}x**) |")
+    peak = matmul_peak_gflops(args.threads)
+    lines += ["", f"Work and the machine's limit (fp32 peak = best 2048x2048 matmul with {args.threads} threads: "
+              f"**{peak:.0f} GFLOP/s**; GFLOP counted with torch's FLOP formulas for convolutions and matmuls, "
+              "double backward included; `bench/_flops.py`):", "",
+              "| max_size | GFLOP/iteration orig / ours | GFLOP/s in training orig / ours | GFLOP/s a 3x training "
+              "speed-up needs | GFLOP/sample orig / ours | GFLOP/s orig (PNG) / ours (memory) | GFLOP/s 10x with PNG / "
+              "20x in memory need |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        train_need = r["ours_it_gf"] / (r["orig_s_it"] / 3)
+        lines.append(
+            f"| {r['max_size']} | {r['orig_it_gf']:.2f} / {r['ours_it_gf']:.2f} | "
+            f"{r['orig_it_gf'] / r['orig_s_it']:.0f} / {r['ours_it_gf'] / r['ours_s_it']:.0f} | "
+            f"**{train_need:.0f}** ({train_need / peak:.1f}x peak) | {r['orig_sample_gf']:.2f} / {r['ours_sample_gf']:.2f} | "
+            f"{r['orig_sample_gf'] * r['orig_png']:.0f} / {r['ours_sample_gf'] * r['ours_mem']:.0f} | "
+            f"**{r['ours_sample_gf'] * r['orig_png'] * 10:.0f}** / **{r['ours_sample_gf'] * r['orig_mem'] * 20:.0f}** "
+            f"({r['ours_sample_gf'] * r['orig_mem'] * 20 / peak:.1f}x peak) |")
     table = "\n".join(lines)
     print(table)
     if not args.no_write:

@@ -255,6 +255,20 @@ def delete(ws: Workspace, job_id: str) -> None:
     shutil.rmtree(job.dir, ignore_errors=True)
 
 
+def clear_finished(ws: Workspace, kind: str | None = None, states: tuple[str, ...] = ("done",)) -> list[str]:
+    """Delete the folders of jobs in ``states`` (default: finished successfully), optionally of one ``kind``.
+    Active jobs are never touched; results elsewhere in the workspace stay. Returns the deleted job ids."""
+    bad = set(states) & set(ACTIVE)
+    if bad:
+        raise InputError(f"cannot clear jobs that are {', '.join(sorted(bad))}; cancel them first")
+    gone = []
+    for job in list_jobs(ws, kind=kind):
+        if job.state in states and not job.active:
+            delete(ws, job.id)
+            gone.append(job.id)
+    return gone
+
+
 def _write_status(job_dir: Path, status: dict[str, Any]) -> None:
     status["updated"] = time.time()
     atomic_write_json(job_dir / "status.json", status)

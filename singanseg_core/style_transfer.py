@@ -537,6 +537,16 @@ def resolve_precision(precision: Precision, device: torch.device) -> Literal["fp
     return "fp32"
 
 
+def _memory_format(images: torch.Tensor, precision: Literal["fp32", "bf16"]) -> torch.memory_format:
+    """NHWC (channels_last) where oneDNN / cuDNN run VGG's convolutions faster: on CUDA, in bf16, and for
+    fp32 work of at least 256x256 pixels per step (measured on a 2-core AVX-512 CPU: 1.2x for a batch of 8
+    at 128 px, 1.1x at 256 px, 0.93x for one 128 px image). Same math; only the memory layout changes."""
+    n, _, h, w = images.shape
+    if images.device.type == "cuda" or precision == "bf16" or n * h * w >= 256 * 256:
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 # --------------------------------------------------------------------------------------------
 # Optimisation
 # --------------------------------------------------------------------------------------------
@@ -573,15 +583,18 @@ def _optimize(
         if precision == "bf16" else nullcontext()
     )
 
-    c_norm = (content - mean) / std
+    fmt = _memory_format(content, precision)
+    extractor.to(memory_format=fmt)  # in place and idempotent; the cached module keeps the last format
+    c_norm = ((content - mean) / std).contiguous(memory_format=fmt)
     with torch.no_grad(), amp:
-        feats = extractor(torch.cat([c_norm, (style - mean) / std]))
+        feats = extractor(torch.cat([c_norm, (style - mean) / std]).contiguous(memory_format=fmt))
     n = content.shape[0]
     content_target = feats[cfg.content_layer][:n].float()
     gram_targets = {name: gram_matrix(feats[name][n:]) for name in cfg.style_layers}
     del feats
 
-    x = c_norm.clone().requires_grad_(True)
+    # The optimised pixels stay contiguous (L-BFGS flattens gradients with .view); VGG gets an NHWC copy.
+    x = c_norm.clone(memory_format=torch.contiguous_format).requires_grad_(True)
     cw, sw = float(cfg.content_weight), float(cfg.style_weight)
     history: list[dict[str, float]] = []
     state = {"evals": 0, "best": math.inf, "best_step": 0, "best_x": None, "last": None}
@@ -594,7 +607,7 @@ def _optimize(
 
     def evaluate() -> torch.Tensor:
         with amp:
-            feats = extractor(torch.clamp(x, lo, hi) if clamp_in_loss else x)
+            feats = extractor((torch.clamp(x, lo, hi) if clamp_in_loss else x).contiguous(memory_format=fmt))
         content_l, style_l = _losses(feats, content_target, gram_targets, cfg)
         total = (cw * content_l + sw * style_l).sum()
         state["evals"] += 1
@@ -667,7 +680,7 @@ def _optimize(
             state["last"] = state["best_losses"]
 
     c_l, s_l = state["last"]
-    image = (final * std + mean).clamp(0.0, 1.0)
+    image = (final * std + mean).clamp(0.0, 1.0).contiguous()
     return _Outcome(image, c_l.tolist(), s_l.tolist(), steps_run, history, stopped_early)
 
 

@@ -181,6 +181,22 @@ def test_checkpoints_train_job(demo_ws: Workspace, spawned: list[Path]) -> None:
     assert any("train 1 model" in m.value for m in at.markdown)  # the live job panel lists it
 
 
+def test_job_panel_delete_and_clear_finished(demo_ws: Workspace, spawned: list[Path]) -> None:
+    made = []
+    for i, state in enumerate(["done", "done", "failed"]):
+        job = jobs.submit(demo_ws, "train", {"dataset": "demo-ihc", "stems": [], "preset": "tiny"}, title=f"t{i}")
+        jobs._write_status(job.dir, {**job.status, "state": state, "message": state})
+        made.append(job)
+    at = ok(page("pages/1_Checkpoints.py").run())
+    at = by_key(at, "button", f"delete_train_{made[2].id}").click().run()  # the failed one, by its row button
+    ok(at)
+    assert not made[2].dir.exists() and made[0].dir.exists()
+    at = by_key(at, "button", "clear_train").click().run()  # "Clear 2 finished"
+    ok(at)
+    assert not made[0].dir.exists() and not made[1].dir.exists()
+    assert not any(k.key == "clear_train" for k in at.button)  # nothing finished left to clear
+
+
 def test_checkpoints_import_legacy_job(demo_ws: Workspace, spawned: list[Path]) -> None:
     (demo_ws.legacy / "published" / "0").mkdir(parents=True)
     at = page("pages/1_Checkpoints.py").run()

@@ -96,6 +96,12 @@ def test_every_page_and_sampling_in_chromium(server: str) -> None:
                 assert page.locator('[data-testid="stAlertContentError"]').count() == 0, f"error on /{path}"
                 page.screenshot(path=str(ARTIFACTS / f"page_{path or 'Home'}.png"), full_page=True)
 
+            # the sidebar navigation names every page by its label (the entry script is not a page called "app")
+            nav = page.locator('[data-testid="stSidebarNav"]').inner_text().splitlines()
+            lines = [line.strip() for line in nav if line.strip()]  # icon ligature names come as text too
+            expected = ["Home", "Checkpoints", "Sample", "Style transfer", "Mask statistics", "Augmentation study"]
+            assert [x for x in lines if x in expected] == expected and "app" not in lines, lines
+
             # sampling: 4 samples from the first demo checkpoint
             page.goto(f"{server}/Sample", wait_until="domcontentloaded")
             wait_rendered(page, "Generation start scale")

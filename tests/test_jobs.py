@@ -184,3 +184,29 @@ def test_study_job_maps_args_and_progress(demo_ws: Workspace, monkeypatch: pytes
     cfg = seen["config"]
     assert cfg.r_values == [1, 2] and cfg.samples_per_image == 3 and cfg.seg.epochs == 2
     assert Path(cfg.data_dir) == demo_ws.datasets / "demo-ihc" and seen["dir"] == demo_ws.studies / "s1"
+
+
+def test_delete_and_clear_finished_jobs_keep_results_and_active_jobs(demo_ws: Workspace) -> None:
+    ck = demo_ws.list_checkpoints()[0]
+    done = jobs.submit(demo_ws, "sample", {"checkpoints": [ck], "n": 2, "out": "kept"}, title="done one")
+    done = wait(demo_ws, done.id, ("done", "failed"))
+    assert done.state == "done", done.message
+    queued = jobs.submit(demo_ws, "sample", {"checkpoints": [ck], "n": 1, "out": "q"}, start=False)
+    with pytest.raises(InputError, match="cancel it first"):
+        jobs.delete(demo_ws, queued.id)
+    with pytest.raises(InputError, match="cannot clear"):
+        jobs.clear_finished(demo_ws, states=("queued",))
+    assert jobs.clear_finished(demo_ws) == [done.id]
+    assert not done.dir.exists() and queued.dir.exists()
+    assert (demo_ws.samples / "kept" / "manifest.csv").is_file()  # results stay
+    # CLI: cancel the queued one, then delete it by id
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    base = [sys.executable, "-m", "singanseg_core", "jobs", "--workspace", str(demo_ws.root)]
+    subprocess.run([*base, "cancel", queued.id], env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "singanseg_core", "jobs", "run", str(queued.dir)], env=env, check=True)
+    out = subprocess.run([*base, "clear"], env=env, capture_output=True, text=True, check=True).stdout
+    assert "deleted 0 job folder(s)" in out  # cancelled is not "done"
+    out = subprocess.run([*base, "delete", queued.id], env=env, capture_output=True, text=True, check=True).stdout
+    assert f"{queued.id}: deleted" in out and not queued.dir.exists()
+    bad = subprocess.run([*base, "delete", "nope"], env=env, capture_output=True, text=True)
+    assert bad.returncode != 0 and "nope" in bad.stderr and "Traceback" not in bad.stderr

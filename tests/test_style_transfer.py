@@ -370,3 +370,26 @@ def test_cli_style_batch(tmp_path, capsys):
     rc = main(["style-batch", "--samples", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o2"), "--random-features"])
     assert rc == 1 and "manifest.csv does not exist" in capsys.readouterr().err
     assert not (tmp_path / "o2").exists()
+
+
+def test_channels_last_path_matches_contiguous_for_adam_and_lbfgs(monkeypatch):
+    """Batches of >= 256x256 pixels run VGG in NHWC (speed only): same result as NCHW, both optimisers."""
+    from singanseg_core import style_transfer as st_mod
+
+    rng = np.random.default_rng(3)
+    content = torch.from_numpy(rng.random((4, 3, 128, 128), dtype=np.float32))
+    style = torch.from_numpy(rng.random((4, 3, 128, 128), dtype=np.float32))
+    assert st_mod._memory_format(content, "fp32") == torch.channels_last
+    assert st_mod._memory_format(content[:1], "fp32") == torch.contiguous_format
+    vgg = st_mod.load_vgg19(random_features=True, seed=0)
+    for optimizer in ("adam", "lbfgs"):
+        cfg = st_mod.StyleTransferConfig(steps=3, optimizer=optimizer)
+        extractor = st_mod.VGGFeatures(vgg.features, cfg.layers)
+        nhwc = st_mod._optimize(extractor, content, style, cfg, "fp32", None).image
+        with monkeypatch.context() as m:
+            m.setattr(st_mod, "_memory_format", lambda *_: torch.contiguous_format)
+            nchw = st_mod._optimize(extractor, content, style, cfg, "fp32", None).image
+        assert nhwc.is_contiguous() and nhwc.shape == content.shape
+        moved = (nchw - content).abs().max()
+        assert moved > 1e-5, optimizer  # it did optimise
+        assert (nhwc - nchw).abs().max() < 0.01 * moved, optimizer

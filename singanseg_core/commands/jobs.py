@@ -1,4 +1,4 @@
-"""``singanseg jobs run|list|cancel|resume``: background jobs of a workspace (see ``singanseg_core/jobs.py``)."""
+"""``singanseg jobs run|list|cancel|resume|delete|clear``: background jobs of a workspace (see ``singanseg_core/jobs.py``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("jobs", help="list, cancel, resume or run background jobs of a workspace",
+    p = sub.add_parser("jobs", help="list, cancel, resume, delete or run background jobs of a workspace",
                        description="Jobs are folders <workspace>/jobs/<id>/ with spec.json, status.json, log.txt.")
     p.add_argument("--workspace", default=None, help="workspace folder (default: $SINGANSEG_WORKSPACE or ./workspace)")
     jsub = p.add_subparsers(dest="jobs_command", metavar="ACTION")
@@ -24,6 +24,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     rs = jsub.add_parser("resume", help="restart an interrupted, cancelled or failed job where it stopped")
     rs.add_argument("job_id")
     rs.set_defaults(func=_resume)
+    d = jsub.add_parser("delete", help="delete finished, failed or cancelled jobs' folders (their results stay)")
+    d.add_argument("job_ids", nargs="+", metavar="job_id")
+    d.set_defaults(func=_delete)
+    cl = jsub.add_parser("clear", help="delete the folders of all jobs in the given states (default: done)")
+    cl.add_argument("--kind", default=None, help="only jobs of this kind")
+    cl.add_argument("--states", nargs="+", default=["done"],
+                    choices=["done", "failed", "cancelled", "interrupted"], help="states to clear")
+    cl.set_defaults(func=_clear)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
 
@@ -63,4 +71,22 @@ def _resume(args: argparse.Namespace) -> int:
 
     job = resume(_ws(args), args.job_id)
     print(f"{job.id}: {job.state}")
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    from ..jobs import delete
+
+    ws = _ws(args)
+    for job_id in args.job_ids:
+        delete(ws, job_id)
+        print(f"{job_id}: deleted")
+    return 0
+
+
+def _clear(args: argparse.Namespace) -> int:
+    from ..jobs import clear_finished
+
+    gone = clear_finished(_ws(args), kind=args.kind, states=tuple(args.states))
+    print(f"deleted {len(gone)} job folder(s)" + (": " + ", ".join(gone) if gone else ""))
     return 0

@@ -1,0 +1,91 @@
+"""SinGAN-Seg Studio: Home page (the default page of ``streamlit run app.py``).
+
+Shows what the tool does, the workspace in use, the device, whether pretrained VGG19 weights are available,
+and links to every page. On a fresh machine the embedded demo is copied into the workspace first.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import ui_common as ui
+
+
+@ui.guarded
+def main() -> None:
+    ws = ui.page_header(
+        ui.APP_TITLE, ":material/biotech:",
+        "Synthetic medical images *with* segmentation masks from a 4-channel SinGAN trained on one image each "
+        "(SinGAN-Seg).")
+    st.markdown(
+        "1. **Train** one small GAN per real image+mask pair (or import published checkpoints).\n"
+        "2. **Sample** as many new image+mask pairs as you like, optionally **style-transfer** them to look "
+        "more real.\n"
+        "3. **Compare** mask statistics of real vs synthetic data and run **augmentation studies** with UNet++.")
+
+    counts = ws.counts()
+    st.subheader("Workspace")
+    cols = st.columns(6)
+    for col, (label, value, help_text) in zip(cols, [
+        ("Datasets", counts.datasets, "Folders of real image/mask pairs (Kvasir-SEG layout) under datasets/."),
+        ("Checkpoints", counts.checkpoints, "Trained SinGAN-Seg models under checkpoints/."),
+        ("Sample sets", counts.samples, "Saved generated image/mask sets under samples/."),
+        ("Style results", counts.style, "Style-transferred sets under style/."),
+        ("Studies", counts.studies, "Augmentation studies under studies/."),
+        ("Jobs", counts.jobs,
+         "Background jobs (training, style transfer, studies, imports) under jobs/."),
+    ]):
+        col.metric(label, value, help=help_text)
+    st.caption(f"Folder: `{ws.root}` (set `SINGANSEG_WORKSPACE` to use another one). The dashboard never reads "
+               "or writes outside it.")
+
+    from singanseg_core.demo import is_demo_workspace
+
+    if is_demo_workspace(ws):
+        st.info(
+            "**This workspace holds the embedded demo set**: 8 tiles of an immunohistochemistry image of colon "
+            "tissue that ships with scikit-image, with masks from a colour-deconvolution threshold of the brown "
+            "DAB stain, plus 2 small demo checkpoints trained by this engine (64 px, 100 iterations per scale, "
+            "CPU). It shows how everything "
+            "works offline; it is not polyp data.\n\n"
+            "For real work: download [Kvasir-SEG](https://datasets.simula.no/kvasir-seg/) (or HyperKvasir's "
+            "segmented images) and upload its zip on **Checkpoints → Add data**, or put the published SinGAN-Seg "
+            "checkpoints in `legacy/` of the workspace and use **Checkpoints → Import legacy**.",
+            icon=":material/school:")
+
+    st.subheader("Environment")
+    c1, c2 = st.columns(2)
+    with c1:
+        import torch
+
+        if torch.cuda.is_available():
+            st.success(f"Device: GPU — {torch.cuda.get_device_name(0)}", icon=":material/memory:")
+        else:
+            st.info(f"Device: CPU ({torch.get_num_threads()} threads). Training is slow on CPU; sampling is fast.",
+                    icon=":material/memory:")
+    with c2:
+        if ui.has_module("style_transfer"):
+            from singanseg_core.style_transfer import vgg_weights_status
+
+            ok, text = vgg_weights_status()
+            if ok:
+                st.success(text, icon=":material/palette:")
+            else:
+                st.warning("Pretrained VGG19 weights are not available: **style transfer uses random VGG features** "
+                           "(results are labelled so). " + text.split(". ", 1)[-1], icon=":material/palette:")
+        else:
+            ui.missing_feature("Style transfer", "style_transfer")
+
+    st.subheader("Pages")
+    descriptions = {
+        "Checkpoints": "browse models, add data, train in the background, import legacy checkpoints",
+        "Sample": "generate image+mask pairs, see overlays and mean/std masks, save and download",
+        "Style transfer": "make generated images look like the real one; before/after comparison",
+        "Mask statistics": "true-pixel-percentage histograms of real vs synthetic masks",
+        "Augmentation study": "UNet++ with real, synthetic and both; IoU/F-score vs number of real images",
+    }
+    for path, label, icon in ui.PAGES[1:]:
+        st.page_link(path, label=f"{label} — {descriptions[label]}", icon=icon)
+
+
+main()
