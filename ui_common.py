@@ -171,6 +171,14 @@ def overlay(image: np.ndarray | Image.Image, mask: np.ndarray | Image.Image, alp
     return out.clip(0, 255).astype(np.uint8)
 
 
+def framed(arr: np.ndarray | Image.Image, grey_level: int = 170) -> np.ndarray:
+    """RGB copy with a 1-pixel grey frame, so white mask areas stay visible against the white page."""
+    a = np.asarray(arr.convert("RGB") if isinstance(arr, Image.Image) else arr)
+    if a.ndim == 2:
+        a = np.dstack([a] * 3)
+    return np.pad(a, ((1, 1), (1, 1), (0, 0)), constant_values=grey_level)
+
+
 def upscale(arr: np.ndarray | Image.Image, min_side: int = 160) -> Image.Image:
     """Nearest-neighbour enlargement so small images are visible (pixels stay crisp)."""
     im = arr if isinstance(arr, Image.Image) else Image.fromarray(np.asarray(arr))

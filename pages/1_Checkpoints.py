@@ -42,7 +42,7 @@ def browse(ws: Workspace) -> None:
         c1.image(ui.upscale(img, 200), caption="real image", width="stretch")
         if mask.exists():
             m = Image.open(mask).convert("L")
-            c2.image(ui.upscale(m, 200), caption="real mask", width="stretch")
+            c2.image(ui.upscale(ui.framed(m), 200), caption="real mask", width="stretch")
             c3.image(ui.upscale(ui.overlay(img, m), 200), caption="overlay", width="stretch")
     scales = pd.DataFrame({"scale": range(len(cfg["sizes"])),
                            "height": [s[0] for s in cfg["sizes"]], "width": [s[1] for s in cfg["sizes"]],

@@ -79,18 +79,18 @@ def gallery(ws: Workspace, result: dict) -> None:
         if real.exists():
             cols[0].image(ui.upscale(Image.open(real).convert("RGB"), 128),
                           caption="real image", width="stretch")
-        cols[1].image(ui.upscale(ui.grey(mean), 128), caption="mask mean (white = always object)", width="stretch")
-        cols[2].image(ui.upscale(ui.grey(std, 0.5), 128), caption="mask std (white = varies most)", width="stretch")
+        cols[1].image(ui.upscale(ui.framed(ui.grey(mean)), 128), caption="mask mean (white = always object)", width="stretch")
+        cols[2].image(ui.upscale(ui.framed(ui.grey(std, 0.5)), 128), caption="mask std (white = varies most)", width="stretch")
         cols[3].metric("True pixels (mean)", f"{float(np.mean(r['pct'])):.1f} %",
                        help="Average share of mask pixels that are object, over these samples.")
         tiles = []
         for img, msk in zip(r["images"], r["masks"]):
             if view.startswith("image |"):
-                tiles.append(np.hstack([img, np.dstack([msk] * 3), ui.overlay(img, msk)]))
+                tiles.append(np.hstack([ui.framed(img), ui.framed(msk), ui.framed(ui.overlay(img, msk))]))
             elif view == "image":
                 tiles.append(img)
             elif view == "mask":
-                tiles.append(msk)
+                tiles.append(ui.framed(msk))
             else:
                 tiles.append(ui.overlay(img, msk))
         caps = [f"#{i} · {p:.1f} % object" for i, p in enumerate(r["pct"])]

@@ -131,8 +131,8 @@ def main() -> None:
             paths = var[var["checkpoint"] == ck]["mask_paths"].iloc[0]
             mean, std = mask_mean_std(paths)
             c1, c2 = st.columns(2)
-            c1.image(ui.upscale(ui.grey(mean), 160), caption="mean", width="stretch")
-            c2.image(ui.upscale(ui.grey(std, 0.5), 160), caption="std", width="stretch")
+            c1.image(ui.upscale(ui.framed(ui.grey(mean)), 160), caption="mean", width="stretch")
+            c2.image(ui.upscale(ui.framed(ui.grey(std, 0.5)), 160), caption="std", width="stretch")
 
 
 main()

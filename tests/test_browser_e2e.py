@@ -76,6 +76,9 @@ def wait_rendered(page, text: str, timeout_ms: int = 120_000) -> None:  # noqa: 
     page.wait_for_function(
         "() => document.querySelector('[data-testid=\"stApp\"]')"
         "?.getAttribute('data-test-script-state') === 'notRunning'", timeout=timeout_ms)
+    # element code is loaded lazily by the browser: wait until no placeholder skeleton is left
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0",
+                           timeout=timeout_ms)
 
 
 def test_every_page_and_sampling_in_chromium(server: str) -> None:
