@@ -263,7 +263,7 @@ def clear_finished(ws: Workspace, kind: str | None = None, states: tuple[str, ..
         raise InputError(f"cannot clear jobs that are {', '.join(sorted(bad))}; cancel them first")
     gone = []
     for job in list_jobs(ws, kind=kind):
-        if job.state in states and not job.active:
+        if job.state in states:
             delete(ws, job.id)
             gone.append(job.id)
     return gone
