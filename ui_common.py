@@ -18,7 +18,7 @@ import streamlit as st
 from PIL import Image
 
 from singanseg_core.errors import SinGANSegError
-from singanseg_core.workspace import Workspace
+from singanseg_core.services.workspace import Workspace
 
 APP_TITLE = "SinGAN-Seg Studio"
 JOB_REFRESH_S = 1.5          # live panels while a job is active
@@ -43,7 +43,7 @@ def page_slug(label: str) -> str:
 # ---------------------------------------------------------------------------------------------- workspace
 @st.cache_resource(show_spinner=False)
 def _workspace(root: str) -> Workspace:
-    from singanseg_core.demo import ensure_demo_workspace
+    from singanseg_core.services.demo import ensure_demo_workspace
 
     ws = Workspace(root)
     ensure_demo_workspace(ws)
@@ -54,7 +54,7 @@ def workspace() -> Workspace:
     """The workspace of this server (``$SINGANSEG_WORKSPACE`` or ``./workspace``), demo copied in on first use."""
     import os
 
-    from singanseg_core.workspace import ENV_VAR
+    from singanseg_core.services.workspace import ENV_VAR
 
     return _workspace(str(Path(os.environ.get(ENV_VAR) or "workspace").expanduser().resolve()))
 
@@ -108,27 +108,12 @@ def page_header(title: str, icon: str, intro: str) -> Workspace:
     ws = workspace()
     with st.sidebar:
         st.caption(f"Workspace: `{ws.root}`")
-        from singanseg_core.demo import is_demo_workspace
+        from singanseg_core.services.demo import is_demo_workspace
 
         if is_demo_workspace(ws):
             st.caption(":material/info: Demo data is loaded (IHC microscopy tiles). See Home for Kvasir-SEG.")
         sidebar_jobs(ws)
     return ws
-
-
-def missing_feature(what: str, module: str) -> None:
-    """The friendly "not available yet" line for optional features whose core module is missing."""
-    st.info(f"{what} is not available yet in this version (the core module `singanseg_core.{module}` is missing).",
-            icon=":material/hourglass_empty:")
-
-
-def has_module(name: str) -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(f"singanseg_core.{name}") is not None
-    except (ImportError, ValueError):
-        return False
 
 
 # ---------------------------------------------------------------------------------------------- models & images
@@ -198,7 +183,7 @@ STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/autorenew:
 
 def submit_job(ws: Workspace, kind: str, args: dict[str, Any], title: str) -> None:
     """Start a background job and say so (errors as one line)."""
-    from singanseg_core import jobs
+    from singanseg_core.services import jobs
 
     try:
         job = jobs.submit(ws, kind, args, title=title)
@@ -221,7 +206,7 @@ def _rerun_panel() -> None:
 
 
 def _job_row(ws: Workspace, job: Any, key: str, details: bool) -> None:
-    from singanseg_core import jobs
+    from singanseg_core.services import jobs
 
     cols = st.columns([6, 1.2, 1.2, 1.2])
     with cols[0]:
@@ -256,7 +241,7 @@ def _job_row(ws: Workspace, job: Any, key: str, details: bool) -> None:
 
 
 def _refresh_interval(ws: Workspace) -> float:
-    from singanseg_core import jobs
+    from singanseg_core.services import jobs
 
     try:
         return JOB_REFRESH_S if any(j.active for j in jobs.list_jobs(ws, limit=20)) else IDLE_REFRESH_S
@@ -271,7 +256,7 @@ def job_panel(ws: Workspace, kinds: tuple[str, ...] | None, key: str, limit: int
     @st.fragment(run_every=_refresh_interval(ws))
     def panel() -> None:
         try:
-            from singanseg_core import jobs
+            from singanseg_core.services import jobs
 
             mine = [j for j in jobs.list_jobs(ws) if kinds is None or j.kind in kinds]
             found = mine[:limit]
@@ -304,7 +289,7 @@ def sidebar_jobs(ws: Workspace) -> None:
     @st.fragment(run_every=interval)
     def mini() -> None:
         try:
-            from singanseg_core import jobs
+            from singanseg_core.services import jobs
 
             active = [j for j in jobs.list_jobs(ws, limit=20) if j.active]
             if bool(active) != (interval == JOB_REFRESH_S):

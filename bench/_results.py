@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from singanseg_core.io_utils import atomic_write_text
+from singanseg_core.files.atomic import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 

@@ -3,7 +3,7 @@
 For each K, K models (real polyp pairs sharing one pyramid shape; images are reused with other seeds
 when the bucket is smaller than K) are trained together twice with ``niter = window``: a warm-up run
 (kernel selection, allocator) and a measured one. Scale ``n`` takes ``T_n`` seconds for ``window``
-iterations (``BatchedProgress.seconds`` at the last iteration; it includes the amortised random-'prev'
+iterations (``TrainProgress.seconds`` at the last iteration; it includes the amortised random-'prev'
 generation, which happens once per ``prev_batch_epochs`` iterations) plus ``S_n`` of set-up and
 checkpointing. The projection for ``niter`` iterations per scale is
 ``sum_n (T_n / window * niter + S_n)`` seconds per group, so ``models/hour = 3600 K / that``.
@@ -29,10 +29,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from singanseg_core.batched import BatchItem, BatchedProgress, pyramid_key, train_batched  # noqa: E402
-from singanseg_core.config import TrainConfig  # noqa: E402
-from singanseg_core.data import find_pairs, load_pair  # noqa: E402
-from singanseg_core.scales import compute_schedule  # noqa: E402
+from singanseg_core.training import TrainItem, TrainProgress, train_group  # noqa: E402
+from singanseg_core.training.fit import pyramid_key  # noqa: E402
+from singanseg_core.training.config import TrainConfig  # noqa: E402
+from singanseg_core.files.pairs import find_pairs, load_pair  # noqa: E402
+from singanseg_core.pyramid.schedule import compute_schedule  # noqa: E402
 
 POLYPS = ROOT.parent / "shared" / "data" / "polyps"
 
@@ -47,13 +48,13 @@ def largest_bucket(data: Path, cfg: TrainConfig):
 
 def run_group(pairs, k: int, cfg: TrainConfig, device: str, root: Path) -> tuple[list[float], list[float]]:
     """Train K models once; returns per-scale (iteration seconds, total seconds)."""
-    items = [BatchItem(pairs[i % len(pairs)], root / f"m{i}", replace(cfg, seed=1000 + i), name=f"m{i}")
+    items = [TrainItem(pairs[i % len(pairs)], root / f"m{i}", replace(cfg, seed=1000 + i), name=f"m{i}")
              for i in range(k)]
     iter_s: dict[int, float] = {}
     total_s: dict[int, float] = {}
     t_scale = [time.perf_counter()]
 
-    def progress(ev: BatchedProgress) -> None:
+    def progress(ev: TrainProgress) -> None:
         if ev.scale_done:
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
@@ -62,7 +63,7 @@ def run_group(pairs, k: int, cfg: TrainConfig, device: str, root: Path) -> tuple
         elif ev.iteration == ev.niter:
             iter_s[ev.scale] = ev.seconds  # the loss read-out synchronises the device
 
-    train_batched(items, device=device, progress=progress, resume=False, log_every=10**9)
+    train_group(items, device=device, progress=progress, overwrite=True, log_every=10**9)
     return [iter_s[n] for n in sorted(iter_s)], [total_s[n] for n in sorted(total_s)]
 
 

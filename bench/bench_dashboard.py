@@ -63,10 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     import streamlit  # noqa: F401
     import torch
 
-    from singanseg_core.demo import ensure_demo_workspace
+    from singanseg_core.services.demo import ensure_demo_workspace
     from singanseg_core.model import SinGANSeg  # noqa: F401
-    from singanseg_core.sampling import write_samples
-    from singanseg_core.workspace import Workspace
+    from singanseg_core.sampling.writer import write_samples
+    from singanseg_core.services.workspace import Workspace
 
     ws = Workspace(os.environ["SINGANSEG_WORKSPACE"])
     ensure_demo_workspace(ws)

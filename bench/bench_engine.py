@@ -80,9 +80,9 @@ OURS = r'''
 import json, os, resource, sys, time
 import torch
 torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
-from singanseg_core.config import TrainConfig
+from singanseg_core.training.config import TrainConfig
 from singanseg_core.training import train
-from singanseg_core.sampling import write_samples
+from singanseg_core.sampling.writer import write_samples
 rgba, max_size, niter, n_samples, workdir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 cfg = TrainConfig(max_size=max_size, niter=niter, seed=0)
 c = time.process_time(); t = time.perf_counter(); model = train(rgba, None, os.path.join(workdir, "ck"), cfg, device=os.environ["BENCH_DEVICE"]); t_train = time.perf_counter() - t; c_train = time.process_time() - c
@@ -122,8 +122,8 @@ import json, os, sys
 import torch
 torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
 from bench._flops import CountFlops
-from singanseg_core.config import TrainConfig
-from singanseg_core.training import train
+from singanseg_core.training.config import TrainConfig
+from singanseg_core.training.trainer import train
 rgba, max_size, niter, n_samples, workdir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 counts = {}
 for k in (2, 4):

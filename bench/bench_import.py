@@ -27,7 +27,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from singanseg_core.legacy import LEGACY_FILES, import_legacy, read_legacy_checkpoint  # noqa: E402
+from singanseg_core.legacy.importer import LEGACY_FILES, import_legacy, read_legacy_checkpoint  # noqa: E402
 
 FIXTURE = ROOT.parent / "shared" / "fixtures" / "legacy_checkpoint_a"
 MODEL_DIR = FIXTURE / "TrainedModels" / "coffee" / "scale_factor=0.750000,alpha=10"

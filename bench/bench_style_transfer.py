@@ -38,7 +38,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from singanseg_core import style_transfer as st
+from singanseg_core import errors
+from singanseg_core.networks import vgg as vgg_net
+from singanseg_core.style import config as st_config
+from singanseg_core.style import transfer as st_transfer
+from singanseg_core.style import vgg as st_vgg
 
 from bench._results import RESULTS, write_section
 
@@ -151,7 +155,7 @@ def peak_rss(box: dict):
 def _memory_child(impl: str, size: int, n: int, threads: int, queue) -> None:
     """In a fresh process: peak RSS growth (MB) of 3 steps of ``impl`` on ``n`` pairs of ``size`` px."""
     torch.set_num_threads(threads)
-    vgg = st.load_vgg19(random_features=True, seed=SEED, device="cpu")
+    vgg = st_vgg.load_vgg19(random_features=True, seed=SEED, device="cpu")
     pairs = [make_pair(size, 20 + i) for i in range(n)]
     box: dict = {}
     if impl == "original":
@@ -197,7 +201,7 @@ def make_pair(size: int, seed: int) -> tuple[Image.Image, Image.Image]:
     content = torch.nn.functional.interpolate(torch.rand(1, 3, 6, 6, generator=g), size=(size, size), mode="bicubic")
     style = 0.5 + 0.35 * torch.sin(torch.linspace(0, 25, size)[None, None, :] * torch.rand(3, 1, 1, generator=g) * 3)
     style = style + 0.15 * torch.rand(3, size, size, generator=g)
-    return st.tensor_to_pil(content[0].clamp(0, 1)), st.tensor_to_pil(style.clamp(0, 1))
+    return st_transfer.tensor_to_pil(content[0].clamp(0, 1)), st_transfer.tensor_to_pil(style.clamp(0, 1))
 
 
 def save_pairs(pairs, folder: Path) -> list[tuple[str, str]]:
@@ -250,10 +254,10 @@ def run_ours(vgg, contents, styles, steps: int, precision: str, optimizer: str =
             return False
         return None
 
-    cfg = st.StyleTransferConfig.from_ratio("1:1000", steps=steps, optimizer=optimizer, precision=precision, seed=SEED)
+    cfg = st_config.StyleTransferConfig.from_ratio("1:1000", steps=steps, optimizer=optimizer, precision=precision, seed=SEED)
     try:
-        res = st.transfer_style_batch(contents, styles, cfg, vgg=vgg, batch_size=len(contents), progress=progress)
-    except st.Cancelled:
+        res = st_transfer.transfer_style_batch(contents, styles, cfg, vgg=vgg, batch_size=len(contents), progress=progress)
+    except errors.Cancelled:
         res = None
     return [t0] + times, now_s() - t0, res, trace
 
@@ -262,9 +266,9 @@ def vgg_floor(vgg, n: int, size: int, steps: int) -> float:
     """Median seconds of the work no fp32 implementation can skip: VGG19 forward to conv5_1 and backward to
     the input pixels for ``n`` images of ``size`` px, nothing else (no Gram, losses or optimiser), in the
     memory layout ours uses. The original / this = the largest per-step speed-up fp32 could give."""
-    ext = st.VGGFeatures(vgg.features, st.StyleTransferConfig().layers)
+    ext = vgg_net.VGGFeatures(vgg.features, st_config.StyleTransferConfig().layers)
     x = torch.rand(n, 3, size, size, device=vgg.device)
-    fmt = st._memory_format(x, "fp32")
+    fmt = st_transfer._memory_format(x, "fp32")
     ext.to(memory_format=fmt)
     x = x.contiguous(memory_format=fmt).requires_grad_(True)
     times = []
@@ -280,16 +284,16 @@ def vgg_floor(vgg, n: int, size: int, steps: int) -> float:
 
 def loss_of(vgg, x_norm: torch.Tensor, content: Image.Image, style: Image.Image) -> float:
     """fp32 total loss (ratio 1:1000) of an ImageNet-normalised ``(1, 3, H, W)`` image."""
-    cfg = st.StyleTransferConfig()
-    ext = st.VGGFeatures(vgg.features, cfg.layers)
-    mean = torch.tensor(st.IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(st.IMAGENET_STD).view(1, 3, 1, 1)
-    c = (st._to_tensor(content, "c")[0][None] - mean) / std
-    s = (st._to_tensor(style, "s")[0][None] - mean) / std
+    cfg = st_config.StyleTransferConfig()
+    ext = vgg_net.VGGFeatures(vgg.features, cfg.layers)
+    mean = torch.tensor(st_transfer.IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(st_transfer.IMAGENET_STD).view(1, 3, 1, 1)
+    c = (st_transfer._to_tensor(content, "c")[0][None] - mean) / std
+    s = (st_transfer._to_tensor(style, "s")[0][None] - mean) / std
     with torch.no_grad():
         fc, fs, fx = ext(c), ext(s), ext(x_norm)
-        grams = {k: st.gram_matrix(fs[k]) for k in cfg.style_layers}
-        cl, sl = st._losses(fx, fc[cfg.content_layer], grams, cfg)
+        grams = {k: st_transfer.gram_matrix(fs[k]) for k in cfg.style_layers}
+        cl, sl = st_transfer._losses(fx, fc[cfg.content_layer], grams, cfg)
     return float(cfg.content_weight * cl + cfg.style_weight * sl)
 
 
@@ -319,9 +323,9 @@ def main(argv=None) -> int:
     steps128, steps256, steps_batch = (8, 5, 4) if args.quick else (16, 8, 6)
 
     device = torch.device(args.device)
-    vgg = st.load_vgg19(random_features=True, seed=SEED, device=device)
+    vgg = st_vgg.load_vgg19(random_features=True, seed=SEED, device=device)
     orig = import_original(vgg.features)
-    auto = st.resolve_precision("auto", device)
+    auto = st_transfer.resolve_precision("auto", device)
     rows: list[dict] = []
     tmp = Path(tempfile.mkdtemp(prefix="bench_st_"))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {_cpu_name()}, "
@@ -333,9 +337,9 @@ def main(argv=None) -> int:
     cap: dict = {}
     run_original(orig, cp, sp, 20, capture=cap)
     _, _, res, _ = run_ours(vgg, [c64], [s64], 20, "fp32")
-    ours_img = st._to_tensor(res[0].image, "x")[0]
-    mean = torch.tensor(st.IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(st.IMAGENET_STD).view(3, 1, 1)
+    ours_img = st_transfer._to_tensor(res[0].image, "x")[0]
+    mean = torch.tensor(st_transfer.IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(st_transfer.IMAGENET_STD).view(3, 1, 1)
     orig_img = (cap["x"] * std + mean).clamp(0, 1)
     fidelity = float((ours_img - orig_img).abs().max())
     print(f"fidelity (64 px, 20 Adam steps): max |ours fp32 - original| = {fidelity:.2e} (in [0,1] units; ours is rounded to uint8)", flush=True)
@@ -379,8 +383,8 @@ def main(argv=None) -> int:
     (cp, sp), = save_pairs([(c, s)], Path(tempfile.mkdtemp(dir=tmp)))
     cap = {}
     _, orig_seconds = run_original(orig, cp, sp, 1000, capture=cap)
-    mean4 = torch.tensor(st.IMAGENET_MEAN).view(1, 3, 1, 1)
-    std4 = torch.tensor(st.IMAGENET_STD).view(1, 3, 1, 1)
+    mean4 = torch.tensor(st_transfer.IMAGENET_MEAN).view(1, 3, 1, 1)
+    std4 = torch.tensor(st_transfer.IMAGENET_STD).view(1, 3, 1, 1)
 
     def clamped_loss(x01: torch.Tensor) -> float:  # both outputs are images: clamp to [0, 1] first
         return loss_of(vgg, (x01.clamp(0, 1)[None] - mean4) / std4, c, s)
@@ -396,7 +400,7 @@ def main(argv=None) -> int:
         for _ in range(4):
             if evals is None:
                 break
-            _, _, res, _ = run_ours(vgg, [st._to_tensor(c, "c")[0]], [st._to_tensor(s, "s")[0]], evals, prec, optimizer="lbfgs")
+            _, _, res, _ = run_ours(vgg, [st_transfer._to_tensor(c, "c")[0]], [st_transfer._to_tensor(s, "s")[0]], evals, prec, optimizer="lbfgs")
             checked = clamped_loss(res[0].image)
             if checked <= target:
                 break

@@ -39,7 +39,7 @@ def main() -> None:
     st.caption(f"Folder: `{ws.root}` (set `SINGANSEG_WORKSPACE` to use another one). The dashboard never reads "
                "or writes outside it.")
 
-    from singanseg_core.demo import is_demo_workspace
+    from singanseg_core.services.demo import is_demo_workspace
 
     if is_demo_workspace(ws):
         st.info(
@@ -64,17 +64,14 @@ def main() -> None:
             st.info(f"Device: CPU ({torch.get_num_threads()} threads). Training is slow on CPU; sampling is fast.",
                     icon=":material/memory:")
     with c2:
-        if ui.has_module("style_transfer"):
-            from singanseg_core.style_transfer import vgg_weights_status
+        from singanseg_core.style import vgg_weights_status
 
-            ok, text = vgg_weights_status()
-            if ok:
-                st.success(text, icon=":material/palette:")
-            else:
-                st.warning("Pretrained VGG19 weights are not available: **style transfer uses random VGG features** "
-                           "(results are labelled so). " + text.split(". ", 1)[-1], icon=":material/palette:")
+        ok, text = vgg_weights_status()
+        if ok:
+            st.success(text, icon=":material/palette:")
         else:
-            ui.missing_feature("Style transfer", "style_transfer")
+            st.warning("Pretrained VGG19 weights are not available: **style transfer uses random VGG features** "
+                       "(results are labelled so). " + text.split(". ", 1)[-1], icon=":material/palette:")
 
     st.subheader("Pages")
     descriptions = {

@@ -9,7 +9,7 @@ import streamlit as st
 
 import ui_common as ui
 from singanseg_core.errors import InputError
-from singanseg_core.workspace import MAX_UPLOAD_MB, MAX_ZIP_MB, Workspace, safe_name
+from singanseg_core.services.workspace import MAX_UPLOAD_MB, MAX_ZIP_MB, Workspace, safe_name
 
 
 def browse(ws: Workspace) -> None:
@@ -104,7 +104,7 @@ def add_data(ws: Workspace) -> None:
 
 
 def train_tab(ws: Workspace) -> None:
-    from singanseg_core.config import PRESETS
+    from singanseg_core.training.config import PRESETS
 
     datasets = ws.list_datasets()
     if not datasets:
@@ -150,9 +150,6 @@ def train_tab(ws: Workspace) -> None:
 
 
 def legacy_tab(ws: Workspace) -> None:
-    if not ui.has_module("legacy"):
-        ui.missing_feature("Importing legacy checkpoints", "legacy")
-        return
     st.markdown("Copy the published SinGAN-Seg checkpoints (`Gs.pth`, `Zs.pth`, `reals.pth`, `NoiseAmp.pth` per "
                 f"model, e.g. `TrainedModels_1_clean/`) into `{ws.legacy}`; they are read with a restricted "
                 "unpickler (nothing is executed) and converted to the safe checkpoint format.")

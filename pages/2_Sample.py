@@ -11,7 +11,7 @@ from PIL import Image
 
 import ui_common as ui
 from singanseg_core.errors import InputError
-from singanseg_core.workspace import Workspace, safe_name, unique_suffix
+from singanseg_core.services.workspace import Workspace, safe_name, unique_suffix
 
 MAX_SAMPLES = 64
 
@@ -101,13 +101,14 @@ def gallery(ws: Workspace, result: dict) -> None:
 
 
 def _mean_std(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from singanseg_core.sampling import pixel_mean_std
+    from singanseg_core.analysis.stats import mask_mean_std
 
-    return pixel_mean_std(masks)
+    return mask_mean_std(masks)
 
 
 def save(ws: Workspace, result: dict) -> None:
-    from singanseg_core.sampling import samples_to_zip, write_samples
+    from singanseg_core.files.zips import zip_sample_folder as samples_to_zip
+    from singanseg_core.sampling.writer import write_samples
 
     p = result["params"]
     more = "-etc" if len(p["checkpoints"]) > 1 else ""

@@ -12,14 +12,14 @@ import streamlit as st
 from PIL import Image
 
 import ui_common as ui
-from singanseg_core.workspace import Workspace, safe_name
+from singanseg_core.services.workspace import Workspace, safe_name
 
 RATIOS = {"1:1 (paper, mild)": "1:1", "1:1000 (paper, strong)": "1:1000", "free": None}
 
 
 def launch(ws: Workspace) -> None:
-    from singanseg_core.sampling import read_manifest
-    from singanseg_core.style_transfer import vgg_weights_status
+    from singanseg_core.sampling.manifest import read_manifest
+    from singanseg_core.style import vgg_weights_status
 
     sets = ws.list_sample_sets()
     if not sets:
@@ -122,9 +122,6 @@ def main() -> None:
     ws = ui.page_header("Style transfer", ":material/palette:",
                         "Make generated images look more like the real one (VGG19 style transfer; the mask is "
                         "never changed).")
-    if not ui.has_module("style_transfer"):
-        ui.missing_feature("Style transfer", "style_transfer")
-        return
     tab_run, tab_view = st.tabs(["Run", "Results"])
     with tab_run:
         ui.guarded(launch)(ws)

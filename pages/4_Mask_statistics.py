@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 import ui_common as ui
-from singanseg_core.workspace import Workspace
+from singanseg_core.services.workspace import Workspace
 
 NONE = "(none)"
 ALL_SAMPLES = "all saved samples"
@@ -27,7 +27,7 @@ def _stamp(folder: Path) -> float:
 
 @st.cache_data(show_spinner="Reading masks...", max_entries=32)
 def _stats(real: str | None, synthetic: str | None, bin_width: float, stamp: tuple):  # noqa: ANN202
-    from singanseg_core.stats import compute_mask_stats
+    from singanseg_core.analysis.stats import compute_mask_stats
 
     return compute_mask_stats(real, synthetic, bin_width=bin_width)
 
@@ -37,7 +37,7 @@ def histogram_figure(stats, mode: str):  # noqa: ANN001, ANN201
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from singanseg_core.plots import SOURCE_COLORS
+    from singanseg_core.analysis.figures import SOURCE_COLORS
 
     groups = list(stats.histograms.groupby("source", sort=False))
     if mode == "side by side":
@@ -67,9 +67,6 @@ def main() -> None:
     ws: Workspace = ui.page_header(
         "Mask statistics", ":material/bar_chart:",
         "How much of each mask is object? Real and synthetic sets should have similar distributions.")
-    if not ui.has_module("stats"):
-        ui.missing_feature("Mask statistics", "stats")
-        return
     datasets = ws.list_datasets()
     synth = [f"samples/{s}" for s in ws.list_sample_sets()] + [f"style/{s}" for s in ws.list_style_sets()]
     if ws.list_sample_sets():
@@ -97,7 +94,7 @@ def main() -> None:
                     help="overlay: translucent bars on top of each other; side by side: one panel per set; "
                          "grouped: bars next to each other per bin.")
     if mode == "grouped":
-        from singanseg_core.plots import true_pixel_histogram
+        from singanseg_core.analysis.figures import true_pixel_histogram
 
         fig = true_pixel_histogram(stats)
     else:
@@ -122,7 +119,7 @@ def main() -> None:
                        help="One row per mask: source, name, size, true-pixel percentage.")
     if not stats.variability.empty:
         with st.expander("Per-checkpoint variability of generated masks (pixel-wise mean / std)"):
-            from singanseg_core.stats import mask_mean_std
+            from singanseg_core.analysis.stats import mask_mean_std
 
             var = stats.variability
             st.dataframe(var.drop(columns=["mask_paths"]), hide_index=True, width="stretch")

@@ -9,7 +9,7 @@ import streamlit as st
 
 import ui_common as ui
 from singanseg_core.errors import InputError
-from singanseg_core.workspace import Workspace, safe_name
+from singanseg_core.services.workspace import Workspace, safe_name
 
 ENCODERS = ["mobilenet_v2", "resnet18", "resnet34", "se_resnext50_32x4d"]
 KIND_LABELS = {"small-data": "Small data (Table 2: R real images vs k·R synthetic)",
@@ -87,7 +87,7 @@ def configure(ws: Workspace) -> None:
         else:
             overrides.update(n_values=values)
         if any(v.startswith("st-") for v in variants):
-            from singanseg_core.style_transfer import vgg_weights_status
+            from singanseg_core.style import vgg_weights_status
 
             if not vgg_weights_status()[0]:
                 overrides["st_random_features"] = True
@@ -124,9 +124,6 @@ def show_results(ws: Workspace) -> None:
 def main() -> None:
     ws = ui.page_header("Augmentation study", ":material/science:",
                         "Does synthetic data help segmentation? UNet++ trained on real, synthetic and both.")
-    if not ui.has_module("studies"):
-        ui.missing_feature("Augmentation studies", "studies")
-        return
     with st.container(border=True):
         ui.guarded(configure)(ws)
     st.subheader("Results")

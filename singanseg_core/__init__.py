@@ -5,8 +5,8 @@ No Streamlit here: everything the dashboard does is available from Python and ``
 
 __version__ = "0.1.0"
 
-from .config import TrainConfig
-from .data import ImagePair, find_pairs, load_folder, load_pair
+from .training.config import TrainConfig
+from .files.pairs import ImagePair, find_pairs, load_folder, load_pair
 from .errors import Cancelled, CheckpointError, InputError, SinGANSegError
 from .model import ModelConfig, Samples, SinGANSeg
 

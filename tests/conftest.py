@@ -16,8 +16,8 @@ if str(ROOT) not in sys.path:  # the pages import ui_common from the repository 
 @pytest.fixture(scope="session")
 def _demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One demo workspace built per test session; tests get copies of it."""
-    from singanseg_core.demo import ensure_demo_workspace
-    from singanseg_core.workspace import Workspace
+    from singanseg_core.services.demo import ensure_demo_workspace
+    from singanseg_core.services.workspace import Workspace
 
     root = tmp_path_factory.mktemp("demo-template") / "ws"
     ws = Workspace(root)
@@ -28,7 +28,7 @@ def _demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def demo_ws(_demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A fresh copy of the demo workspace, also set as ``SINGANSEG_WORKSPACE``."""
-    from singanseg_core.workspace import Workspace
+    from singanseg_core.services.workspace import Workspace
 
     root = tmp_path / "ws"
     shutil.copytree(_demo_template, root)

@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from singanseg_core import jobs
-from singanseg_core.workspace import Workspace
+from singanseg_core.services import jobs
+from singanseg_core.services.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["app.py", "pages/1_Checkpoints.py", "pages/2_Sample.py", "pages/3_Style_transfer.py",
@@ -58,7 +58,7 @@ def png(arr: np.ndarray) -> bytes:
 
 def save_samples(ws: Workspace, name: str = "set1", n: int = 4) -> Path:
     from singanseg_core.model import SinGANSeg
-    from singanseg_core.sampling import write_samples
+    from singanseg_core.sampling.writer import write_samples
 
     ck = ws.list_checkpoints()[0]
     write_samples(SinGANSeg.from_pretrained(ws.checkpoints / ck), ws.samples / name, n, seed=1)
@@ -81,7 +81,7 @@ def test_every_page_renders_with_help_on_every_control(demo_ws: Workspace, path:
 def test_home_shows_workspace_device_and_links(demo_ws: Workspace) -> None:
     at = ok(page("app.py").run())
     metrics = {m.label: m.value for m in at.metric}
-    from singanseg_core.demo import DEMO_CHECKPOINTS
+    from singanseg_core.services.demo import DEMO_CHECKPOINTS
 
     assert metrics["Datasets"] == "1" and metrics["Checkpoints"] == str(len(DEMO_CHECKPOINTS))
     text = " ".join(e.value for e in list(at.info) + list(at.success) + list(at.warning))
@@ -91,7 +91,7 @@ def test_home_shows_workspace_device_and_links(demo_ws: Workspace) -> None:
 
 
 def test_fresh_workspace_gets_the_demo_on_first_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from singanseg_core.demo import DEMO_CHECKPOINTS, DEMO_SAMPLES
+    from singanseg_core.services.demo import DEMO_CHECKPOINTS, DEMO_SAMPLES
 
     root = tmp_path / "fresh"
     monkeypatch.setenv("SINGANSEG_WORKSPACE", str(root))
@@ -221,7 +221,7 @@ def test_sample_generate_save_download(demo_ws: Workspace) -> None:
     assert len(images) >= 4 + 3  # 4 tiles + real + mean + std
     at = by_key(at, "button", "sm_save").click().run()
     ok(at)
-    from singanseg_core.demo import DEMO_SAMPLES
+    from singanseg_core.services.demo import DEMO_SAMPLES
 
     saved = [s for s in demo_ws.list_sample_sets() if s != DEMO_SAMPLES]
     assert len(saved) == 1
@@ -242,7 +242,7 @@ def test_sample_same_seed_same_result(demo_ws: Workspace) -> None:
 
 
 def test_style_transfer_job_and_results(demo_ws: Workspace, spawned: list[Path]) -> None:
-    from singanseg_core.style_transfer import StyleTransferConfig, style_transfer_samples
+    from singanseg_core.style import StyleTransferConfig, style_transfer_samples
 
     src = save_samples(demo_ws)
     at = page("pages/3_Style_transfer.py").run()
@@ -286,7 +286,8 @@ def test_mask_statistics(demo_ws: Workspace) -> None:
 
 
 def test_augmentation_study_launch_and_results(demo_ws: Workspace, spawned: list[Path]) -> None:
-    from singanseg_core.studies import TABLE_COLUMNS, StudyConfig
+    from singanseg_core.studies import StudyConfig
+    from singanseg_core.studies.results import TABLE_COLUMNS
 
     at = ok(page("pages/5_Augmentation_study.py").run())
     by_key(at, "text_input", "au_r_small-data_demo_demo-ihc").set_value("99")

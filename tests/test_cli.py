@@ -5,7 +5,7 @@ import sys
 
 import pandas as pd
 
-from singanseg_core.cli import main
+from singanseg_core.cli.main import main
 from tests.helpers import polyp
 
 STEM = "cju5k3j3uf6de0817hszzfr7n"

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from singanseg_core.data import find_pairs, load_folder, load_pair
+from singanseg_core.files.pairs import find_pairs, load_folder, load_pair
 from singanseg_core.errors import InputError
 from singanseg_core.training import train
-from singanseg_core.config import TrainConfig
+from singanseg_core.training.config import TrainConfig
 from tests.helpers import POLYPS, polyp
 
 

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from singanseg_core.config import TrainConfig
+from singanseg_core.training.config import TrainConfig
 from singanseg_core.errors import Cancelled, CheckpointError, InputError
 from singanseg_core.model import SinGANSeg
-from singanseg_core.sampling import read_manifest, write_samples
-from singanseg_core.training import is_finished_checkpoint, train
+from singanseg_core.sampling.manifest import read_manifest
+from singanseg_core.sampling.writer import write_samples
+from singanseg_core.model import is_finished_checkpoint
+from singanseg_core.training import train
 from tests.helpers import polyp
 
 STEM = "cju2zp89k9q1g0855k1x0f1xa"
@@ -42,7 +44,7 @@ def test_checkpoint_layout_and_config(trained):
     assert is_finished_checkpoint(out)
     done = [e for e in events if e.scale_done]
     assert [e.scale for e in done] == [0, 1, 2]
-    assert all(set(e.losses) == {"d_real", "d_fake", "gp", "g_adv", "rec"} for e in events if not e.scale_done)
+    assert all(set(e.losses[0]) == {"d_real", "d_fake", "gp", "g_adv", "rec"} for e in events if not e.scale_done)
 
 
 def test_round_trip_gives_bit_identical_samples(trained):
@@ -199,7 +201,7 @@ def test_corrupt_checkpoints_give_clear_errors(trained, tmp_path):
 
 
 def test_folded_batchnorm_generator_is_the_same_function(trained):
-    from singanseg_core.models import fold_batchnorm
+    from singanseg_core.networks.singan import fold_batchnorm
 
     _, model, _ = trained
     g = model.generators[-1]

@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from singanseg_core import jobs
+from singanseg_core.services import jobs
 from singanseg_core.errors import InputError
-from singanseg_core.workspace import Workspace
+from singanseg_core.services.workspace import Workspace
 
 TINY = {"preset": "tiny", "device": "cpu", "overrides": {"max_size": 28, "niter": 4}}
 
@@ -44,12 +44,41 @@ def test_sample_job_writes_manifest(demo_ws: Workspace) -> None:
 
 
 def test_failed_job_has_one_line_message(demo_ws: Workspace) -> None:
-    job = jobs.submit(demo_ws, "sample", {"checkpoints": ["does-not-exist"], "n": 1, "out": "x"})
-    job = wait(demo_ws, job.id, ("done", "failed"))
+    """A job whose input disappears after it was queued fails with one line (never a traceback)."""
+    import shutil
+
+    from singanseg_core.services.demo import DEMO_CHECKPOINTS
+
+    name = DEMO_CHECKPOINTS[0]
+    job = jobs.submit(demo_ws, "sample", {"checkpoints": [name], "n": 1, "out": "x"}, start=False)
+    shutil.rmtree(demo_ws.checkpoints / name)
+    assert jobs.run_job(job.dir) == 1
+    job = jobs.get_job(demo_ws, job.id)
     assert job.state == "failed"
-    assert "not found" in job.message and "\n" not in job.message
-    with pytest.raises(InputError):
-        jobs.submit(demo_ws, "no-such-kind", {})
+    assert name in job.message and "\n" not in job.message
+
+
+@pytest.mark.parametrize("kind, args, words", [
+    ("no-such-kind", {}, "unknown job kind"),
+    ("sample", {"checkpoints": ["does-not-exist"], "n": 1, "out": "x"}, "not in the workspace"),
+    ("sample", {"checkpoints": ["ihc_r256_c256"], "n": -5, "out": "x"}, "n must be an integer in 1.."),
+    ("sample", {"checkpoints": ["ihc_r256_c256"], "n": 2, "out": "../x"}, "plain name"),
+    ("sample", {"checkpoints": ["ihc_r256_c256"], "n": 2, "scale_h": 0, "out": "x"}, "scale_h"),
+    ("train", {"dataset": "demo-ihc", "preset": "quick", "overrides": {"niter": 0}}, "niter must be"),
+    ("train", {"dataset": "demo-ihc", "stems": ["nope"]}, "no pair(s) nope"),
+    ("train", {"dataset": "../datasets/demo-ihc"}, "plain name"),
+    ("train", {"dataset": "demo-ihc", "device": "bogus"}, "bogus"),
+    ("style-batch", {"samples": "demo-samples", "out": "s", "steps": 0}, "steps must be"),
+    ("style-batch", {"samples": "demo-samples", "out": "s", "ratio": "a:b"}, "ratio"),
+    ("study", {"name": "s", "dataset": "demo-ihc", "kind": "nope"}, "unknown study kind"),
+    ("import-legacy", {"src": "../../etc"}, "'..' is not allowed"),
+])
+def test_submit_validates_before_queueing(demo_ws: Workspace, kind: str, args: dict, words: str) -> None:
+    before = set(demo_ws.jobs.iterdir())
+    with pytest.raises(InputError) as err:
+        jobs.submit(demo_ws, kind, args, start=False)
+    assert words in str(err.value)
+    assert set(demo_ws.jobs.iterdir()) == before  # nothing was queued
 
 
 def test_train_cancel_then_resume(demo_ws: Workspace) -> None:
@@ -63,7 +92,7 @@ def test_train_cancel_then_resume(demo_ws: Workspace) -> None:
     job = jobs.resume(demo_ws, job.id)
     job = wait(demo_ws, job.id, ("done", "failed"))
     assert job.state == "done", job.message
-    from singanseg_core.training import is_finished_checkpoint
+    from singanseg_core.model import is_finished_checkpoint
 
     for s in stems:
         assert is_finished_checkpoint(demo_ws.checkpoints / f"t-{s}")
@@ -124,7 +153,7 @@ def test_queue_runs_one_at_a_time(demo_ws: Workspace, monkeypatch: pytest.Monkey
 
 
 def test_style_batch_job_on_demo_samples(demo_ws: Workspace) -> None:
-    from singanseg_core.demo import DEMO_SAMPLES
+    from singanseg_core.services.demo import DEMO_SAMPLES
 
     frame = pd.read_csv(demo_ws.samples / DEMO_SAMPLES / "manifest.csv")
     chosen = list(frame["image"][:2])
@@ -172,7 +201,7 @@ def test_study_job_maps_args_and_progress(demo_ws: Workspace, monkeypatch: pytes
         progress(studies.StudyProgress("run-done", "R001-real finished", 1, 2, run_id="R001-real"))
         return SimpleNamespace(table=pd.DataFrame({"run_id": ["R001-real"]}))
 
-    monkeypatch.setattr(studies, "run_study", fake_run_study)
+    monkeypatch.setattr(studies.run, "run_study", fake_run_study)
     monkeypatch.setattr(jobs, "_limit_threads", lambda: None)
     args = {"name": "s1", "kind": "small-data", "preset": "demo", "dataset": "demo-ihc",
             "overrides": {"r_values": [1, 2], "samples_per_image": 3, "seg_overrides": {"epochs": 2}}}

@@ -22,18 +22,16 @@ from PIL import Image
 
 from singanseg_core import cli
 from singanseg_core.errors import Cancelled, CheckpointError, InputError
-from singanseg_core.legacy import (
-    PickledModule,
-    RefusedGlobalError,
+from singanseg_core.legacy.importer import (
     find_legacy_models,
     import_legacy,
     import_legacy_model,
     load_legacy_model,
     read_legacy_checkpoint,
-    restricted_load,
 )
+from singanseg_core.legacy.unpickler import PickledModule, RefusedGlobalError, restricted_load
 from singanseg_core.model import SinGANSeg
-from singanseg_core.models import ConvBlock, Generator
+from singanseg_core.networks.singan import ConvBlock, Generator
 
 from tests.helpers import FIXTURE_A as FIXTURE
 from tests.helpers import LEGACY_FILES as FILES

@@ -21,7 +21,7 @@ from PIL import Image
 from singanseg_core import cli
 from singanseg_core.errors import InputError
 from singanseg_core.model import SinGANSeg
-from singanseg_core.pretrained import (
+from singanseg_core.legacy.download import (
     ArchiveSource,
     PretrainedSources,
     UnsafeArchiveError,

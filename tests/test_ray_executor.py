@@ -16,12 +16,14 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from singanseg_core.config import TrainConfig
-from singanseg_core.data import find_pairs
-from singanseg_core.train_many import GroupTask, RayExecutor, run_group, train_many
-from singanseg_core.training import is_finished_checkpoint
+from singanseg_core.training.config import TrainConfig
+from singanseg_core.files.pairs import find_pairs
+from singanseg_core.training.executors import RayExecutor
+from singanseg_core.training.groups import GroupTask, run_group
+from singanseg_core.training.many import train_many
+from singanseg_core.model import is_finished_checkpoint
 
-import ray  # the optional extra `.[ray]`; part of the dev environment
+ray = pytest.importorskip("ray")  # the optional extra `.[ray]`: installed by requirements-test.txt, so CI runs this
 
 ROOT = Path(__file__).resolve().parents[1]
 POLYPS = ROOT.parent / "shared" / "data" / "polyps"
@@ -66,9 +68,9 @@ def local_ray():
 
 def _dataset(root: Path) -> tuple[Path, list[str]]:
     """Four pairs that make two groups of two at 32 px (same pyramid)."""
-    from singanseg_core.batched import pyramid_key
-    from singanseg_core.data import load_pair
-    from singanseg_core.scales import compute_schedule
+    from singanseg_core.training.fit import pyramid_key
+    from singanseg_core.files.pairs import load_pair
+    from singanseg_core.pyramid.schedule import compute_schedule
 
     chosen, key = [], None
     for stem, img, msk in find_pairs(POLYPS):

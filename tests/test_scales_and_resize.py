@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from singanseg_core.imresize import imresize, output_length, resize_matrix
-from singanseg_core.scales import compute_schedule
+from singanseg_core.pyramid.imresize import imresize, output_length, resize_matrix
+from singanseg_core.pyramid.schedule import compute_schedule
 
 
 def test_schedule_529x622_has_9_scales():

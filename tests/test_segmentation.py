@@ -106,7 +106,7 @@ def test_train_save_load_predict_and_determinism(tmp_path):
     assert res.best_epoch == int(res.history.loc[res.history["val_iou"].idxmax(), "epoch"])
     for k in ("iou", "fscore", "accuracy", "recall", "precision", "dice_loss"):
         assert 0.0 <= res.metrics[k] <= 1.0
-    from singanseg_core.plots import training_history_figure
+    from singanseg_core.analysis.figures import training_history_figure
 
     assert {t.name for t in training_history_figure(res.history).data} >= {"train dice loss", "val iou"}
     phases = [e.phase for e in events]
@@ -136,7 +136,7 @@ def test_cancel_and_bad_checkpoint(tmp_path):
 
 
 def test_segment_cli_train_evaluate_predict(tmp_path, capsys):
-    from singanseg_core.cli import main
+    from singanseg_core.cli.main import main
 
     data = tmp_path / "data"
     for sub in ("images", "masks"):

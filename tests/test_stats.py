@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from singanseg_core.errors import InputError
-from singanseg_core.io_utils import save_png
-from singanseg_core.stats import (
+from singanseg_core.files.atomic import save_png
+from singanseg_core.analysis.report import write_mask_stats
+from singanseg_core.analysis.stats import (
     checkpoint_variability,
     compute_mask_stats,
     distribution_distance,
@@ -18,7 +19,6 @@ from singanseg_core.stats import (
     mask_mean_std,
     summarize,
     true_pixel_pct,
-    write_mask_stats,
 )
 
 from tests.helpers import SHARED
@@ -69,7 +69,7 @@ def test_mask_mean_std_pixelwise():
     np.testing.assert_allclose(std, np.std(np.stack([a, b, c]).astype(float), axis=0), rtol=1e-6)
     mean1, std1 = mask_mean_std([b, b])
     assert mean1.min() == 1.0 and std1.max() == 0.0
-    from singanseg_core.plots import mask_mean_std_figure
+    from singanseg_core.analysis.figures import mask_mean_std_figure
 
     fig = mask_mean_std_figure(mean, std)
     np.testing.assert_allclose(np.asarray(fig.data[0].z, dtype=float), mean)
@@ -123,7 +123,7 @@ def test_missing_folder_is_a_user_error(tmp_path):
 
 
 def test_stats_cli(tmp_path, capsys):
-    from singanseg_core.cli import main
+    from singanseg_core.cli.main import main
 
     _fake_samples(tmp_path / "samples")
     assert main(["stats", "--real", str(POLYPS), "--synthetic", str(tmp_path / "samples"), "--out", str(tmp_path / "o")]) == 0

@@ -123,7 +123,7 @@ def test_tiny_small_data_study_end_to_end_and_resume(tmp_path):
     listed = list_studies(tmp_path / "ws")
     assert listed["name"].tolist() == ["study1"] and listed["runs_done"].tolist() == [6]
 
-    from singanseg_core.cli import main
+    from singanseg_core.cli.main import main
 
     assert main(["study", "show", str(study_dir)]) == 0
     assert main(["study", "list", str(tmp_path / "ws")]) == 0

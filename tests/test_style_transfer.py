@@ -12,7 +12,11 @@ import pytest
 import torch
 from PIL import Image
 
-from singanseg_core import style_transfer as st
+from singanseg_core.networks import vgg as vgg_net
+from singanseg_core.style import config as st_config
+from singanseg_core.style import folder as st_folder
+from singanseg_core.style import transfer as st_transfer
+from singanseg_core.style import vgg as st_vgg
 from singanseg_core.errors import Cancelled, InputError, SinGANSegError
 
 
@@ -37,10 +41,10 @@ CONTENT = _img(32, 32, 1, smooth=True)
 STYLE = _img(32, 32, 2)
 
 
-def _run(**kw) -> st.StyleTransferResult:
+def _run(**kw) -> st_transfer.StyleTransferResult:
     kw.setdefault("steps", 15)
     kw.setdefault("precision", "fp32")
-    return st.transfer_style(kw.pop("content", CONTENT), kw.pop("style", STYLE), random_features=True, device="cpu", **kw)
+    return st_transfer.transfer_style(kw.pop("content", CONTENT), kw.pop("style", STYLE), random_features=True, device="cpu", **kw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,7 +108,7 @@ def test_tiny_image_is_processed_at_minimum_size_random_features():
     """Random VGG19 features: an 8x12 image is processed at >= 16 px and returned at 8x12."""
     res = _run(content=_img(8, 12, 6), style=_img(8, 8, 7), steps=2)
     assert res.image.size == (12, 8)
-    assert min(res.metadata["processing_size"]) == st.MIN_SIDE
+    assert min(res.metadata["processing_size"]) == st_config.MIN_SIDE
 
 
 def test_determinism_with_seed_random_features():
@@ -120,10 +124,10 @@ def test_batch_equals_single_runs_with_adam_random_features():
     """Random VGG19 features: a batch of 3 pairs with Adam gives each image its single-image result."""
     contents = [_img(32, 32, 10 + i, smooth=True) for i in range(3)]
     styles = [_img(32, 32, 20 + i) for i in range(3)]
-    cfg = st.StyleTransferConfig(steps=6, precision="fp32")
-    batch = st.transfer_style_batch(contents, styles, cfg, random_features=True, device="cpu")
+    cfg = st_config.StyleTransferConfig(steps=6, precision="fp32")
+    batch = st_transfer.transfer_style_batch(contents, styles, cfg, random_features=True, device="cpu")
     for i in range(3):
-        single = st.transfer_style_batch([contents[i]], [styles[i]], cfg, random_features=True, device="cpu")[0]
+        single = st_transfer.transfer_style_batch([contents[i]], [styles[i]], cfg, random_features=True, device="cpu")[0]
         diff = np.abs(np.asarray(batch[i].image, dtype=int) - np.asarray(single.image, dtype=int))
         assert diff.max() <= 1  # equal up to float rounding at the uint8 boundary
         assert batch[i].style_loss == pytest.approx(single.style_loss, rel=1e-3)
@@ -157,11 +161,11 @@ def test_bf16_precision_tracks_fp32_random_features():
 
 def test_bad_inputs_give_clear_errors(tmp_path):
     missing = tmp_path / "nope.png"
-    with pytest.raises(InputError, match="nope.png does not exist"):
+    with pytest.raises(InputError, match="nope.png: file not found"):
         _run(style=missing)
     text = tmp_path / "notes.png"
     text.write_text("not an image")
-    with pytest.raises(InputError, match="notes.png is not a readable image"):
+    with pytest.raises(InputError, match="notes.png: not a readable image"):
         _run(content=text)
     with pytest.raises(InputError, match="ratio"):
         _run(ratio="1:x")
@@ -179,35 +183,35 @@ class _NotATensor:
 
 
 def _random_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
-    return st.load_vgg19(random_features=True, seed=seed, device="cpu").features.state_dict()
+    return st_vgg.load_vgg19(random_features=True, seed=seed, device="cpu").features.state_dict()
 
 
 def test_weights_file_validation_errors(tmp_path):
-    with pytest.raises(st.VGGWeightsError, match="does not exist"):
-        st.load_vgg19_state_dict(tmp_path / "missing.pth")
+    with pytest.raises(st_vgg.VGGWeightsError, match="does not exist"):
+        st_vgg.load_vgg19_state_dict(tmp_path / "missing.pth")
 
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"definitely not a torch file")
-    with pytest.raises(st.VGGWeightsError, match="junk.pth cannot be read"):
-        st.load_vgg19_state_dict(junk)
+    with pytest.raises(st_vgg.VGGWeightsError, match="junk.pth cannot be read"):
+        st_vgg.load_vgg19_state_dict(junk)
 
     good = _random_state_dict()
     missing_key = {k: v for k, v in good.items() if k != "28.weight"}
     torch.save(missing_key, tmp_path / "missing_key.pth")
-    with pytest.raises(st.VGGWeightsError, match=r"missing 28\.weight"):
-        st.load_vgg19_state_dict(tmp_path / "missing_key.pth")
+    with pytest.raises(st_vgg.VGGWeightsError, match=r"missing 28\.weight"):
+        st_vgg.load_vgg19_state_dict(tmp_path / "missing_key.pth")
 
     wrong_shape = dict(good, **{"0.weight": torch.zeros(64, 1, 3, 3)})
     torch.save({f"features.{k}": v for k, v in wrong_shape.items()}, tmp_path / "wrong_shape.pth")
-    with pytest.raises(st.VGGWeightsError, match=r"features\.0\.weight has shape \(64, 1, 3, 3\), expected \(64, 3, 3, 3\)"):
-        st.load_vgg19_state_dict(tmp_path / "wrong_shape.pth")
+    with pytest.raises(st_vgg.VGGWeightsError, match=r"features\.0\.weight has shape \(64, 1, 3, 3\), expected \(64, 3, 3, 3\)"):
+        st_vgg.load_vgg19_state_dict(tmp_path / "wrong_shape.pth")
 
     # Pickled objects beyond tensors are refused (weights_only loading).
     torch.save({"0.weight": _NotATensor()}, tmp_path / "evil.pth")
-    with pytest.raises(st.VGGWeightsError, match="evil.pth cannot be read as a weights-only"):
-        st.load_vgg19_state_dict(tmp_path / "evil.pth")
+    with pytest.raises(st_vgg.VGGWeightsError, match="evil.pth cannot be read as a weights-only"):
+        st_vgg.load_vgg19_state_dict(tmp_path / "evil.pth")
 
-    assert issubclass(st.VGGWeightsError, SinGANSegError)
+    assert issubclass(st_vgg.VGGWeightsError, SinGANSegError)
 
 
 def test_weights_file_loads_pth_and_safetensors(tmp_path, monkeypatch):
@@ -218,37 +222,37 @@ def test_weights_file_loads_pth_and_safetensors(tmp_path, monkeypatch):
     torch.save({f"features.{k}": v for k, v in good.items()}, tmp_path / "vgg19.pth")
     save_file({k: v.contiguous() for k, v in good.items()}, str(tmp_path / "vgg19.safetensors"))
     for name in ("vgg19.pth", "vgg19.safetensors"):
-        sd = st.load_vgg19_state_dict(tmp_path / name)
+        sd = st_vgg.load_vgg19_state_dict(tmp_path / name)
         assert set(sd) == set(good) and all(torch.equal(sd[k], good[k]) for k in good)
 
-    vgg = st.load_vgg19(weights=tmp_path / "vgg19.pth", device="cpu")
+    vgg = st_vgg.load_vgg19(weights=tmp_path / "vgg19.pth", device="cpu")
     assert not vgg.random_features and "vgg19.pth" in vgg.source
-    monkeypatch.setenv(st.WEIGHTS_ENV_VAR, str(tmp_path / "vgg19.safetensors"))
-    vgg_env = st.load_vgg19(device="cpu")
-    assert st.WEIGHTS_ENV_VAR in vgg_env.source
-    res = st.transfer_style(CONTENT, STYLE, steps=2, vgg=vgg_env, precision="fp32")
+    monkeypatch.setenv(st_vgg.WEIGHTS_ENV_VAR, str(tmp_path / "vgg19.safetensors"))
+    vgg_env = st_vgg.load_vgg19(device="cpu")
+    assert st_vgg.WEIGHTS_ENV_VAR in vgg_env.source
+    res = st_transfer.transfer_style(CONTENT, STYLE, steps=2, vgg=vgg_env, precision="fp32")
     assert res.metadata["random_features"] is False
 
 
 def test_weights_status_and_missing_weights_message(tmp_path, monkeypatch):
     """No cache, no env var, no download: a clear message that says how to provide the weights."""
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    monkeypatch.delenv(st.WEIGHTS_ENV_VAR, raising=False)
-    ok, msg = st.vgg_weights_status()
-    assert not ok and st.WEIGHTS_ENV_VAR in msg and "--vgg-weights" in msg
+    monkeypatch.delenv(st_vgg.WEIGHTS_ENV_VAR, raising=False)
+    ok, msg = st_vgg.vgg_weights_status()
+    assert not ok and st_vgg.WEIGHTS_ENV_VAR in msg and "--vgg-weights" in msg
 
-    with pytest.raises(st.VGGWeightsError, match="--random-features"):
-        st.load_vgg19(device="cpu", allow_download=False)
+    with pytest.raises(st_vgg.VGGWeightsError, match="--random-features"):
+        st_vgg.load_vgg19(device="cpu", allow_download=False)
 
-    monkeypatch.setenv(st.WEIGHTS_ENV_VAR, str(tmp_path / "absent.pth"))
-    ok, msg = st.vgg_weights_status()
+    monkeypatch.setenv(st_vgg.WEIGHTS_ENV_VAR, str(tmp_path / "absent.pth"))
+    ok, msg = st_vgg.vgg_weights_status()
     assert not ok and "absent.pth" in msg
 
     cached = tmp_path / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth"
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"x")
-    monkeypatch.delenv(st.WEIGHTS_ENV_VAR)
-    ok, msg = st.vgg_weights_status()
+    monkeypatch.delenv(st_vgg.WEIGHTS_ENV_VAR)
+    ok, msg = st_vgg.vgg_weights_status()
     assert ok and "torchvision cache" in msg
 
 
@@ -284,8 +288,8 @@ def test_samples_folder_masks_unchanged_and_manifest_random_features(tmp_path):
     """Random VGG19 features: *_st.png per row, masks copied byte for byte, extended manifest, resumable."""
     samples = _samples(tmp_path)
     out = tmp_path / "styled"
-    cfg = st.StyleTransferConfig(steps=3, precision="fp32", size=16)
-    manifest = st.style_transfer_samples(samples, out, cfg, random_features=True, device="cpu", batch_size=2)
+    cfg = st_config.StyleTransferConfig(steps=3, precision="fp32", size=16)
+    manifest = st_folder.style_transfer_samples(samples, out, cfg, random_features=True, device="cpu", batch_size=2)
     rows = list(csv.DictReader(manifest.open()))
     assert len(rows) == 3
     for row in rows:
@@ -303,7 +307,7 @@ def test_samples_folder_masks_unchanged_and_manifest_random_features(tmp_path):
     first = out / rows[0]["image"]
     kept = (out / rows[1]["image"]).stat().st_mtime_ns
     first.unlink()
-    st.style_transfer_samples(samples, out, cfg, random_features=True, device="cpu")
+    st_folder.style_transfer_samples(samples, out, cfg, random_features=True, device="cpu")
     assert first.exists() and (out / rows[1]["image"]).stat().st_mtime_ns == kept
     rows2 = list(csv.DictReader((out / "manifest.csv").open()))
     assert [r["st_image"] for r in rows2] == [r["st_image"] for r in rows]
@@ -316,25 +320,25 @@ def test_samples_folder_real_dir_and_bad_style_write_nothing(tmp_path):
     real.mkdir()
     _img(24, 24, 80).save(real / "ckA.jpg")
     out = tmp_path / "styled"
-    cfg = st.StyleTransferConfig(steps=1, precision="fp32", size=16)
+    cfg = st_config.StyleTransferConfig(steps=1, precision="fp32", size=16)
     with pytest.raises(InputError, match=r"no style image .*real_images/ckB\.\*"):
-        st.style_transfer_samples(samples, out, cfg, real_dir=real, random_features=True, device="cpu")
+        st_folder.style_transfer_samples(samples, out, cfg, real_dir=real, random_features=True, device="cpu")
     assert not out.exists()
 
     (real / "ckB.jpg").write_text("not a jpeg")
-    with pytest.raises(InputError, match=r"ckB\.jpg is not a readable image"):
-        st.style_transfer_samples(samples, out, cfg, real_dir=real, random_features=True, device="cpu")
+    with pytest.raises(InputError, match=r"ckB\.jpg: not a readable image"):
+        st_folder.style_transfer_samples(samples, out, cfg, real_dir=real, random_features=True, device="cpu")
     assert not out.exists()
 
     _img(24, 24, 81).save(real / "ckB.png")
     (real / "ckB.jpg").unlink()
-    st.style_transfer_samples(samples, out, cfg, real_dir=real, random_features=True, device="cpu")
+    st_folder.style_transfer_samples(samples, out, cfg, real_dir=real, random_features=True, device="cpu")
     rows = list(csv.DictReader((out / "manifest.csv").open()))
     assert {Path(r["st_style_image"]).name for r in rows} == {"ckA.jpg", "ckB.png"}
 
 
 def test_cli_style_and_errors(tmp_path, capsys):
-    from singanseg_core.cli import main
+    from singanseg_core.cli.main import main
 
     c, s, out = tmp_path / "c.png", tmp_path / "s.png", tmp_path / "out.png"
     CONTENT.save(c)
@@ -357,7 +361,7 @@ def test_cli_style_and_errors(tmp_path, capsys):
 
 
 def test_cli_style_batch(tmp_path, capsys):
-    from singanseg_core.cli import main
+    from singanseg_core.cli.main import main
 
     samples = _samples(tmp_path)
     out = tmp_path / "styled"
@@ -374,21 +378,20 @@ def test_cli_style_batch(tmp_path, capsys):
 
 def test_channels_last_path_matches_contiguous_for_adam_and_lbfgs(monkeypatch):
     """Batches of >= 256x256 pixels run VGG in NHWC (speed only): same result as NCHW, both optimisers."""
-    from singanseg_core import style_transfer as st_mod
 
     rng = np.random.default_rng(3)
     content = torch.from_numpy(rng.random((4, 3, 128, 128), dtype=np.float32))
     style = torch.from_numpy(rng.random((4, 3, 128, 128), dtype=np.float32))
-    assert st_mod._memory_format(content, "fp32") == torch.channels_last
-    assert st_mod._memory_format(content[:1], "fp32") == torch.contiguous_format
-    vgg = st_mod.load_vgg19(random_features=True, seed=0)
+    assert st_transfer._memory_format(content, "fp32") == torch.channels_last
+    assert st_transfer._memory_format(content[:1], "fp32") == torch.contiguous_format
+    vgg = st_vgg.load_vgg19(random_features=True, seed=0)
     for optimizer in ("adam", "lbfgs"):
-        cfg = st_mod.StyleTransferConfig(steps=3, optimizer=optimizer)
-        extractor = st_mod.VGGFeatures(vgg.features, cfg.layers)
-        nhwc = st_mod._optimize(extractor, content, style, cfg, "fp32", None).image
+        cfg = st_config.StyleTransferConfig(steps=3, optimizer=optimizer)
+        extractor = vgg_net.VGGFeatures(vgg.features, cfg.layers)
+        nhwc = st_transfer._optimize(extractor, content, style, cfg, "fp32", None).image
         with monkeypatch.context() as m:
-            m.setattr(st_mod, "_memory_format", lambda *_: torch.contiguous_format)
-            nchw = st_mod._optimize(extractor, content, style, cfg, "fp32", None).image
+            m.setattr(st_transfer, "_memory_format", lambda *_: torch.contiguous_format)
+            nchw = st_transfer._optimize(extractor, content, style, cfg, "fp32", None).image
         assert nhwc.is_contiguous() and nhwc.shape == content.shape
         moved = (nchw - content).abs().max()
         assert moved > 1e-5, optimizer  # it did optimise

@@ -13,13 +13,15 @@ import pytest
 import torch
 from PIL import Image
 
-from singanseg_core.cli import main
-from singanseg_core.config import TrainConfig
-from singanseg_core.data import find_pairs
+from singanseg_core.cli.main import main
+from singanseg_core.training.config import TrainConfig
+from singanseg_core.files.pairs import find_pairs
 from singanseg_core.errors import Cancelled, InputError
 from singanseg_core.model import SinGANSeg
-from singanseg_core.train_many import LocalExecutor, make_groups, model_seed, plan_jobs, train_many
-from singanseg_core.training import is_finished_checkpoint
+from singanseg_core.training.executors import LocalExecutor
+from singanseg_core.training.groups import make_groups
+from singanseg_core.training.many import model_seed, plan_jobs, train_many
+from singanseg_core.model import is_finished_checkpoint
 
 from tests.helpers import POLYPS
 CFG = TrainConfig.from_preset("tiny", max_size=32, niter=2, nfc=8, max_nfc=8, seed=7)
@@ -113,8 +115,8 @@ def test_bad_pairs_and_mismatched_partials_fail_with_reasons(tmp_path):
     def stop_after_scale0(ev):
         return not ev.scale_done
 
-    from singanseg_core.batched import BatchItem, train_batched
-    from singanseg_core.data import load_pair
+    from singanseg_core.training import TrainItem as BatchItem, train_group as train_batched
+    from singanseg_core.files.pairs import load_pair
     pair0 = load_pair(data / "images" / f"{stem0}.jpg", data / "masks" / f"{stem0}.png", name=stem0)
     with pytest.raises(Cancelled):
         train_batched([BatchItem(pair0, tmp_path / "out" / stem0, other)], device="cpu", progress=stop_after_scale0)
@@ -134,8 +136,8 @@ def test_parallel_auto_uses_free_memory(tmp_path):
 
     class Tight(LocalExecutor):
         def free_memory(self, device):
-            from singanseg_core.batched import estimate_model_bytes
-            from singanseg_core.scales import compute_schedule
+            from singanseg_core.training.memory import estimate_model_bytes
+            from singanseg_core.pyramid.schedule import compute_schedule
             sched = compute_schedule(530, 622, CFG.min_size, CFG.max_size, CFG.scale_factor)
             return int(2.5 * estimate_model_bytes(CFG, sched.sizes) / 0.7)  # room for 2 models
 
@@ -164,7 +166,7 @@ def test_cli_train_many(tmp_path, capsys):
 
 
 def test_train_pairs_named_entries_for_the_dashboard(tmp_path):
-    from singanseg_core.train_many import train_pairs
+    from singanseg_core.training.many import train_pairs
 
     (stem, img, msk), = find_pairs(POLYPS)[:1]
     entries = [("first", img, msk, tmp_path / "ckpt" / "first"), ("second", img, msk, tmp_path / "ckpt" / "second")]

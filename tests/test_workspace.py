@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from singanseg_core.errors import InputError
-from singanseg_core.workspace import Workspace, safe_name
+from singanseg_core.services.workspace import Workspace, safe_name
 from tests.helpers import make_zip
 
 
@@ -105,8 +105,8 @@ def test_import_zip_unmatched_and_not_zip(tmp_path: Path) -> None:
 
 
 def test_demo_workspace(demo_ws: Workspace) -> None:
-    from singanseg_core.demo import DEMO_CHECKPOINTS, DEMO_DATASET, ensure_demo_workspace, is_demo_workspace
-    from singanseg_core.training import is_finished_checkpoint
+    from singanseg_core.services.demo import DEMO_CHECKPOINTS, DEMO_DATASET, ensure_demo_workspace, is_demo_workspace
+    from singanseg_core.model import is_finished_checkpoint
 
     assert DEMO_DATASET in demo_ws.list_datasets()
     assert len(demo_ws.dataset_pairs(DEMO_DATASET)) == 8
@@ -117,7 +117,7 @@ def test_demo_workspace(demo_ws: Workspace) -> None:
 
 
 def test_demo_masks_are_documented_threshold() -> None:
-    from singanseg_core.demo import ASSETS_DIR, make_tiles
+    from singanseg_core.services.demo import ASSETS_DIR, make_tiles
 
     tiles = make_tiles()
     assert len(tiles) == 8

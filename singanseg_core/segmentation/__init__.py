@@ -15,7 +15,6 @@ from .model import (
     SegTrainResult,
     evaluate,
     predict_folder,
-    resolve_device,
     train_segmentation,
 )
 
@@ -23,5 +22,5 @@ __all__ = [
     "Pair", "SegDataset", "find_pairs", "real_pairs", "sample_pairs",
     "METRIC_NAMES", "MetricAccumulator", "PixelCounts", "compute_metrics", "metrics_from_counts", "pixel_counts",
     "SegConfig", "SegmentationModel", "SegProgress", "SegTrainResult", "evaluate", "predict_folder",
-    "resolve_device", "train_segmentation",
+    "train_segmentation",
 ]

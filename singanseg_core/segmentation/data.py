@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 from PIL import Image
 
 from ..errors import InputError
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+from ..files.images import open_bounded, read_rgb, to_uint8_levels
+from ..files.pairs import find_pairs as find_dataset_pairs
+from ..sampling.manifest import read_manifest_rows
 # ImageNet statistics: right for pretrained encoders and harmless for randomly initialised ones.
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -30,49 +30,26 @@ class Pair:
 
 
 def real_pairs(folder: str | os.PathLike) -> list[Pair]:
-    """Pairs of a real dataset ``<folder>/images/<stem>.*`` + ``<folder>/masks/<stem>.*``, sorted by stem."""
-    folder = Path(folder)
-    img_dir, mask_dir = folder / "images", folder / "masks"
-    if not img_dir.is_dir() or not mask_dir.is_dir():
-        raise InputError(f"{folder}: expected sub-folders images/ and masks/")
-    masks = {p.stem: p for p in mask_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
-    pairs, missing = [], []
-    for img in sorted(p for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
-        if img.stem in masks:
-            pairs.append(Pair(img, masks[img.stem], img.stem))
-        else:
-            missing.append(img.name)
-    if missing:
-        raise InputError(f"{mask_dir}: no mask for image(s) {', '.join(missing[:5])}")
-    if not pairs:
-        raise InputError(f"{img_dir}: no images found")
-    return pairs
+    """Pairs of a real dataset ``<folder>/images/<stem>.*`` + ``<folder>/masks/<stem>.*``, sorted by stem
+    (the one pair discovery, :func:`singanseg_core.files.pairs.find_pairs`)."""
+    return [Pair(img, mask, stem) for stem, img, mask in find_dataset_pairs(folder)]
 
 
 def sample_pairs(folder: str | os.PathLike, image_column: str = "image") -> list[Pair]:
     """Pairs of a samples folder written by the engine (``manifest.csv``) or by style transfer
-    (``image_column="st_image"``). Without a manifest, ``*_img.png`` / ``*_mask.png`` names are matched."""
+    (``image_column="st_image"``). Listed files must lie in ``folder``."""
     folder = Path(folder)
-    manifest = folder / "manifest.csv"
-    if manifest.exists():
-        df = pd.read_csv(manifest)
-        if image_column not in df.columns or "mask" not in df.columns:
-            raise InputError(f"{manifest}: needs columns {image_column!r} and 'mask'")
-        pairs = []
-        for img, mask in zip(df[image_column].astype(str), df["mask"].astype(str)):
-            img_p = Path(img) if Path(img).is_absolute() else folder / img
-            mask_p = Path(mask) if Path(mask).is_absolute() else folder / mask
-            if not img_p.exists() or not mask_p.exists():
-                raise InputError(f"{manifest}: listed file missing ({img_p.name} / {mask_p.name})")
-            pairs.append(Pair(img_p, mask_p, img_p.stem))
-        return pairs
+    columns, rows = read_manifest_rows(folder)
+    if image_column not in columns or "mask" not in columns:
+        raise InputError(f"{folder / 'manifest.csv'}: needs columns {image_column!r} and 'mask'")
     pairs = []
-    for mask in sorted(folder.glob("*_mask.png")):
-        img = mask.with_name(mask.name[: -len("_mask.png")] + "_img.png")
-        if img.exists():
-            pairs.append(Pair(img, mask, img.stem))
+    for row in rows:
+        img_p, mask_p = folder / Path(row[image_column]).name, folder / Path(row["mask"]).name
+        if not img_p.is_file() or not mask_p.is_file():
+            raise InputError(f"{folder / 'manifest.csv'}: listed file missing ({img_p.name} / {mask_p.name})")
+        pairs.append(Pair(img_p, mask_p, img_p.stem))
     if not pairs:
-        raise InputError(f"{folder}: no manifest.csv and no *_img.png/*_mask.png pairs")
+        raise InputError(f"{folder / 'manifest.csv'}: lists no samples")
     return pairs
 
 
@@ -88,26 +65,18 @@ def find_pairs(folder: str | os.PathLike) -> list[Pair]:
 
 def load_image(path: Path, size: int | None = None) -> np.ndarray:
     """RGB uint8 ``(H, W, 3)``, resized to ``(size, size)`` bilinearly when ``size`` is given."""
-    try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            if size is not None:
-                im = im.resize((size, size), Image.BILINEAR)
-            return np.asarray(im, dtype=np.uint8).copy()
-    except (OSError, ValueError) as err:
-        raise InputError(f"{path}: cannot read image ({err})") from err
+    im = Image.fromarray(read_rgb(path))
+    if size is not None:
+        im = im.resize((size, size), Image.BILINEAR)
+    return np.asarray(im, dtype=np.uint8).copy()
 
 
 def load_binary_mask(path: Path, size: int | None = None) -> np.ndarray:
     """Mask as uint8 ``(H, W)`` with values 0/1 (grey >= 128 is polyp), resized with nearest neighbour."""
-    try:
-        with Image.open(path) as im:
-            im = im.convert("L")
-            if size is not None:
-                im = im.resize((size, size), Image.NEAREST)
-            return (np.asarray(im) >= 128).astype(np.uint8)
-    except (OSError, ValueError) as err:
-        raise InputError(f"{path}: cannot read mask ({err})") from err
+    im = Image.fromarray(to_uint8_levels(open_bounded(path)))
+    if size is not None:
+        im = im.resize((size, size), Image.NEAREST)
+    return (np.asarray(im) >= 128).astype(np.uint8)
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:

@@ -8,7 +8,6 @@ logits equals a sigmoid of their difference, so a single channel with **sigmoid*
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
@@ -22,13 +21,17 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..device import resolve_device
 from ..errors import Cancelled, CheckpointError, InputError
-from ..io_utils import atomic_write_bytes, atomic_write_json, atomic_write_text
+from ..persistence import CONFIG_NAME, WEIGHTS_NAME, read_config, read_weights, save_pretrained, tensor_bytes
+from ..files.atomic import atomic_write_json, atomic_write_text
 from .data import Pair, SegDataset, load_image, to_tensor
 from .metrics import METRIC_NAMES, MetricAccumulator
 
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
+KIND = "unetpp"
+FORMAT_VERSION = 2     # 1: {"format": "singanseg-unetpp/1", "config", "info"}, no "kind"
+WEIGHTS_FILE = WEIGHTS_NAME
+CONFIG_FILE = CONFIG_NAME
 
 
 @dataclass
@@ -90,13 +93,6 @@ class SegConfig:
         return self.lr if epoch <= self.lr_drop_epoch else self.lr_after_drop
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to ``torch.device``."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -149,34 +145,33 @@ class SegmentationModel:
         return cls(net, config, {"encoder_weights_used": weights})
 
     def save(self, folder: str | os.PathLike) -> Path:
-        """Write ``model.safetensors`` and ``config.json`` into ``folder`` (atomically, file by file)."""
-        from safetensors.torch import save as st_save
-
-        folder = Path(folder)
-        state = {k: v.detach().to("cpu").contiguous().clone() for k, v in self.net.state_dict().items()}
-        atomic_write_bytes(folder / WEIGHTS_FILE, st_save(state))
-        atomic_write_json(folder / CONFIG_FILE, {"format": "singanseg-unetpp/1", "config": self.config.to_dict(),
-                                                 "info": _jsonable(self.info)})
-        return folder
+        """Write ``model.safetensors`` then ``config.json`` (the shared contract of :mod:`...persistence`)."""
+        return save_pretrained(folder, KIND, FORMAT_VERSION, {"config": self.config.to_dict(), "info": _jsonable(self.info)},
+                               self.net.state_dict())
 
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str = "cpu") -> "SegmentationModel":
-        from safetensors.torch import load_file
-
+        """Load a folder written by :meth:`save` (also the first format, ``"format": "singanseg-unetpp/1"``)."""
         folder = Path(folder)
-        cfg_path, w_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
-        if not cfg_path.exists() or not w_path.exists():
+        if (folder / CONFIG_FILE).is_file() and not (folder / WEIGHTS_FILE).is_file():
             raise CheckpointError(f"{folder}: not a segmentation model (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
         try:
-            meta = json.loads(cfg_path.read_text())
+            meta = read_config(folder, KIND, {1, FORMAT_VERSION}, unlabelled_ok=True)
+        except CheckpointError as err:
+            raise CheckpointError(f"{err} (not a segmentation model?)") from None
+        if meta.get("kind") is None and meta.get("format") != "singanseg-unetpp/1":
+            raise CheckpointError(f"{folder / CONFIG_FILE}: not a segmentation model config")
+        try:
             config = SegConfig.from_dict(meta["config"])
         except (ValueError, KeyError, TypeError) as err:
-            raise CheckpointError(f"{cfg_path}: unreadable segmentation config ({err})") from err
+            raise CheckpointError(f"{folder / CONFIG_FILE}: unreadable segmentation config ({err})") from None
         net = build_unetpp(config.encoder_name, None)
+        budget = tensor_bytes([tuple(v.shape) for v in net.state_dict().values()], itemsize=8)
         try:
-            net.load_state_dict(load_file(str(w_path)))
-        except (RuntimeError, OSError) as err:
-            raise CheckpointError(f"{w_path}: weights do not match encoder {config.encoder_name} ({err})") from err
+            net.load_state_dict(read_weights(folder, budget))
+        except RuntimeError as err:
+            raise CheckpointError(f"{folder / WEIGHTS_FILE}: weights do not match encoder {config.encoder_name} "
+                                  f"({str(err).splitlines()[0][:160]})") from None
         net.to(resolve_device(device)).eval()
         return cls(net, config, meta.get("info", {}))
 
@@ -357,7 +352,7 @@ def predict_folder(model: SegmentationModel, images: Sequence[str | os.PathLike]
                    progress: Callable[[int, int], Any] | None = None) -> list[Path]:
     """Write ``<stem>_pred.png`` (0/255, original size) for every image into ``out_dir``.
     ``progress(done, total)`` returning ``False`` cancels."""
-    from ..io_utils import save_png
+    from ..files.atomic import save_png
 
     out, written = Path(out_dir), []
     for i, img in enumerate(images, start=1):

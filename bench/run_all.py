@@ -1,0 +1,44 @@
+"""``make bench``: every benchmark once, one after another, each in its own process (its numbers go into
+``bench/RESULTS.md``). Benchmarks that compare with the original code install ``singan-seg-polyp==1.0.7`` into a
+temporary folder themselves. Extra arguments select benchmarks by name: ``python -m bench.run_all engine style``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+# name -> arguments (defaults sized for the 2-core CI machine; see each module's docstring for more)
+BENCHMARKS: dict[str, list[str]] = {
+    "engine": ["--sizes", "64", "--iters", "20", "--samples", "100"],
+    "style_transfer": ["--quick"],
+    "batched": ["--ks", "1,4", "--window", "2"],
+    "import": ["--copies", "20"],
+    "segmentation": [],
+    "dashboard": [],
+}
+
+
+def main(argv: list[str]) -> int:
+    chosen = argv or list(BENCHMARKS)
+    unknown = [n for n in chosen if n not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    failed = []
+    for name in chosen:
+        cmd = [sys.executable, "-m", f"bench.bench_{name}", *BENCHMARKS[name]]
+        print(f"== {' '.join(cmd[1:])}", flush=True)
+        t0 = time.perf_counter()
+        rc = subprocess.call(cmd)
+        print(f"== bench_{name}: exit {rc} after {time.perf_counter() - t0:.0f} s", flush=True)
+        if rc:
+            failed.append(name)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

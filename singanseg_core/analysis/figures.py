@@ -1,0 +1,173 @@
+"""Plotly figure builders for mask statistics, segmentation training and the two studies.
+
+Plotly is imported inside the functions so that importing the core stays light. Every builder
+returns a ``plotly.graph_objects.Figure``; the dashboard shows it, the CLI writes it with
+:func:`write_html` (offline: ``plotly.min.js`` is written next to the HTML file once).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ..files.atomic import atomic_write_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    import plotly.graph_objects as go
+
+    from .stats import MaskStats
+
+SOURCE_COLORS = {"real": "#1f77b4", "synthetic": "#ff7f0e", "mixed": "#2ca02c"}
+
+
+def write_html(fig: "go.Figure", path: str | os.PathLike) -> Path:
+    """Write ``fig`` as HTML referencing ``plotly.min.js`` in the same folder (written if missing)."""
+    import plotly.io as pio
+    from plotly.offline import get_plotlyjs
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    js = path.parent / "plotly.min.js"
+    if not js.exists():
+        atomic_write_text(js, get_plotlyjs())
+    return atomic_write_text(path, pio.to_html(fig, include_plotlyjs="directory", full_html=True))
+
+
+# --------------------------------------------------------------------------------------------
+# Mask statistics
+
+
+def true_pixel_histogram(stats: "MaskStats") -> "go.Figure":
+    """Figures 3/6/10: histogram of true-pixel percentages (fraction of masks per bin), one
+    bar series per source (real / synthetic), with the summary and distance in the title."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for source, h in stats.histograms.groupby("source", sort=False):
+        n = int(h["count"].sum())
+        fig.add_bar(
+            x=(h["bin_start"] + h["bin_end"]) / 2,
+            y=h["fraction"] * 100,
+            width=float(stats.bin_width) * 0.9 / max(stats.histograms["source"].nunique(), 1),
+            name=f"{source} (n={n})",
+            marker_color=SOURCE_COLORS.get(str(source)),
+            customdata=h[["label", "count"]].to_numpy(),
+            hovertemplate="%{customdata[0]} %%: %{customdata[1]} masks (%{y:.1f} %%)<extra></extra>",
+        )
+    title = f"True-pixel percentage of masks ({stats.bin_width:g} % bins)"
+    if stats.distance:
+        title += (
+            f"<br><sup>Wasserstein-1 = {stats.distance['wasserstein']:.2f} pp, "
+            f"KS = {stats.distance['ks_statistic']:.3f} (p = {stats.distance['ks_pvalue']:.3g})</sup>"
+        )
+    fig.update_layout(
+        title=title,
+        barmode="group",
+        xaxis_title="true pixels (% of mask area)",
+        yaxis_title="masks (%)",
+        xaxis_range=[0, 100],
+        template="plotly_white",
+    )
+    return fig
+
+
+def mask_mean_std_figure(mean: np.ndarray, std: np.ndarray, title: str = "") -> "go.Figure":
+    """Figure 5: pixel-wise mean (0..1) and standard deviation (0..0.5) of one checkpoint's masks."""
+    from plotly.subplots import make_subplots
+    import plotly.graph_objects as go
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("mean", "standard deviation"))
+    fig.add_trace(go.Heatmap(z=mean, zmin=0, zmax=1, colorscale="gray", showscale=False), 1, 1)
+    fig.add_trace(go.Heatmap(z=std, zmin=0, zmax=0.5, colorscale="viridis", colorbar={"x": 1.02}), 1, 2)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False, row=1, col=1)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x2", showticklabels=False, row=1, col=2)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_layout(title=title or "Generated masks: pixel-wise mean and std", template="plotly_white")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Segmentation training
+
+
+def training_history_figure(history: pd.DataFrame) -> "go.Figure":
+    """Per-epoch curves of a segmentation run: train dice loss and validation IoU / F-score."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("dice loss", "validation metrics"))
+    if "train_dice_loss" in history:
+        fig.add_scatter(x=history["epoch"], y=history["train_dice_loss"], name="train dice loss", row=1, col=1)
+    if "val_dice_loss" in history:
+        fig.add_scatter(x=history["epoch"], y=history["val_dice_loss"], name="val dice loss", row=1, col=1)
+    for col in ("val_iou", "val_fscore"):
+        if col in history:
+            fig.add_scatter(x=history["epoch"], y=history[col], name=col.replace("_", " "), row=1, col=2)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_layout(template="plotly_white")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Studies
+
+
+def _series_label(row: pd.Series) -> str:
+    if row["train_data"] == "real":
+        return "real"
+    return f"{row['train_data']} ({row['variant']})"
+
+
+def small_data_figure(table: pd.DataFrame, metric: str = "iou") -> "go.Figure":
+    """Table 2 as a line chart: ``metric`` vs number of real images R, one line per training set."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    if not table.empty:
+        t = table.assign(series=table.apply(_series_label, axis=1)).sort_values("R")
+        for series, df in t.groupby("series", sort=True):
+            fig.add_scatter(
+                x=df["R"],
+                y=df[metric],
+                mode="lines+markers",
+                name=series,
+                customdata=df[["n_train"]].to_numpy(),
+                hovertemplate="R=%{x}, %{customdata[0]} training pairs: " + metric + "=%{y:.4f}<extra></extra>",
+            )
+    fig.update_layout(
+        title=f"Small-data study: validation {metric} vs number of real images",
+        xaxis_title="R (real images of fold one)",
+        yaxis_title=f"{metric} (folds two and three)",
+        template="plotly_white",
+    )
+    return fig
+
+
+def real_vs_synthetic_figure(summary: pd.DataFrame, metric: str = "iou") -> "go.Figure":
+    """Table 1 as a bar chart: mean ``metric`` over folds (error bar = std) per training set.
+
+    ``summary`` is :attr:`StudyResult.summary` of a real-vs-synthetic study
+    (columns ``train_set, variant, <metric>_mean, <metric>_std``).
+    """
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    if not summary.empty:
+        for variant, df in summary.groupby("variant", sort=False):
+            fig.add_bar(
+                x=df["train_set"],
+                y=df[f"{metric}_mean"],
+                error_y={"type": "data", "array": df[f"{metric}_std"].fillna(0)},
+                name=str(variant) or "real",
+            )
+    fig.update_layout(
+        title=f"Real vs synthetic: validation {metric} (mean over folds)",
+        barmode="group",
+        xaxis_title="training data",
+        yaxis_title=metric,
+        template="plotly_white",
+    )
+    return fig

@@ -1,0 +1,43 @@
+"""``singanseg demo build|init``: the embedded demo (see ``singanseg_core/demo.py``)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="build the demo assets or copy them into a workspace")
+    dsub = p.add_subparsers(dest="demo_command", metavar="ACTION")
+    b = dsub.add_parser("build", help="rebuild demo_assets/: IHC tiles + masks, then train the small demo checkpoints")
+    b.add_argument("--iters", type=int, default=100, help="iterations per scale (default 100, as committed)")
+    b.add_argument("--device", default="cpu", help="cpu (default, reproducible), auto or cuda")
+    b.add_argument("--dataset-only", action="store_true", help="only write the tiles and masks")
+    b.set_defaults(func=_build)
+    i = dsub.add_parser("init", help="copy the demo dataset and checkpoints into a workspace")
+    i.add_argument("--workspace", default=None, help="workspace folder (default: $SINGANSEG_WORKSPACE or ./workspace)")
+    i.add_argument("--force", action="store_true", help="copy even when the workspace is not empty")
+    i.set_defaults(func=_init)
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+
+
+def _build(args: argparse.Namespace) -> int:
+    from ...services.demo import ASSETS_DIR, build_assets, build_dataset
+
+    if args.dataset_only:
+        print(build_dataset(ASSETS_DIR / "dataset"))
+        return 0
+    import torch
+
+    torch.set_num_threads(1)  # as the committed assets were built (small nets: faster, and reproducible)
+    build_assets(niter=args.iters, device=args.device)
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    from ...services.demo import ensure_demo_workspace
+    from ...services.workspace import Workspace
+
+    ws = Workspace(args.workspace) if args.workspace else Workspace.from_env()
+    copied = ensure_demo_workspace(ws, force=args.force)
+    print(f"{ws.root}: {'demo copied' if copied else 'nothing to do (workspace not empty or demo already there)'}")
+    return 0

@@ -1,0 +1,54 @@
+"""``singanseg train``: train one model on an image/mask pair."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._common import add_train_options, train_config_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train one SinGAN-Seg model on an image + mask",
+                       description="Train one 4-channel SinGAN on an image and its mask. The checkpoint is saved "
+                                   "after every scale; --resume continues a killed run.")
+    p.add_argument("--image", required=True, help="training image (any PIL-readable file, or RGBA PNG with mask as alpha)")
+    p.add_argument("--mask", default=None, help="mask file (single channel or RGB, >127 = foreground)")
+    p.add_argument("--out", required=True, help="checkpoint folder to write")
+    p.add_argument("--name", default=None, help="checkpoint id (default: the image file's stem)")
+    p.add_argument("--resume", action="store_true", help="continue a partial checkpoint in --out")
+    p.add_argument("--overwrite", action="store_true", help="retrain even if --out holds a finished checkpoint")
+    add_train_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ...files.pairs import load_pair
+    from ...pyramid.schedule import compute_schedule
+    from ...training.fit import train
+
+    cfg = train_config_from_args(args)
+    pair = load_pair(args.image, args.mask, name=args.name)
+    for note in pair.notes:
+        print(f"note: {note}", file=sys.stderr)
+    try:
+        sched = compute_schedule(*pair.size, cfg.min_size, cfg.max_size, cfg.scale_factor)
+    except ValueError as err:
+        from ...errors import InputError
+        raise InputError(f"{args.image}: {err}") from None
+    total = sched.num_scales * cfg.niter
+    bar = tqdm(total=total, unit="it", desc=f"{pair.name}", file=sys.stderr, dynamic_ncols=True)
+
+    def progress(ev):
+        bar.n = ev.scale * cfg.niter + ev.iteration
+        if ev.losses:
+            bar.set_postfix(scale=f"{ev.scale + 1}/{ev.num_scales}", rec=f"{ev.losses[0]['rec']:.4f}")
+        bar.refresh()
+
+    model = train(pair, out_dir=args.out, config=cfg, progress=progress, resume=args.resume,
+                  overwrite=args.overwrite, device=args.device, name=args.name)
+    bar.close()
+    print(f"saved {model.name}: {model.num_scales} scales {model.scale_sizes[0]}..{model.scale_sizes[-1]} -> {args.out}")
+    return 0

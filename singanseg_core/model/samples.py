@@ -1,0 +1,41 @@
+"""``Samples``: what sampling returns (uint8 images and 0/255 masks), and the one float → uint8 image rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass
+class Samples:
+    """Output of :meth:`SinGANSeg.sample`.
+
+    Attributes:
+        images: ``(N, H, W, 3)`` uint8 RGB.
+        masks: ``(N, H, W)`` uint8, 0 or 255 (mask channel > 0.5 after mapping to [0, 1]).
+        raw_masks: ``(N, H, W)`` float32 in [0, 1] (the mask channel before thresholding), if asked for.
+        gen_start_scale: the start scale actually used (after clamping).
+        seed: the seed used.
+    """
+
+    images: np.ndarray
+    masks: np.ndarray
+    raw_masks: np.ndarray | None
+    gen_start_scale: int
+    seed: int
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def true_pixel_pct(self) -> np.ndarray:
+        """Foreground percentage of each mask, ``(N,)`` float64 in [0, 100]."""
+        return (self.masks > 0).reshape(len(self.masks), -1).mean(axis=1) * 100.0
+
+
+def tensor_to_uint8(x: torch.Tensor) -> np.ndarray:
+    """``(N, C, H, W)`` in [-1, 1] → ``(N, H, W, C)`` uint8 by truncation (as the original's image writer)."""
+    levels = (((x + 1.0) / 2.0).clamp(0.0, 1.0) * 255.0).to(torch.uint8)
+    return levels.permute(0, 2, 3, 1).contiguous().cpu().numpy()

@@ -1,0 +1,2 @@
+"""Sample sets on disk: the ``manifest.csv`` schema (``manifest``) and the writer (``writer``).
+Sampling itself is :meth:`singanseg_core.model.SinGANSeg.sample`."""

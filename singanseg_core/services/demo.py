@@ -1,0 +1,153 @@
+"""The embedded demo: real microscopy tiles with masks, plus small checkpoints trained by our engine.
+
+Data: ``skimage.data.immunohistochemistry()`` (a 512x512 IHC stained human colon tissue image that ships
+inside scikit-image, so it works offline) is cut into 128x128 tiles. Each tile's mask is the DAB
+(brown, the antibody stain) channel of a Ruifrok-Johnston colour deconvolution
+(``skimage.color.rgb2hed``) of the whole image, smoothed with a Gaussian (sigma 4 px), thresholded at
+:data:`DAB_THRESHOLD`, with objects under 200 px removed and holes under 400 px filled: the stained
+gland epithelium, blob-shaped regions like polyps in Kvasir-SEG. See ``demo_assets/README.md``.
+
+Checkpoints: ``singanseg demo build`` trains :data:`DEMO_CHECKPOINTS` tiles with
+``TrainConfig.from_preset("quick", max_size=64, niter=100)`` into ``demo_assets/checkpoints/`` (a few
+minutes each on CPU); the results are committed, so sampling works without training.
+``ensure_demo_workspace(ws)`` copies both into an empty workspace on first start and writes a first samples
+set (8 per checkpoint, seed 0) so that style transfer and mask statistics work at once.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..files.atomic import atomic_write_json, save_png
+
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "demo_assets"
+DEMO_DATASET = "demo-ihc"
+TILE = 128
+DAB_THRESHOLD = 0.06
+DAB_SIGMA = 4.0
+# Tiles whose masks cover 10-65 % of the tile (the all-brown / all-blue tiles are left out).
+TILE_POSITIONS: list[tuple[int, int]] = [(0, 384), (128, 256), (128, 384), (256, 0), (256, 256), (256, 384),
+                                         (384, 0), (384, 128)]
+DEMO_CHECKPOINTS = ["ihc_r256_c256", "ihc_r128_c384"]  # 1.4 MB each (the finest scale has 64 channels)
+DEMO_SAMPLES = "demo-samples"
+
+
+def dab_mask(rgb: np.ndarray, threshold: float = DAB_THRESHOLD, sigma: float = DAB_SIGMA) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB → ``(H, W)`` uint8 0/255 mask of DAB-stained (brown) tissue regions.
+
+    Colour deconvolution (``rgb2hed``) → DAB optical density → Gaussian blur (``sigma`` px) →
+    ``> threshold`` → remove objects < 200 px → fill holes < 400 px.
+    """
+    from skimage.color import rgb2hed
+    from skimage.filters import gaussian
+    from skimage.morphology import remove_small_holes, remove_small_objects
+
+    dab = gaussian(rgb2hed(rgb)[..., 2], sigma=sigma)
+    mask = remove_small_objects(dab > threshold, max_size=200)
+    mask = remove_small_holes(mask, max_size=400)
+    return np.where(mask, 255, 0).astype(np.uint8)
+
+
+def make_tiles() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(name, image, mask)`` for every demo tile (deterministic). The mask is computed on the whole
+    image and then cut, so tile borders do not change it."""
+    from skimage import data
+
+    full = data.immunohistochemistry()
+    full_mask = dab_mask(full)
+    out = []
+    for r, c in TILE_POSITIONS:
+        tile = np.ascontiguousarray(full[r:r + TILE, c:c + TILE])
+        out.append((f"ihc_r{r}_c{c}", tile, np.ascontiguousarray(full_mask[r:r + TILE, c:c + TILE])))
+    return out
+
+
+def build_dataset(dest: Path) -> Path:
+    """Write the demo tiles as a Kvasir-SEG layout folder (``images/`` + ``masks/``)."""
+    for name, img, msk in make_tiles():
+        save_png(dest / "images" / f"{name}.png", img, compress_level=9)
+        save_png(dest / "masks" / f"{name}.png", msk, compress_level=9)
+    return dest
+
+
+def build_assets(niter: int = 100, names: list[str] | None = None, log: Callable[[str], None] = print,
+                 device: str = "cpu") -> Path:
+    """(Re)build ``demo_assets/``: the dataset, then one small checkpoint per name in :data:`DEMO_CHECKPOINTS`."""
+    from ..training.config import TrainConfig
+    from ..training.fit import train
+
+    dataset = build_dataset(ASSETS_DIR / "dataset")
+    log(f"dataset: {dataset}")
+    cfg = TrainConfig.from_preset("quick", max_size=64, niter=niter)
+    for name in names or DEMO_CHECKPOINTS:
+        out = ASSETS_DIR / "checkpoints" / name
+        log(f"training {name} -> {out}")
+        train(dataset / "images" / f"{name}.png", dataset / "masks" / f"{name}.png", out, cfg,
+              overwrite=True, device=device, name=name,
+              progress=lambda p: log(f"  scale {p.scale + 1}/{p.num_scales} done in {p.seconds:.0f}s")
+              if p.scale_done else None)
+        (out / "trainer_state.safetensors").unlink(missing_ok=True)  # not needed to sample; keeps assets small
+    return ASSETS_DIR
+
+
+def demo_available() -> bool:
+    return (ASSETS_DIR / "dataset" / "images").is_dir()
+
+
+def ensure_demo_workspace(ws: "Workspace", force: bool = False) -> bool:  # noqa: F821 (doc type)
+    """Copy the demo dataset and checkpoints into ``ws`` when it holds no dataset and no checkpoint yet.
+
+    Returns True when something was copied. Safe to call on every start: an existing workspace is left alone,
+    and two processes racing on a fresh workspace each copy into a temporary folder and rename.
+    """
+    from ..files.atomic import atomic_directory
+
+    if not demo_available():
+        return False
+    if not force and (ws.list_datasets() or ws.list_checkpoints()):
+        return False
+    copied = False
+    targets = [(ASSETS_DIR / "dataset", ws.datasets / DEMO_DATASET)]
+    ck_root = ASSETS_DIR / "checkpoints"
+    if ck_root.is_dir():
+        targets += [(p, ws.checkpoints / p.name) for p in sorted(ck_root.iterdir()) if p.is_dir()]
+    for src, dest in targets:
+        if dest.exists():
+            continue
+        try:
+            with atomic_directory(dest) as tmp:
+                shutil.copytree(src, tmp, dirs_exist_ok=True)
+            copied = True
+        except FileExistsError:  # another session won the race
+            pass
+    samples = ws.samples / DEMO_SAMPLES
+    if copied and not samples.exists():
+        _write_demo_samples(ws, samples)
+    if copied:
+        atomic_write_json(ws.root / "demo.json", {"demo": True, "dataset": DEMO_DATASET,
+                                                  "checkpoints": sorted(p.name for p in ck_root.iterdir())
+                                                  if ck_root.is_dir() else []})
+    return copied
+
+
+def _write_demo_samples(ws: "Workspace", dest: Path, n: int = 8) -> None:  # noqa: F821
+    """A first samples set (``n`` per demo checkpoint, seed 0), so style transfer and statistics work at once."""
+    from ..files.atomic import atomic_directory
+    from ..model.singanseg import SinGANSeg
+    from ..sampling.writer import write_samples
+
+    try:
+        with atomic_directory(dest) as tmp:
+            for name in DEMO_CHECKPOINTS:
+                if (ws.checkpoints / name / "config.json").is_file():
+                    write_samples(SinGANSeg.from_pretrained(ws.checkpoints / name), tmp, n, seed=0, workers=1)
+    except FileExistsError:
+        pass
+
+
+def is_demo_workspace(ws: "Workspace") -> bool:  # noqa: F821
+    return (ws.root / "demo.json").is_file()

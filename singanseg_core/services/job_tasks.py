@@ -1,0 +1,352 @@
+"""What each kind of background job does: a validator (run by :func:`.jobs.submit` before anything is queued)
+and a runner (run by the worker process). Arguments are plain JSON with workspace-relative names only.
+
+======================  ===========================================================================================
+``train``               dataset, stems (all when empty), names ({stem: checkpoint name}), preset, overrides,
+                        device, parallel (models trained together: an int or "auto")
+``sample``              checkpoints, n, gen_start_scale, seed, scale_h, scale_v, out (name under samples/)
+``style-batch``         samples (name under samples/), images (subset), out (name under style/), ratio, steps,
+                        optimizer, size, seed, random_features
+``study``               name (under studies/), kind, preset, dataset, overrides (StudyConfig fields)
+``import-legacy``       src (a folder inside the workspace, e.g. ``legacy/<name>``)
+======================  ===========================================================================================
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import InputError
+from .jobs import JobContext
+from .workspace import Workspace, safe_name
+
+MAX_SAMPLES_PER_JOB = 100_000
+MAX_STYLE_STEPS = 100_000
+
+
+@dataclass(frozen=True)
+class JobTask:
+    validate: Callable[[Workspace, dict[str, Any]], dict[str, Any]]
+    run: Callable[[JobContext], dict[str, Any]]
+
+
+def validate(ws: Workspace, kind: str, args: Any) -> dict[str, Any]:
+    """``args`` checked (and normalised) for a ``kind`` job, or an ``InputError`` naming the argument."""
+    if kind not in TASKS:
+        raise InputError(f"unknown job kind {kind!r}; choose one of {', '.join(TASKS)}")
+    if not isinstance(args, dict):
+        raise InputError(f"{kind} job arguments must be an object, got {type(args).__name__}")
+    return TASKS[kind].validate(ws, dict(args))
+
+
+# ---------------------------------------------------------------------------------------------- checks
+def _int(args: dict, key: str, default: int, lo: int, hi: int) -> int:
+    value = args.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not lo <= value <= hi:
+        raise InputError(f"{key} must be an integer in {lo}..{hi}, got {value!r}")
+    return int(value)
+
+
+def _float(args: dict, key: str, default: float, lo: float, hi: float) -> float:
+    value = args.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not lo <= value <= hi:
+        raise InputError(f"{key} must be a number in {lo:g}..{hi:g}, got {value!r}")
+    return float(value)
+
+
+def _names(args: dict, key: str, what: str) -> list[str]:
+    value = args.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"{key} must be a list of {what} names")
+    return value
+
+
+def _existing(ws: Workspace, folder: str, name: Any, what: str) -> Path:
+    if not isinstance(name, str):
+        raise InputError(f"the {what} must be a name, got {name!r}")
+    path = ws.resolve(Path(folder) / safe_name(name, what))
+    if not path.is_dir():
+        raise InputError(f"{what} {name!r} is not in the workspace ({folder}/)")
+    return path
+
+
+def _device(args: dict) -> str:
+    from ..device import resolve_device
+
+    device = args.get("device", "auto")
+    resolve_device(device if isinstance(device, str) else repr(device))
+    return device
+
+
+# ---------------------------------------------------------------------------------------------- train
+def _check_train(ws: Workspace, a: dict) -> dict:
+    from ..training.config import TrainConfig
+
+    pairs = ws.dataset_pairs(a.get("dataset") if isinstance(a.get("dataset"), str) else "")
+    stems = _names(a, "stems", "image")
+    missing = sorted(set(stems) - {s for s, _, _ in pairs})
+    if missing:
+        raise InputError(f"dataset {a['dataset']!r} has no pair(s) {', '.join(missing)}")
+    names = a.get("names") or {}
+    if not isinstance(names, dict):
+        raise InputError("names must map image stems to checkpoint names")
+    wanted = stems or [s for s, _, _ in pairs]
+    chosen = [safe_name(names.get(s, s), "checkpoint name") for s in wanted]
+    if len(set(chosen)) != len(chosen):
+        raise InputError("two models would share one checkpoint name; give each a name of its own")
+    overrides = a.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise InputError("overrides must be an object of training settings")
+    TrainConfig.from_preset(a.get("preset", "quick"), **overrides)
+    parallel = a.get("parallel", 1)
+    if parallel != "auto":
+        _int(a, "parallel", 1, 1, 256)
+    _device(a)
+    return a
+
+
+def _run_train(ctx: JobContext) -> dict[str, Any]:
+    """Every model gets ``config.seed`` (as ``singanseg train`` does) and its per-scale progress is an item; a
+    resumed job continues partial checkpoints from their last finished scale and skips finished ones."""
+    from ..training.config import TrainConfig
+    from ..training.many import train_pairs
+
+    a, ws = ctx.args, ctx.ws
+    cfg = TrainConfig.from_preset(a.get("preset", "quick"), **(a.get("overrides") or {}))
+    pairs = ws.dataset_pairs(a["dataset"])
+    by_stem = {s: (i, m) for s, i, m in pairs}
+    names = a.get("names") or {}
+    entries = []
+    for stem in a.get("stems") or [s for s, _, _ in pairs]:
+        name = safe_name(names.get(stem, stem), "checkpoint name")
+        entries.append((name, by_stem[stem][0], by_stem[stem][1], ws.resolve(Path("checkpoints") / name)))
+    for name, *_ in entries:
+        ctx.update(item=name, item_state="queued", item_progress=0.0)
+    fractions = {name: 0.0 for name, *_ in entries}
+
+    def on_event(ev) -> bool:  # noqa: ANN001 - groups.ModelEvent
+        fractions[ev.stem] = ev.fraction
+        state = {"finished": "done", "skipped": "done", "failed": "failed"}.get(ev.kind, "running")
+        if ev.kind == "skipped":
+            msg = "already trained"
+        elif ev.kind == "failed":
+            msg = ev.message
+        elif ev.num_scales:
+            msg = f"scale {ev.scale + 1}/{ev.num_scales}, iteration {ev.iteration}/{ev.niter}"
+        else:
+            msg = ev.kind
+        if ev.kind == "scale_done":
+            ctx.log(f"{ev.stem}: scale {ev.scale + 1}/{ev.num_scales} done")
+        elif ev.kind == "failed":
+            ctx.log(f"{ev.stem}: failed: {ev.message}")
+        total = sum(fractions.values()) / max(len(fractions), 1)
+        return ctx.update(progress=total, message=f"{ev.stem}: {msg}", item=ev.stem, item_progress=ev.fraction,
+                          item_state=state if state != "running" or ev.kind == "started" else None,
+                          item_message=msg, force=ev.kind in ("scale_done", "finished", "failed"))
+
+    summary = train_pairs(entries, cfg, parallel=a.get("parallel", 1), progress=on_event,
+                          device=a.get("device", "auto"), derive_seeds=False)
+    if summary.failed:
+        first = next(iter(sorted(summary.failed.items())))
+        raise InputError(f"{len(summary.failed)} of {len(entries)} model(s) failed; {first[0]}: "
+                         f"{first[1].splitlines()[0] if first[1] else 'see log'}")
+    done = list(summary.trained) + list(summary.skipped)
+    return {"checkpoints": done, "message": f"trained {len(summary.trained)} model(s)"
+            + (f", {len(summary.skipped)} already trained" if summary.skipped else "")}
+
+
+# ---------------------------------------------------------------------------------------------- sample
+def _check_sample(ws: Workspace, a: dict) -> dict:
+    from ..model.config import checkpoint_status
+
+    names = _names(a, "checkpoints", "checkpoint")
+    if not names:
+        raise InputError("choose at least one checkpoint")
+    for name in names:
+        status = checkpoint_status(_existing(ws, "checkpoints", name, "checkpoint"))
+        if status.state != "finished":
+            raise InputError(f"checkpoint {name!r} is {status.state}" + (f": {status.message}" if status.message else ""))
+    a["n"] = _int(a, "n", 16, 1, MAX_SAMPLES_PER_JOB)
+    a["gen_start_scale"] = _int(a, "gen_start_scale", 0, 0, 64)
+    a["seed"] = _int(a, "seed", 0, 0, 2**63 - 1)
+    a["scale_h"] = _float(a, "scale_h", 1.0, 0.25, 4.0)
+    a["scale_v"] = _float(a, "scale_v", 1.0, 0.25, 4.0)
+    safe_name(a.get("out", ""), "samples folder")
+    return a
+
+
+def _run_sample(ctx: JobContext) -> dict[str, Any]:
+    from ..model.singanseg import SinGANSeg
+    from ..sampling.writer import write_samples
+
+    a = ctx.args
+    out = ctx.ws.resolve(Path("samples") / safe_name(a["out"], "samples folder"))
+    names = list(a["checkpoints"])
+    for k, name in enumerate(names):
+        model = SinGANSeg.from_pretrained(ctx.ws.resolve(Path("checkpoints") / safe_name(name), must_exist=True))
+        ctx.update(message=f"sampling {name}", item=name, item_state="running")
+        write_samples(model, out, int(a["n"]), int(a["gen_start_scale"]), int(a["seed"]),
+                      scale_h=float(a["scale_h"]), scale_v=float(a["scale_v"]),
+                      progress=lambda d, n, k=k, name=name: ctx.update(progress=(k + d / max(n, 1)) / len(names),
+                                                                     item=name, item_progress=d / max(n, 1)))
+        ctx.update(item=name, item_progress=1.0, item_state="done")
+    return {"samples": ctx.ws.relative(out), "message": f"wrote samples of {len(names)} checkpoint(s)"}
+
+
+# ---------------------------------------------------------------------------------------------- style-batch
+def _check_style(ws: Workspace, a: dict) -> dict:
+    from ..sampling.manifest import read_manifest
+    from ..style.config import StyleTransferConfig
+
+    src = _existing(ws, "samples", a.get("samples"), "samples folder")
+    chosen = _names(a, "images", "image")
+    listed = set(read_manifest(src)["image"].astype(str))
+    missing = sorted(set(chosen) - listed)
+    if missing:
+        raise InputError(f"samples/{src.name} has no image(s) {', '.join(missing[:5])}")
+    safe_name(a.get("out", ""), "style folder")
+    a["steps"] = _int(a, "steps", 100, 1, MAX_STYLE_STEPS)
+    a["seed"] = _int(a, "seed", 0, 0, 2**63 - 1)
+    if a.get("size") is not None:
+        a["size"] = _int(a, "size", 0, 16, 4096)
+    StyleTransferConfig.from_ratio(a.get("ratio", "1:1000"), steps=a["steps"], optimizer=a.get("optimizer", "adam"),
+                                   size=a.get("size"), seed=a["seed"])
+    return a
+
+
+def _run_style(ctx: JobContext) -> dict[str, Any]:
+    """The input is a small samples folder of its own (copies of the chosen rows; the original is untouched)
+    whose checkpoint_path points into this workspace, so the style image is never read from wherever the
+    samples were first written."""
+    import pandas as pd
+
+    from ..sampling.manifest import read_manifest, write_manifest
+    from ..style.config import StyleTransferConfig
+    from ..style.folder import style_transfer_samples
+    from ..style.vgg import resolve_random_features
+
+    a = ctx.args
+    src = ctx.ws.resolve(Path("samples") / safe_name(a["samples"], "samples folder"), must_exist=True)
+    out = ctx.ws.resolve(Path("style") / safe_name(a["out"], "style folder"))
+    chosen = list(a.get("images") or [])
+    frame = read_manifest(src)
+    if chosen:
+        frame = frame[frame["image"].isin(chosen)]
+    if frame.empty:
+        raise InputError(f"none of the chosen images are in samples/{a['samples']}")
+    sel = out / "_input"
+    paths = []
+    for ck in frame["checkpoint"].astype(str):
+        ck_dir = ctx.ws.resolve(Path("checkpoints") / safe_name(ck, "checkpoint"))
+        if not (ck_dir / "real.png").is_file():
+            raise InputError(f"checkpoint {ck!r} of these samples is not in the workspace (its real image is "
+                             "the style image)")
+        paths.append(str(ck_dir))
+    frame = frame.assign(checkpoint_path=paths)
+    for _, r in frame.iterrows():
+        for col in ("image", "mask"):
+            dest = sel / safe_name(r[col], "file name")
+            if not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(ctx.ws.resolve(Path("samples") / src.name / safe_name(r[col], "file name"),
+                                               must_exist=True), dest)
+    write_manifest(sel, pd.DataFrame(frame))
+    random_features, why = resolve_random_features(True if a.get("random_features") else None)
+    if random_features:
+        ctx.log(f"style transfer uses RANDOM VGG19 features: {why}")
+    cfg = StyleTransferConfig.from_ratio(a.get("ratio", "1:1000"), steps=int(a["steps"]),
+                                         optimizer=a.get("optimizer", "adam"), size=a.get("size"), seed=int(a["seed"]))
+
+    def per_image(done: int, total: int, name: str) -> bool:
+        return ctx.update(progress=done / max(total, 1), message=f"{done}/{total} images", item=name,
+                          item_progress=1.0, item_state="done")
+
+    def per_step(step: int, losses: dict) -> bool:
+        return ctx.update(message=f"step {step}/{cfg.steps} (loss {losses.get('total', float('nan')):.3g})")
+
+    style_transfer_samples(sel, out, cfg, random_features=random_features, progress=per_image,
+                           step_progress=per_step, allow_download=False,
+                           device="cpu" if a.get("device") == "cpu" else None)
+    return {"style": ctx.ws.relative(out), "random_features": random_features,
+            "message": "style transfer finished" + (" (random VGG features)" if random_features else "")}
+
+
+# ---------------------------------------------------------------------------------------------- study
+def _check_study(ws: Workspace, a: dict) -> dict:
+    from ..studies.config import StudyConfig
+
+    data = _existing(ws, "datasets", a.get("dataset"), "dataset")
+    safe_name(a.get("name", ""), "study name")
+    overrides = a.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise InputError("overrides must be an object of study settings")
+    StudyConfig.from_preset(a.get("kind", "small-data"), a.get("preset", "demo"), data, **overrides)
+    return a
+
+
+def _run_study(ctx: JobContext) -> dict[str, Any]:
+    """Delegates to ``studies.run_study``, which skips finished runs: resuming continues the study."""
+    from ..studies.config import StudyConfig
+    from ..studies.run import run_study
+
+    a = ctx.args
+    data = ctx.ws.resolve(Path("datasets") / safe_name(a["dataset"], "dataset"), must_exist=True)
+    out = ctx.ws.resolve(Path("studies") / safe_name(a["name"], "study name"))
+    config = StudyConfig.from_preset(a.get("kind", "small-data"), a.get("preset", "demo"), data,
+                                     **dict(a.get("overrides") or {}))
+
+    def progress(ev) -> bool:  # noqa: ANN001 - studies.StudyProgress
+        inner = getattr(ev.detail, "fraction", None)
+        frac = (ev.done + (inner if inner is not None and ev.stage == "train" else 0.0)) / max(ev.total, 1)
+        item = ev.run_id if ev.run_id else None
+        state = {"run-done": "done", "skip": "done", "train": "running"}.get(ev.stage)
+        return ctx.update(progress=frac if ev.total else None, message=ev.message, item=item,
+                          item_state=state if state != "running" else None,
+                          item_progress=1.0 if state == "done" else inner,
+                          item_message=ev.message if item else None)
+
+    result = run_study(config, out, progress=progress)
+    return {"study": ctx.ws.relative(out), "runs": int(len(result.table)),
+            "message": f"study finished: {len(result.table)} run(s)"}
+
+
+# ---------------------------------------------------------------------------------------------- import-legacy
+def _check_import(ws: Workspace, a: dict) -> dict:
+    src = a.get("src")
+    if not isinstance(src, str) or not ws.resolve(src, must_exist=True).is_dir():
+        raise InputError(f"src {src!r} must be a folder inside the workspace")
+    return a
+
+
+def _run_import_legacy(ctx: JobContext) -> dict[str, Any]:
+    """Every legacy model found under ``src`` becomes ``checkpoints/<id>/``; existing ones are skipped, so
+    resuming just continues."""
+    from ..legacy.importer import import_legacy
+
+    src = ctx.ws.resolve(ctx.args["src"], must_exist=True)
+
+    def progress(done: int, total: int, name: str) -> bool:
+        return ctx.update(progress=done / max(total, 1), message=f"{done}/{total} models",
+                          item=name or None, item_state="done" if name else None, item_progress=1.0 if name else None)
+
+    summary = import_legacy(src, ctx.ws.checkpoints, progress=progress)
+    for name, why in list(summary.refused) + list(summary.skipped):
+        ctx.log(f"{name}: {why}")
+    msg = (f"imported {len(summary.imported)}, skipped {len(summary.skipped)}, refused {len(summary.refused)} "
+           "model(s)")
+    return {"imported": list(summary.imported), "refused": [list(r) for r in summary.refused], "message": msg}
+
+
+TASKS: dict[str, JobTask] = {
+    "train": JobTask(_check_train, _run_train),
+    "sample": JobTask(_check_sample, _run_sample),
+    "style-batch": JobTask(_check_style, _run_style),
+    "study": JobTask(_check_study, _run_study),
+    "import-legacy": JobTask(_check_import, _run_import_legacy),
+}
+KINDS = tuple(TASKS)

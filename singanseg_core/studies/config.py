@@ -1,0 +1,130 @@
+"""``StudyConfig``: everything that defines a study (the paper's Table 1 or Table 2 protocol), its presets,
+and the synthetic-variant notation (``"raw"``, ``"st-1:1000"``)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from ..errors import InputError
+from ..segmentation import SegConfig
+
+KINDS = ("small-data", "real-vs-synthetic")
+STUDY_FILE = "study.json"
+RESULT_FILE = "result.json"
+# Fields that may change between reruns of one study folder (they only add or remove runs, or are
+# about where/how things run); every other field must match what the folder was started with.
+RERUN_FREE_FIELDS = {"r_values", "n_values", "folds", "variants", "include_real", "include_mixed",
+                     "checkpoints_dir", "device", "keep_models", "st_random_features"}
+
+
+@dataclass
+class StudyConfig:
+    """Everything that defines a study. Sizes in pixels, counts in images.
+
+    ``variants``: synthetic data variants, ``"raw"`` (SinGAN output) and/or ``"st-C:S"`` (style transfer
+    with content:style weights C:S, e.g. ``"st-1:1000"`` as the paper's Table 2).
+    ``singan_preset`` + ``singan_overrides`` build the engine's :class:`TrainConfig`.
+    ``max_images``: use only this many real images (a seeded choice), for quick demos.
+    ``folds`` (real-vs-synthetic): 1-based validation folds to run, ``None`` = all.
+    """
+
+    kind: str
+    data_dir: str
+    n_folds: int = 3
+    fold_seed: int = 0
+    max_images: int | None = None
+    # small-data
+    r_values: list[int] = field(default_factory=lambda: [5, 10, 15, 20, 25, 30, 50])
+    samples_per_image: int = 10
+    include_real: bool = True
+    include_mixed: bool = True
+    # real-vs-synthetic
+    n_values: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
+    folds: list[int] | None = None
+    # synthetic data
+    variants: list[str] = field(default_factory=lambda: ["raw"])
+    gen_start_scale: int = 0
+    sample_seed: int = 0
+    singan_preset: str = "paper"
+    singan_overrides: dict[str, Any] = field(default_factory=dict)
+    checkpoints_dir: str | None = None
+    st_steps: int = 1000
+    st_size: int | None = None
+    st_random_features: bool = False
+    # segmentation
+    seg: SegConfig = field(default_factory=SegConfig)
+    keep_models: bool = False
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.seg, dict):
+            self.seg = SegConfig.from_dict(self.seg)
+        if self.kind not in KINDS:
+            raise InputError(f"unknown study kind {self.kind!r} (choose from {', '.join(KINDS)})")
+        if self.n_folds < 2:
+            raise InputError(f"n_folds must be at least 2, got {self.n_folds}")
+        for v in self.variants:
+            parse_variant(v)
+        if not self.variants:
+            raise InputError("variants must name at least one of 'raw', 'st-1:1000', ...")
+
+    @classmethod
+    def from_preset(cls, kind: str, preset: str, data_dir: str | os.PathLike, **overrides: Any) -> "StudyConfig":
+        """``paper`` (the paper's protocol; GPU) or ``demo`` (a few minutes on 2 CPU cores)."""
+        if kind not in KINDS:
+            raise InputError(f"unknown study kind {kind!r} (choose from {', '.join(KINDS)})")
+        if (kind, preset) not in STUDY_PRESETS:
+            raise InputError(f"unknown preset {preset!r} for {kind} (choose from paper, demo)")
+        base = dict(STUDY_PRESETS[(kind, preset)])
+        seg_over = overrides.pop("seg_overrides", {}) or {}
+        base["seg"] = SegConfig.from_preset(base.pop("seg_preset"), **{**base.pop("seg_extra", {}), **seg_over})
+        return cls(kind=kind, data_dir=str(data_dir), **{**base, **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["seg"] = self.seg.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "StudyConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def singan_config(self):
+        from ..training.config import TrainConfig
+
+        return TrainConfig.from_preset(self.singan_preset, **self.singan_overrides)
+
+
+STUDY_PRESETS: dict[tuple[str, str], dict[str, Any]] = {
+    ("small-data", "paper"): dict(
+        r_values=[5, 10, 15, 20, 25, 30, 50], samples_per_image=10, variants=["raw", "st-1:1000"],
+        singan_preset="paper", seg_preset="paper", seg_extra=dict(epochs=100)),
+    ("real-vs-synthetic", "paper"): dict(
+        n_values=[1, 2, 3, 4, 5], variants=["raw", "st-1:1", "st-1:1000"],
+        singan_preset="paper", seg_preset="paper", seg_extra=dict(epochs=300)),
+    # ~2-4 minutes on 2 CPU cores: 4 tiny SinGANs (40 px, 60 iterations/scale), 6 UNet++ runs at 64 px.
+    ("small-data", "demo"): dict(
+        r_values=[2, 4], samples_per_image=4, variants=["raw"],
+        singan_preset="quick", singan_overrides=dict(max_size=40, niter=60),
+        seg_preset="demo", seg_extra=dict(epochs=4)),
+    # 9 images (3 per fold), 9 tiny SinGANs, 3 folds x (REAL, FAKE-1, FAKE-2).
+    ("real-vs-synthetic", "demo"): dict(
+        max_images=9, n_values=[1, 2], variants=["raw"],
+        singan_preset="quick", singan_overrides=dict(max_size=40, niter=60),
+        seg_preset="demo", seg_extra=dict(epochs=4)),
+}
+
+
+def parse_variant(variant: str) -> str | None:
+    """``"raw"`` -> None; ``"st-1:1000"`` -> ``"1:1000"`` (the style-transfer ratio)."""
+    if variant == "raw":
+        return None
+    if variant.startswith("st-") and ":" in variant:
+        from ..style.config import parse_ratio
+
+        parse_ratio(variant[3:])
+        return variant[3:]
+    raise InputError(f"unknown synthetic variant {variant!r}: use 'raw' or 'st-C:S' such as 'st-1:1000'")

@@ -1,0 +1,115 @@
+"""A study folder's results: one row per finished run, the Table 1 / Table 2 summary, and listings."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from datetime import datetime, timezone
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import InputError
+from ..files.atomic import atomic_write_bytes, atomic_write_text
+from ..segmentation import METRIC_NAMES
+from .config import RESULT_FILE, STUDY_FILE, StudyConfig
+from .plan import plan_runs
+
+@dataclass
+class StudyResult:
+    """A study folder as loaded: ``table`` (one row per finished run), ``summary`` (Table 1 / Table 2
+    layout), ``pending`` (run ids of the config not finished yet)."""
+
+    dir: Path
+    config: StudyConfig
+    table: pd.DataFrame
+    summary: pd.DataFrame
+    pending: list[str]
+
+    @property
+    def complete(self) -> bool:
+        return not self.pending
+
+    def figure(self, metric: str = "iou"):
+        """The study's plotly figure (IoU vs R, or bars per training set)."""
+        from ..analysis import figures
+
+        if self.config.kind == "small-data":
+            return figures.small_data_figure(self.table, metric)
+        return figures.real_vs_synthetic_figure(self.summary, metric)
+
+
+TABLE_COLUMNS = ["run_id", "kind", "train_set", "train_data", "variant", "fold", "R", "N", "n_train", "n_val",
+                 *METRIC_NAMES, "best_epoch", "epochs", "encoder", "image_size", "train_seconds", "finished_at"]
+
+
+def summarize_table(kind: str, table: pd.DataFrame) -> pd.DataFrame:
+    """Small-data: one row per (R, train_set, variant) with S = synthetic pairs; real-vs-synthetic: mean
+    and std over folds per (train_set, variant) with the number of folds done."""
+    if table.empty:
+        return pd.DataFrame()
+    if kind == "small-data":
+        cols = ["R", "train_data", "variant", "n_train", *METRIC_NAMES]
+        return table[cols].sort_values(["R", "train_data", "variant"]).reset_index(drop=True)
+    agg = {f"{m}_{s}": (m, s) for m in METRIC_NAMES for s in ("mean", "std")}
+    out = table.groupby(["train_set", "variant"], sort=False).agg(folds=("fold", "count"), **agg).reset_index()
+    out["_order"] = out["train_set"].map(lambda s: -1 if s == "REAL" else int(s.split("-")[1]))
+    return out.sort_values(["_order", "variant"]).drop(columns="_order").reset_index(drop=True)
+
+
+def load_study(study_dir: str | os.PathLike) -> StudyResult:
+    """Load a study folder (finished runs only; works while the study is still running)."""
+    d = Path(study_dir)
+    if not (d / STUDY_FILE).is_file():
+        raise InputError(f"{d}: not a study folder (no {STUDY_FILE})")
+    config = StudyConfig.from_dict(json.loads((d / STUDY_FILE).read_text()))
+    rows = []
+    for result in sorted((d / "runs").glob(f"*/{RESULT_FILE}")):
+        rows.append(json.loads(result.read_text()))
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS) if rows else pd.DataFrame(columns=TABLE_COLUMNS)
+    try:
+        folds = json.loads((d / "folds.json").read_text())["folds"]
+        expected = [r.run_id for r in plan_runs(config, folds)]
+    except (OSError, KeyError, ValueError, InputError):
+        expected = []
+    done = set(table["run_id"])
+    return StudyResult(d, config, table, summarize_table(config.kind, table), [r for r in expected if r not in done])
+
+
+def list_studies(workspace: str | os.PathLike) -> pd.DataFrame:
+    """Studies found in ``workspace`` (any depth up to 3): columns ``path, name, kind, runs_done,
+    runs_pending, updated`` (UTC time of the newest finished run or of study.json)."""
+    root = Path(workspace)
+    rows = []
+    if root.is_dir():
+        candidates = [p for depth in ("*/", "*/*/", "*/*/*/") for p in root.glob(depth + STUDY_FILE)]
+        if (root / STUDY_FILE).is_file():
+            candidates.append(root / STUDY_FILE)
+        for f in sorted(set(candidates)):
+            try:
+                res = load_study(f.parent)
+            except (InputError, ValueError, TypeError, KeyError):
+                continue
+            mtimes = [p.stat().st_mtime for p in (f.parent / "runs").glob(f"*/{RESULT_FILE}")] + [f.stat().st_mtime]
+            rows.append({"path": str(f.parent), "name": f.parent.name, "kind": res.config.kind,
+                         "runs_done": len(res.table), "runs_pending": len(res.pending),
+                         "updated": datetime.fromtimestamp(max(mtimes), timezone.utc)})
+    return pd.DataFrame(rows, columns=["path", "name", "kind", "runs_done", "runs_pending", "updated"])
+
+
+def write_results(study_dir: str | os.PathLike) -> StudyResult:
+    """Rebuild ``results.csv``/``results.parquet``/``summary.csv`` and ``figure.html`` from the finished runs."""
+    from ..analysis import figures
+
+    res = load_study(study_dir)
+    d = res.dir
+    atomic_write_text(d / "results.csv", res.table.to_csv(index=False))
+    atomic_write_text(d / "summary.csv", res.summary.to_csv(index=False))
+    buf = io.BytesIO()
+    res.table.to_parquet(buf, index=False)
+    atomic_write_bytes(d / "results.parquet", buf.getvalue())
+    if not res.table.empty:
+        figures.write_html(res.figure(), d / "figure.html")
+    return res

@@ -1,0 +1,101 @@
+"""Training configuration: one dataclass with the paper's defaults, plus named presets."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from ..errors import InputError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of SinGAN-Seg training (defaults = the paper / original code).
+
+    Sizes are in pixels; learning rates per Adam step; ``niter`` is iterations (epochs) per scale.
+    """
+
+    nc_im: int = 4                 # 4 = RGB + mask (SinGAN-Seg); 3 = vanilla SinGAN
+    nfc: int = 32                  # channels at scales 0-3; doubles every 4 scales
+    max_nfc: int = 128
+    ker_size: int = 3
+    num_layer: int = 5
+    min_size: int = 25
+    max_size: int = 250
+    scale_factor: float = 0.75     # initial; re-derived per image (see scales.compute_schedule)
+    niter: int = 2000
+    lr_g: float = 5e-4
+    lr_d: float = 5e-4
+    beta1: float = 0.5
+    gamma: float = 0.1             # LR multiplier at the milestone
+    lr_drop_at: float = 0.8        # fraction of niter (0.8 x 2000 = 1600, the original's milestone)
+    d_steps: int = 3
+    lambda_grad: float = 0.1
+    alpha: float = 10.0            # reconstruction loss weight
+    noise_amp_init: float = 0.1
+    faithful_resize: bool = True   # reproduce the original's uint8 round trip between scales
+    prev_batch_epochs: int = 8     # epochs whose random "prev" images are generated in one batch (speed only)
+    seed: int = 0
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> "TrainConfig":
+        """``paper`` (the paper's settings) or ``quick`` (a CPU demo: 64 px, 200 iterations per scale)."""
+        try:
+            base = PRESETS[name]
+        except (KeyError, TypeError):
+            raise InputError(f"unknown preset {name!r}; choose one of {', '.join(sorted(PRESETS))}") from None
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise InputError(f"unknown training setting(s) {', '.join(unknown)}")
+        return replace(base, **{k: v for k, v in overrides.items() if v is not None}).validated()
+
+    def validated(self) -> "TrainConfig":
+        """This config, or an ``InputError`` naming the first setting outside its allowed range."""
+        for name, (lo, hi) in _RANGES.items():
+            value = getattr(self, name)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+                and lo <= value <= hi
+            if ok and isinstance(lo, int) and isinstance(hi, int) and not isinstance(value, int):
+                ok = False
+            if not ok:
+                raise InputError(f"{name} must be {'an integer' if isinstance(lo, int) else 'a number'} "
+                                 f"in {lo}..{hi}, got {value!r}")
+        if self.nc_im not in (3, 4):
+            raise InputError(f"nc_im must be 3 (RGB) or 4 (RGB + mask), got {self.nc_im!r}")
+        if self.min_size > self.max_size:
+            raise InputError(f"min_size ({self.min_size}) must not exceed max_size ({self.max_size})")
+        if self.ker_size % 2 == 0:
+            raise InputError(f"ker_size must be odd, got {self.ker_size}")
+        if not isinstance(self.faithful_resize, bool):
+            raise InputError(f"faithful_resize must be true or false, got {self.faithful_resize!r}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def nc_z(self) -> int:
+        return self.nc_im
+
+
+# Allowed ranges (inclusive) of the numeric settings; the CLI, the jobs and the dashboard all check these.
+_RANGES: dict[str, tuple[float, float]] = {
+    "nfc": (1, 512), "max_nfc": (1, 1024), "ker_size": (1, 7), "num_layer": (3, 8), "min_size": (11, 1024),
+    "max_size": (11, 4096), "scale_factor": (0.1, 0.95), "niter": (1, 1_000_000), "lr_g": (1e-8, 1.0),
+    "lr_d": (1e-8, 1.0), "beta1": (0.0, 0.999), "gamma": (0.0, 1.0), "lr_drop_at": (0.0, 1.0), "d_steps": (1, 100),
+    "lambda_grad": (0.0, 1e6), "alpha": (0.0, 1e6), "noise_amp_init": (0.0, 100.0), "prev_batch_epochs": (1, 1000),
+    "seed": (0, 2**63 - 1),
+}
+
+PRESETS: dict[str, TrainConfig] = {
+    "paper": TrainConfig(),
+    "quick": TrainConfig(max_size=64, niter=200),
+    "tiny": TrainConfig(max_size=40, niter=20),
+}

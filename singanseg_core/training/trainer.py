@@ -1,0 +1,296 @@
+"""The one SinGAN-Seg trainer: per scale, WGAN-GP + reconstruction, for one model or K models at once.
+
+K models (one image each) that share a pyramid geometry train as one computation: their networks are stacked
+channel-wise (``networks.singan``, ``models=K``), every loss is computed per model, shape ``(K,)``, and their
+*sum* is back-propagated, so each model gets exactly the gradient it would get alone; Adam and MultiStepLR are
+elementwise, so one optimiser over the stacked parameters is K independent optimisers. ``K = 1`` is the plain
+single-model trainer. Each model's random draws come from its own stream (``draws.SeededDraws``).
+
+The update rule is the SinGAN-Seg code's; its waste is not reproduced:
+
+* its three generator inner steps zero the gradient at the top of each step and call ``optimizer.step()``
+  once afterwards, so only one (identical) gradient is applied: we compute it once. The BatchNorm running
+  statistics of G (reconstruction pass) and of D (adversarial pass) still get the original's three identical
+  updates, through an adjusted momentum ``1 - (1 - 0.1)**3`` and the counter bumped by 2.
+* the first two discriminator steps' fakes need no graph through G, so they run without one.
+* random "prev" images from the frozen lower scales are generated for several epochs in one batch (frozen
+  generators run in eval mode, so batching does not change the math).
+* resizing between scales runs in torch (``pyramid.imresize``), not through numpy on the CPU.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import Cancelled
+from ..networks.singan import Discriminator, Generator, init_weights
+from ..pyramid.imresize import imresize
+from .config import TrainConfig
+from .draws import ScaleDraws, scale_seed
+
+BIAS_SEED_SALT = 0xB1A5
+BN_MOMENTUM = 0.1  # torch's default, the original's
+
+
+@dataclass
+class TrainProgress:
+    """What a progress callback receives, for the K models trained together.
+
+    ``iteration`` counts from 1 to ``niter`` within ``scale`` (0-based); ``losses[k]`` belongs to ``names[k]``
+    (``d_real``, ``d_fake``, ``gp``, ``g_adv``, ``rec``; empty except on logged iterations); ``seconds`` is the
+    time spent on this scale so far.
+    """
+
+    names: list[str]
+    scale: int
+    num_scales: int
+    iteration: int
+    niter: int
+    losses: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    scale_done: bool = False
+
+    @property
+    def fraction(self) -> float:
+        """Overall progress in [0, 1] (scales weighted equally)."""
+        return (self.scale + self.iteration / max(self.niter, 1)) / max(self.num_scales, 1)
+
+
+ProgressFn = Callable[[TrainProgress], "bool | None"]
+
+
+def build_scale_nets(cfg: TrainConfig, nfc: int, seed: int, n: int,
+                     device: torch.device | str = "cpu") -> tuple[Generator, Discriminator]:
+    """Scale ``n``'s freshly initialised single-model G and D. Every draw is seeded by ``(seed, n)``: SinGAN's
+    init for conv weights and BatchNorm, and torch's default init for the conv biases (taken from a forked
+    global RNG), so the result never depends on what ran before in the process."""
+    dev = torch.device(device)
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(scale_seed(seed, n) ^ BIAS_SEED_SALT)
+        netG = Generator(cfg.nc_im, nfc, cfg.ker_size, cfg.num_layer).to(dev)
+        netD = Discriminator(cfg.nc_im, nfc, cfg.ker_size, cfg.num_layer).to(dev)
+    init_gen = torch.Generator(device=dev).manual_seed(scale_seed(seed, n) ^ 0x5EED)
+    init_weights(netG, init_gen)
+    init_weights(netD, init_gen)
+    return netG, netD
+
+
+def lr_milestone(cfg: TrainConfig) -> int:
+    """The epoch (0-based count of scheduler steps) at which both learning rates drop by ``gamma``."""
+    return max(1, int(round(cfg.lr_drop_at * cfg.niter)))
+
+
+# ---------------------------------------------------------------------------------------------- tensor helpers
+def per_model(x: torch.Tensor, k: int) -> torch.Tensor:
+    """``(N, K*C, H, W)`` → ``(N, K, C, H, W)`` (a view)."""
+    return x.view(x.shape[0], k, x.shape[1] // k, *x.shape[2:])
+
+
+def model_mean(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Mean of each model's slice of ``(N, K*C, H, W)``: ``(K,)``. For K = 1 the very kernel of ``x.mean()``."""
+    if k == 1:
+        return x.mean().view(1)
+    return per_model(x, k).transpose(0, 1).reshape(k, -1).mean(dim=1)
+
+
+def model_mse(x: torch.Tensor, y: torch.Tensor, k: int) -> torch.Tensor:
+    """Per-model ``F.mse_loss`` of stacked tensors: ``(K,)``."""
+    if k == 1:
+        return F.mse_loss(x, y).view(1)
+    return torch.stack([F.mse_loss(a, b) for a, b in zip(x.chunk(k, dim=1), y.chunk(k, dim=1))])
+
+
+def channel_vector(values: torch.Tensor, nc: int) -> torch.Tensor:
+    """Per-model scalars ``(K,)`` → ``(1, K*nc, 1, 1)`` for broadcasting over a stacked tensor."""
+    return values.repeat_interleave(nc).view(1, -1, 1, 1)
+
+
+def stacked_noise(z: torch.Tensor, nc: int, pad: int) -> torch.Tensor:
+    """Per-model noise ``(K, [B,] c, h, w)`` → ``(B, K*nc, h + 2 pad, w + 2 pad)``: each model's c channels are
+    expanded to nc (the original's 1-channel noise at scale 0) and zero-padded."""
+    if z.dim() == 4:
+        z = z.unsqueeze(1)
+    k, b, c, h, w = z.shape
+    z = z.expand(k, b, nc, h, w).transpose(0, 1).reshape(b, k * nc, h, w)
+    return F.pad(z, (pad,) * 4)
+
+
+def gradient_penalty(netD: Discriminator, real: torch.Tensor, fake: torch.Tensor, lam: float,
+                     mix: torch.Tensor, nc: int) -> torch.Tensor:
+    """WGAN-GP per model as the original: one scalar mix ``mix[k]`` per image, the gradient norm over the
+    channels of each pixel, its squared distance to 1 averaged. Returns ``(K,)``."""
+    k = netD.models
+    a = channel_vector(mix, nc) if k > 1 else mix
+    x = (a * real + (1 - a) * fake).requires_grad_(True)
+    out = netD(x)
+    (grad,) = torch.autograd.grad(out, x, torch.ones_like(out), create_graph=True)
+    if k == 1:
+        return (((grad.norm(2, dim=1) - 1) ** 2).mean() * lam).view(1)
+    pen = (per_model(grad, k).norm(2, dim=2) - 1) ** 2  # (N, K, H, W)
+    return pen.transpose(0, 1).reshape(k, -1).mean(dim=1) * lam
+
+
+def _repeat_bn_updates(module: torch.nn.Module, forward: Callable[[], torch.Tensor], times: int = 3) -> torch.Tensor:
+    """Run ``forward`` once while the BatchNorms of ``module`` update their running statistics as if it had run
+    ``times`` times on the same input (train mode; the original repeats such passes)."""
+    bns = [m for m in module.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in bns:
+        m.momentum = 1.0 - (1.0 - BN_MOMENTUM) ** times
+    try:
+        out = forward()
+    finally:
+        for m in bns:
+            m.momentum = BN_MOMENTUM
+    for m in bns:
+        if m.num_batches_tracked is not None:
+            m.num_batches_tracked += times - 1
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- frozen scales
+class FrozenPyramid:
+    """The trained lower scales of K stacked models: draws random 'prev' images and the reconstruction path.
+
+    Attributes:
+        gens: one frozen K-model generator per trained scale.
+        z_opt: stacked reconstruction noise per scale, ``(1, K*nc, h+2p, w+2p)``.
+        reals: stacked real images per scale, ``(1, K*nc, h, w)`` (including the scale being trained).
+        amps: per scale, the models' noise amplitudes as ``(1, K*nc, 1, 1)``.
+        chunk: samples per frozen-generator call (memory bound only; eval mode makes it the same math).
+    """
+
+    def __init__(self, gens: Sequence[Generator], z_opt: Sequence[torch.Tensor], reals: Sequence[torch.Tensor],
+                 amps: Sequence[torch.Tensor], cfg: TrainConfig, scale_factor: float, chunk: int = 64) -> None:
+        self.gens, self.z_opt, self.reals, self.amps = list(gens), list(z_opt), list(reals), list(amps)
+        self.cfg, self.scale_factor, self.chunk = cfg, scale_factor, max(1, chunk)
+        self.k = reals[0].shape[1] // cfg.nc_im
+        self.pad = (cfg.ker_size - 1) * cfg.num_layer // 2
+
+    @torch.no_grad()
+    def run(self, n: int, batch: int, noise: Callable[[int, int, tuple[int, int]], torch.Tensor] | None) -> torch.Tensor:
+        """Output of scales ``0..n-1`` upsampled and cropped to scale ``n``: ``(batch, K*nc, h_n, w_n)``.
+
+        ``noise=None`` follows the reconstruction path (stored noise), else ``noise(i, channels, size)`` gives the
+        per-model draws ``(K, batch, channels, h_i, w_i)`` of scale ``i``.
+        """
+        dev, pad, nc = self.reals[0].device, self.pad, self.cfg.nc_z
+        x = torch.zeros(batch, self.k * nc, *self.reals[0].shape[2:], device=dev)
+        for i in range(n):
+            h, w = self.reals[i].shape[2:]
+            if noise is None:
+                z = self.z_opt[i].expand(batch, -1, -1, -1)
+            else:
+                z = stacked_noise(noise(i, 1 if i == 0 else nc, (h, w)).to(dev), nc, pad)
+            xp = F.pad(x[:, :, :h, :w], (pad,) * 4)
+            inp = self.amps[i] * z + xp
+            x = torch.cat([self.gens[i](inp[s:s + self.chunk], xp[s:s + self.chunk])
+                           for s in range(0, batch, self.chunk)])
+            x = imresize(x, 1.0 / self.scale_factor, faithful=self.cfg.faithful_resize)
+            nh, nw = self.reals[i + 1].shape[2:]
+            x = x[:, :, :nh, :nw]
+        return x
+
+
+# ---------------------------------------------------------------------------------------------- one scale
+@dataclass
+class ScaleResult:
+    """What training one scale leaves: the stacked reconstruction noise ``(1, K*nc, h+2p, w+2p)``, each model's
+    noise amplitude, and the optimisers (their state is what the original's would hold)."""
+
+    z_opt: torch.Tensor
+    noise_amp: list[float]
+    opt_g: torch.optim.Adam
+    opt_d: torch.optim.Adam
+
+
+def train_scale(n: int, netG: Generator, netD: Discriminator, pyramid: FrozenPyramid, cfg: TrainConfig,
+                draws: ScaleDraws, num_scales: int, names: Sequence[str], progress: ProgressFn | None = None,
+                log_every: int = 10) -> ScaleResult:
+    """Train scale ``n`` of ``K = netG.models`` stacked models in place (both nets in train mode)."""
+    k = netG.models
+    real = pyramid.reals[n]
+    device = real.device
+    nc, pad = cfg.nc_z, pyramid.pad
+    h, w = real.shape[2:]
+    optD = torch.optim.Adam(netD.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, 0.999))
+    optG = torch.optim.Adam(netG.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, 0.999))
+    milestone = lr_milestone(cfg)
+    schedD = torch.optim.lr_scheduler.MultiStepLR(optD, milestones=[milestone], gamma=cfg.gamma)
+    schedG = torch.optim.lr_scheduler.MultiStepLR(optG, milestones=[milestone], gamma=cfg.gamma)
+
+    if n == 0:
+        amps = [1.0] * k
+        z_prev = torch.zeros(1, k * nc, h + 2 * pad, w + 2 * pad, device=device)
+        z_opt = z_prev
+    else:
+        rec = pyramid.run(n, 1, None)
+        # float32 arithmetic, as the original's 0-dim tensor noise_amp = noise_amp_init * RMSE
+        amps = [float(cfg.noise_amp_init * torch.sqrt(F.mse_loss(real[:, s], rec[:, s])))
+                for s in (slice(i * nc, (i + 1) * nc) for i in range(k))]
+        z_prev = F.pad(rec, (pad,) * 4)
+        z_opt = torch.zeros(1, k * nc, h + 2 * pad, w + 2 * pad, device=device)
+    amp = channel_vector(torch.tensor(amps, dtype=torch.float32, device=device), nc)
+
+    prev_bank: list[torch.Tensor] = []
+    t0 = time.perf_counter()
+    for epoch in range(cfg.niter):
+        if n == 0:
+            z_opt = stacked_noise(draws.z_opt(epoch, (h, w)).to(device), nc, pad)
+            noise_ = stacked_noise(draws.noise(epoch, 1, (h, w)).to(device), nc, pad)
+        else:
+            noise_ = stacked_noise(draws.noise(epoch, nc, (h, w)).to(device), nc, pad)
+            if not prev_bank:
+                epochs = range(epoch, min(epoch + cfg.prev_batch_epochs, cfg.niter))
+                bank = pyramid.run(n, len(epochs) * cfg.d_steps,
+                                   lambda i, c, size: draws.prev_noise(epochs, cfg.d_steps, i, c, size))
+                prev_bank = list(F.pad(bank, (pad,) * 4).unbind(0))
+                prev_bank.reverse()
+
+        netG.requires_grad_(False)
+        for j in range(cfg.d_steps):
+            if n == 0:
+                prev = torch.zeros_like(noise_)
+                noise = noise_
+            else:
+                prev = prev_bank.pop().unsqueeze(0)
+                noise = amp * noise_ + prev
+            if j == cfg.d_steps - 1:
+                netG.requires_grad_(True)
+                fake = netG(noise, prev)
+            else:
+                with torch.no_grad():
+                    fake = netG(noise, prev)
+            optD.zero_grad(set_to_none=True)
+            err_real = -model_mean(netD(real), k)
+            err_fake = model_mean(netD(fake.detach()), k)
+            gp = gradient_penalty(netD, real, fake.detach(), cfg.lambda_grad, draws.gp_mix(epoch, j).to(device), nc)
+            (err_real + err_fake + gp).sum().backward()
+            optD.step()
+
+        netD.requires_grad_(False)
+        optG.zero_grad(set_to_none=True)
+        err_g = -model_mean(_repeat_bn_updates(netD, lambda: netD(fake)), k)
+        if cfg.alpha != 0:
+            rec_out = _repeat_bn_updates(netG, lambda: netG(amp * z_opt + z_prev, z_prev))
+            rec_loss = cfg.alpha * model_mse(rec_out, real, k)
+        else:
+            rec_loss = torch.zeros(k, device=device)
+        (err_g + rec_loss).sum().backward()
+        optG.step()
+        netD.requires_grad_(True)
+        schedD.step()
+        schedG.step()
+
+        it = epoch + 1
+        if progress is not None and (it % log_every == 0 or it == cfg.niter or it == 1):
+            cols = torch.stack([-err_real, err_fake, gp, err_g, rec_loss]).detach().cpu().tolist()
+            losses = [dict(zip(("d_real", "d_fake", "gp", "g_adv", "rec"), vals)) for vals in zip(*cols)]
+            ev = TrainProgress(list(names), n, num_scales, it, cfg.niter, losses, time.perf_counter() - t0)
+            if progress(ev) is False:
+                raise Cancelled(f"training cancelled at scale {n}, iteration {it}")
+    return ScaleResult(z_opt.detach(), amps, optG, optD)
