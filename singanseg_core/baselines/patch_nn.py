@@ -33,11 +33,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data import ImagePair, load_pair
+from ..files.pairs import ImagePair, load_pair
 from ..errors import InputError
-from ..imresize import imresize
+from ..pyramid.imresize import imresize
 from ..model import Samples
-from ..scales import compute_schedule
+from ..pyramid.schedule import compute_schedule
 
 __all__ = ["PatchNNConfig", "PatchNN", "exhaustive_nn", "local_nn"]
 
