@@ -37,17 +37,27 @@ def _body(nfc: int, ker_size: int, num_layer: int, models: int) -> nn.Sequential
     return body
 
 
-class Generator(nn.Module):
-    """``(noise + prev, prev)``, both ``(N, K*nc, h + 10, w + 10)`` → ``(N, K*nc, h, w)`` in ~[-1, 1]."""
+class _Trunk(nn.Module):
+    """What G and D share: ``head`` (nc → nfc) and ``body`` (nfc → nfc) conv blocks, for ``models`` stacked models."""
 
-    def __init__(self, nc_im: int = 4, nfc: int = 32, ker_size: int = 3, num_layer: int = 5, models: int = 1) -> None:
+    def __init__(self, nc_im: int, nfc: int, ker_size: int, num_layer: int, models: int) -> None:
         super().__init__()
         self.models, self.nc_im, self.nfc = models, nc_im, nfc
         self.ker_size, self.num_layer = ker_size, num_layer
         self.head = ConvBlock(nc_im, nfc, ker_size, models)
         self.body = _body(nfc, ker_size, num_layer, models)
-        self.tail = nn.Sequential(nn.Conv2d(models * nfc, models * nc_im, kernel_size=ker_size, stride=1, padding=0,
-                                            groups=models), nn.Tanh())
+
+    def _tail_conv(self, out_channels: int) -> nn.Conv2d:
+        return nn.Conv2d(self.models * self.nfc, self.models * out_channels, kernel_size=self.ker_size, stride=1,
+                         padding=0, groups=self.models)
+
+
+class Generator(_Trunk):
+    """``(noise + prev, prev)``, both ``(N, K*nc, h + 10, w + 10)`` → ``(N, K*nc, h, w)`` in ~[-1, 1]."""
+
+    def __init__(self, nc_im: int = 4, nfc: int = 32, ker_size: int = 3, num_layer: int = 5, models: int = 1) -> None:
+        super().__init__(nc_im, nfc, ker_size, num_layer, models)
+        self.tail = nn.Sequential(self._tail_conv(nc_im), nn.Tanh())
 
     def forward(self, z: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
         x = self.tail(self.body(self.head(z)))
@@ -55,16 +65,12 @@ class Generator(nn.Module):
         return x + prev[:, :, crop:prev.shape[2] - crop, crop:prev.shape[3] - crop]
 
 
-class Discriminator(nn.Module):
+class Discriminator(_Trunk):
     """WGAN critic: ``(N, K*nc, h, w)`` → patch scores ``(N, K, h - 10, w - 10)`` (channel k = model k)."""
 
     def __init__(self, nc_im: int = 4, nfc: int = 32, ker_size: int = 3, num_layer: int = 5, models: int = 1) -> None:
-        super().__init__()
-        self.models, self.nc_im, self.nfc = models, nc_im, nfc
-        self.ker_size, self.num_layer = ker_size, num_layer
-        self.head = ConvBlock(nc_im, nfc, ker_size, models)
-        self.body = _body(nfc, ker_size, num_layer, models)
-        self.tail = nn.Conv2d(models * nfc, models, kernel_size=ker_size, stride=1, padding=0, groups=models)
+        super().__init__(nc_im, nfc, ker_size, num_layer, models)
+        self.tail = self._tail_conv(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.tail(self.body(self.head(x)))
