@@ -16,16 +16,17 @@ import torch
 import torchvision
 from PIL import Image
 
-from singanseg_core import style_transfer as st
-from singanseg_core.config import TrainConfig
-from singanseg_core.data import load_pair
 from singanseg_core.errors import Cancelled
-from singanseg_core.imresize import imresize
-from singanseg_core.legacy import LegacyCheckpoint, build_model, infer_config
+from singanseg_core.files.pairs import load_pair
+from singanseg_core.legacy.importer import LegacyCheckpoint, build_model, infer_config
 from singanseg_core.model import SinGANSeg
-from singanseg_core.models import Discriminator, Generator, nfc_for_scale
-from singanseg_core.scales import ScaleSchedule, compute_schedule
-from singanseg_core.training import build_pyramid, train
+from singanseg_core.networks.singan import Discriminator, Generator, nfc_for_scale
+from singanseg_core.networks.vgg import VGGFeatures
+from singanseg_core.pyramid import ScaleSchedule, build_pyramid, compute_schedule, imresize
+from singanseg_core.style import config as st_config
+from singanseg_core.style import transfer as st_transfer
+from singanseg_core.style.vgg import VGG19Backbone
+from singanseg_core.training import TrainConfig, train
 
 from tests.golden.replay import DATA, load_json, load_sampling_reference, load_tensors, load_training_reference
 
@@ -180,17 +181,17 @@ def _rgb(name: str) -> torch.Tensor:
 
 
 @pytest.fixture(scope="module")
-def seeded_vgg() -> st.VGG19Backbone:
+def seeded_vgg() -> VGG19Backbone:
     """The random VGG19 their run used: ``torch.manual_seed(SEED)`` then ``torchvision.models.vgg19(weights=None)``
     (the classifier's init draws come before the feature re-init, so the whole model is built)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(STYLE["vgg"]["seed"])
         features = torchvision.models.vgg19(weights=None).features
     features.eval().requires_grad_(False)
-    return st.VGG19Backbone(features, f"seeded random vgg19 ({STYLE['vgg']['seed']})", True, STYLE["vgg"]["seed"])
+    return VGG19Backbone(features, f"seeded random vgg19 ({STYLE['vgg']['seed']})", True, STYLE["vgg"]["seed"])
 
 
-def test_seeded_vgg_is_the_one_the_reference_used(seeded_vgg: st.VGG19Backbone) -> None:
+def test_seeded_vgg_is_the_one_the_reference_used(seeded_vgg: VGG19Backbone) -> None:
     """If torchvision ever changes its VGG init, this fails first and the style references must be regenerated."""
     import hashlib
 
@@ -201,31 +202,31 @@ def test_seeded_vgg_is_the_one_the_reference_used(seeded_vgg: st.VGG19Backbone) 
     assert h.hexdigest() == STYLE["vgg"]["features_sha256"]
 
 
-def test_style_losses_per_layer_at_step0_match_the_original(seeded_vgg: st.VGG19Backbone) -> None:
+def test_style_losses_per_layer_at_step0_match_the_original(seeded_vgg: VGG19Backbone) -> None:
     """Per-layer style terms (weight x MSE of unnormalised Gram matrices / (C·H·W)) and the content loss of the
     content image itself, with our defaults. Relative tolerance 1e-5 for float32 rounding of convolutions and
     reductions done in another order or batch (measured: equal to the last bit on this CPU)."""
-    cfg = st.StyleTransferConfig()
+    cfg = st_config.StyleTransferConfig()
     case = STYLE["cases"]["r1_1000"]
     assert cfg.content_layer == case["content_layer"]
     assert cfg.style_layers == case["style_layers"]
-    mean = torch.tensor(st.IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(st.IMAGENET_STD).view(1, 3, 1, 1)
+    mean = torch.tensor(st_transfer.IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(st_transfer.IMAGENET_STD).view(1, 3, 1, 1)
     content = (_rgb(STYLE["content"])[None] - mean) / std
     style = (_rgb(STYLE["style_resized"])[None] - mean) / std
-    extractor = st.VGGFeatures(seeded_vgg.features, cfg.layers)
+    extractor = VGGFeatures(seeded_vgg.features, cfg.layers)
     with torch.no_grad():
         f_content, f_style = extractor(content), extractor(style)
-        grams = {name: st.gram_matrix(f_style[name]) for name in cfg.style_layers}
+        grams = {name: st_transfer.gram_matrix(f_style[name]) for name in cfg.style_layers}
         for name, weight in cfg.style_layers.items():
             one = dataclasses.replace(cfg, style_layers={name: weight})
-            c_loss, s_loss = st._losses(f_content, f_content[cfg.content_layer], grams, one)
+            c_loss, s_loss = st_transfer._losses(f_content, f_content[cfg.content_layer], grams, one)
             assert float(c_loss) == 0.0
             assert float(s_loss) == pytest.approx(case["step0_style_per_layer"][name], rel=1e-5), name
 
 
 @pytest.mark.parametrize("ratio", ["1:1", "1:1000"])
-def test_style_transfer_steps_match_the_original(seeded_vgg: st.VGG19Backbone, ratio: str) -> None:
+def test_style_transfer_steps_match_the_original(seeded_vgg: VGG19Backbone, ratio: str) -> None:
     """5 Adam steps from the content image, with their resized style pixels: content, style and total loss at
     every step, and the image after the steps (float, [0, 1]). Tolerances from float32 rounding (our content
     target comes from a batched forward, the original's from a single one): losses rel 1e-5 (measured 1.4e-7)
@@ -233,7 +234,7 @@ def test_style_transfer_steps_match_the_original(seeded_vgg: st.VGG19Backbone, r
     (measured 5e-7; one Adam step moves a pixel by up to lr = 0.01)."""
     cw, sw = ratio.split(":")
     case = STYLE["cases"][f"r{cw}_{sw}"]
-    res = st.transfer_style(_rgb(STYLE["content"]), _rgb(STYLE["style_resized"]), ratio=ratio,
+    res = st_transfer.transfer_style(_rgb(STYLE["content"]), _rgb(STYLE["style_resized"]), ratio=ratio,
                             steps=case["steps"], vgg=seeded_vgg, precision="fp32")
     assert [h["step"] for h in res.history] == list(range(1, case["steps"] + 1))
     for key, name in (("content", "content_loss"), ("style", "style_loss"), ("total", "total_loss")):
@@ -248,7 +249,7 @@ def test_style_image_resize_is_close_to_their_pil_resize() -> None:
     """Their loader resizes the style image with PIL's bilinear filter on uint8 pixels; ours with torch's
     antialiased bilinear on floats. Not bit-identical (PIL rounds to uint8, its filter support differs slightly):
     tolerance 2 grey levels max and 0.5 mean (measured 1.0 and 0.31 on this 40x56 -> 48x64 upscale)."""
-    ours = st._resize(_rgb(STYLE["style"])[None], tuple(STYLE["content_hw"]))[0]
+    ours = st_transfer._resize(_rgb(STYLE["style"])[None], tuple(STYLE["content_hw"]))[0]
     theirs = _rgb(STYLE["style_resized"])
     levels = (ours - theirs).abs() * 255
     assert levels.max() <= 2.0 and levels.mean() <= 0.5, (float(levels.max()), float(levels.mean()))

@@ -98,11 +98,10 @@ def test_one_step_gradients_equal_per_model():
                 torch.testing.assert_close(p.grad.chunk(k)[i], q.grad, rtol=1e-4, atol=1e-6, msg=name)
 
 
-def test_k1_reproduces_the_single_model_trainer_before_unification(tmp_path):
-    """``tests/data/trainer_regression.safetensors`` was written by the single-model trainer that existed before
-    the two trainers became one (see make_trainer_regression.py). Same process, same machine type, same torch:
-    bit-equal. (The stored noise amplitudes now come from float32 arithmetic, as the original's tensors do; the
-    float32 values the networks see are the same.)"""
+def test_k1_reproduces_the_pinned_single_model_result(tmp_path):
+    """``tests/data/trainer_regression.safetensors`` pins the K = 1 path bit for bit (same machine type, same torch).
+    It was written by the single-model trainer before the two trainers became one and reproduced exactly by the
+    unified one; see make_trainer_regression.py for its history."""
     img, mask = procedural_pair()
     model = train(ImagePair(img, mask, "proc"), out_dir=tmp_path / "ck", config=TrainConfig(**REGRESSION_CONFIG),
                   device="cpu")
@@ -149,7 +148,7 @@ def test_k4_each_model_matches_training_alone(tmp_path):
     # conv biases in front of BatchNorm matter through the running mean; their true gradient is 0, so Adam
     # moves them by +-lr with the sign of float rounding noise, which differs between grouped and plain
     # conv kernels, and Adam's scale-invariant step amplifies other near-zero gradients likewise (seen:
-    # ~1e-3). Hence the looser bound there.
+    # up to ~2e-3 on these 8-channel nets). Hence the looser bound there.
     schedule = compute_schedule(*pairs[0].size, CFG.min_size, CFG.max_size, CFG.scale_factor)
     for it in items:
         name = it.pair.name
@@ -157,11 +156,11 @@ def test_k4_each_model_matches_training_alone(tmp_path):
         assert len(group) == len(alone) == schedule.num_scales * CFG.niter
         for (scale, g), (_, a) in zip(group, alone):
             for key in a:
-                tol = dict(rel=1e-4, abs=1e-6) if scale == 0 else dict(rel=5e-2, abs=2e-3)
+                tol = dict(rel=1e-4, abs=1e-6) if scale == 0 else dict(rel=5e-2, abs=5e-3)
                 assert g[key] == pytest.approx(a[key], **tol), (name, scale, key)
     # ... a bound that other models' losses do not meet
     a0, a1 = losses[("alone", items[0].pair.name)], losses[("alone", items[1].pair.name)]
-    assert any(x[1][key] != pytest.approx(y[1][key], rel=5e-2, abs=2e-3) for x, y in zip(a0, a1) for key in x[1])
+    assert any(x[1][key] != pytest.approx(y[1][key], rel=5e-2, abs=5e-3) for x, y in zip(a0, a1) for key in x[1])
     for it in items:
         name = it.pair.name
         cg = json.loads((tmp_path / "group" / name / "config.json").read_text())

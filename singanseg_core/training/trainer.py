@@ -35,6 +35,7 @@ from .draws import ScaleDraws, scale_seed
 
 BIAS_SEED_SALT = 0xB1A5
 BN_MOMENTUM = 0.1  # torch's default, the original's
+SNAPSHOT_EVERY = 500  # the original's preview period (epochs); its preview pass has a side effect, see below
 
 
 @dataclass
@@ -283,6 +284,11 @@ def train_scale(n: int, netG: Generator, netD: Discriminator, pyramid: FrozenPyr
         (err_g + rec_loss).sum().backward()
         optG.step()
         netD.requires_grad_(True)
+        if epoch % SNAPSHOT_EVERY == 0 or epoch == cfg.niter - 1:
+            # The original draws G(z_opt) for a preview PNG here, in train mode: its output is unused, but the pass
+            # moves G's BatchNorm running statistics, which sampling (eval mode) uses. Reproduced for fidelity.
+            with torch.no_grad():
+                netG(amp * z_opt + z_prev if cfg.alpha != 0 else z_opt, z_prev)
         schedD.step()
         schedG.step()
 

@@ -1,6 +1,10 @@
-"""Writes ``trainer_regression.safetensors``: a tiny model trained by the single-model trainer as it was before
-the trainers were unified (commit 3ec8beb, ``singanseg_core/training.py``). ``tests/test_trainer_unified.py``
-checks that today's one trainer (K = 1) still produces it. Kept for the record; rerunning it needs that commit.
+"""Writes ``trainer_regression.safetensors``: a tiny model trained by the K = 1 trainer, which
+``tests/test_trainer.py`` checks the trainer still produces bit for bit (same machine type, same torch).
+
+History: first written by the single-model trainer as it was before the two trainers became one (commit 3ec8beb,
+``singanseg_core/training.py``); the unified trainer reproduced that file bit for bit (commit 74f418f). It was then
+rewritten once, on purpose, when the golden tests against the authors' code showed that their preview pass at epochs
+0, 500, ... and the last one moves G's BatchNorm statistics (``training.trainer.SNAPSHOT_EVERY``), which we now do too.
 
 Input: a procedural 48x40 RGB image with a disk mask (no external data). Config: 3 scales of nfc 8, 6 iterations.
 """
@@ -29,9 +33,8 @@ CONFIG = dict(max_size=48, min_size=25, niter=6, nfc=8, max_nfc=8, seed=3, prev_
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    from singanseg_core.config import TrainConfig  # the pre-unification layout
-    from singanseg_core.data import ImagePair
-    from singanseg_core.training import train
+    from singanseg_core.files.pairs import ImagePair
+    from singanseg_core.training import TrainConfig, train
 
     img, mask = procedural_pair()
     model = train(ImagePair(img, mask, "proc"), out_dir=sys.argv[1], config=TrainConfig(**CONFIG), device="cpu")

@@ -147,7 +147,7 @@ class TrainingReference:
     # the finished model's four lists, as their train() left them
     @property
     def generators(self) -> list[dict[str, torch.Tensor]]:
-        """``Gs`` as state_dicts (they load into our ``singanseg_core.models.Generator``)."""
+        """``Gs`` as state_dicts (they load into our ``singanseg_core.networks.singan.Generator``)."""
         return [s.final_G for s in self.scales]
 
     @property
