@@ -21,7 +21,7 @@ def launch(ws: Workspace) -> None:
 
     sets = catalog.newest_first(ws, "samples")
     if not sets:
-        st.info("No saved samples yet: generate and **Save to workspace** on the **Sample** page first.")
+        st.info("No saved samples yet: generate and **Save samples** on the **Sample** page first.")
         return
     random_features, _ = resolve_random_features(None)  # the one decision, as the job makes it
     if random_features:
