@@ -4,7 +4,6 @@ the percentage from one source), results that appear run by run, and no "iterati
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
