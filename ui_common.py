@@ -1,7 +1,14 @@
 """Shared helpers of the Streamlit pages (kept out of ``pages/`` so Streamlit does not list it as a page).
 
 Pages stay thin: they read widgets, call ``singanseg_core`` and draw. This module holds what every page needs:
-the workspace, the one-line error wrapper, cached model loading, image helpers and the live job panel.
+the workspace, the one-line error wrapper, cached model loading, image helpers, the live job panel, and the
+widgets that keep a person's choices sensible while other choices change:
+
+* :func:`derived_text_input`: a name that follows the current settings until the person types their own;
+* :func:`sticky_multiselect`: picks that survive a change of the options they come from (or a sensible default);
+* :func:`button`: a button that, when disabled, says why;
+* :func:`delete_control`: deleting a workspace item after a confirmation, refused while a job uses it;
+* projector mode (:func:`projector`): larger tiles, fewer per row, bigger captions, one sidebar toggle.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from singanseg_core.errors import SinGANSegError
 from singanseg_core.services.workspace import Workspace
 
 APP_TITLE = "SinGAN-Seg Studio"
+PROJECTOR_KEY = "projector_mode"          # remembered for the session (not a widget key: survives page changes)
 JOB_REFRESH_S = 1.5          # live panels while a job is active
 IDLE_REFRESH_S = 10.0        # while nothing runs (notices jobs started from another tab)
 PAGES = [
@@ -100,13 +108,21 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def flash(message: str) -> None:
+    """Show ``message`` (a success line) at the top of the next run of the page, e.g. after ``st.rerun()``."""
+    st.session_state.setdefault("_flash", []).append(message)
+
+
 def page_header(title: str, icon: str, intro: str) -> Workspace:
     """``set_page_config`` + title + intro + the sidebar (workspace, demo note, running jobs). Returns the workspace."""
     st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon=icon, layout="wide")
     st.title(title)
     st.caption(intro)
+    for message in st.session_state.pop("_flash", []):
+        st.success(message, icon=":material/check:")
     ws = workspace()
     with st.sidebar:
+        projector_toggle()
         st.caption(f"Workspace: `{ws.root}`")
         from singanseg_core.services.demo import is_demo_workspace
 
@@ -114,6 +130,124 @@ def page_header(title: str, icon: str, intro: str) -> Workspace:
             st.caption(":material/info: Demo data is loaded (IHC microscopy tiles). See Home for Kvasir-SEG.")
         sidebar_jobs(ws)
     return ws
+
+
+# ---------------------------------------------------------------------------------------------- choices
+def derived_text_input(label: str, default: str, key: str, container: Any = None, **kwargs: Any) -> str:
+    """A text input whose value is ``default`` (recomputed from the current choices on every run) until the
+    person types a name of their own; that name then stays whatever else changes. Clearing the field (or typing
+    the default itself) makes it follow the default again.
+    """
+    own, current = f"{key}__own", f"{key}__default"
+    mine = st.session_state.get(own)
+    if mine is None:
+        st.session_state[key] = default
+    elif key not in st.session_state:  # the widget was not drawn on the last run: Streamlit dropped its value
+        st.session_state[key] = mine
+    st.session_state[current] = default
+
+    def typed() -> None:
+        value = str(st.session_state.get(key) or "").strip()
+        st.session_state[own] = value if value and value != st.session_state.get(current) else None
+
+    return (container or st).text_input(label, key=key, on_change=typed, **kwargs)
+
+
+def sticky_multiselect(label: str, options: list[str], key: str, default: list[str], container: Any = None,
+                       **kwargs: Any) -> list[str]:
+    """A multiselect whose picks stay valid when its ``options`` change (e.g. another set was chosen): picks that
+    still exist are kept; when none is left, ``default`` is used. An empty choice the person made themselves (on
+    unchanged options) stays empty."""
+    seen = f"{key}__options"
+    picks = st.session_state.get(key)
+    if picks is None:
+        st.session_state[key] = [d for d in default if d in options]
+    elif st.session_state.get(seen) != list(options):
+        kept = [p for p in picks if p in options]
+        st.session_state[key] = kept or [d for d in default if d in options]
+    st.session_state[seen] = list(options)
+    return (container or st).multiselect(label, options, key=key, **kwargs)
+
+
+def button(label: str, key: str, help: str, why_not: str | None = None, container: Any = None,
+           **kwargs: Any) -> bool:
+    """A button that is disabled while ``why_not`` is set, and then says why (as its tooltip and a caption)."""
+    where = container or st
+    clicked = where.button(label, key=key, disabled=bool(why_not),
+                           help=f"Disabled: {why_not}" if why_not else help, **kwargs)
+    if why_not:
+        where.caption(f":material/block: {why_not}")
+    return bool(clicked)
+
+
+def delete_control(ws: Workspace, category: str, name: str, key: str) -> None:
+    """``Delete …`` → a confirmation naming the item → :func:`singanseg_core.services.catalog.delete_item`
+    (refused with one line while a job uses the item). The outcome is shown on the next run."""
+    from singanseg_core.services import catalog
+
+    label, pending = catalog.LABELS[category], f"{key}__confirm"
+    users = catalog.jobs_using(ws, category, name)
+    why = f"the {users[0].state} job '{users[0].title}' uses it" if users else None
+    if st.session_state.get(pending) != name:
+        if button(f"Delete {label} {name}…", key=f"{key}_ask", icon=":material/delete:", why_not=why,
+                  help=f"Remove {category}/{name} from the workspace (you will be asked to confirm)."):
+            st.session_state[pending] = name
+            st.rerun()
+        return
+    st.warning(f"Delete {label} **{name}** (`{category}/{name}`) and everything in it? This cannot be undone.",
+               icon=":material/warning:")
+    c1, c2 = st.columns(2)
+    if c1.button(f"Yes, delete {name}", key=f"{key}_yes", type="primary", icon=":material/delete_forever:",
+                 help="Delete it now."):
+        st.session_state.pop(pending, None)
+        try:
+            flash(catalog.delete_item(ws, category, name))
+        except Exception as err:  # noqa: BLE001 - one line, never a traceback
+            show_error(err)
+            return
+        st.rerun()
+    if c2.button("Keep it", key=f"{key}_no", icon=":material/undo:", help="Do not delete anything."):
+        st.session_state.pop(pending, None)
+        st.rerun()
+
+
+# ---------------------------------------------------------------------------------------------- projector mode
+_PROJECTOR_CSS = """<style>
+[data-testid="stImageCaption"] { font-size: 1.3rem !important; line-height: 1.5 !important; }
+[data-testid="stCaptionContainer"] { font-size: 1.1rem !important; }
+[data-testid="stMainBlockContainer"] { padding-left: 1.5rem !important; padding-right: 1.5rem !important; }
+</style>"""
+
+
+def projector() -> bool:
+    """Whether projector mode is on for this session (large tiles, fewer per row, bigger captions)."""
+    return bool(st.session_state.get(PROJECTOR_KEY, False))
+
+
+def projector_toggle() -> None:
+    """The sidebar toggle of projector mode; its value is kept under a plain session key so it survives page
+    changes (Streamlit forgets the state of a widget that a page does not draw)."""
+    def flip() -> None:
+        st.session_state[PROJECTOR_KEY] = bool(st.session_state.get("_projector_toggle"))
+
+    st.session_state["_projector_toggle"] = projector()
+    st.toggle("Projector mode", key="_projector_toggle", on_change=flip,
+              help="For a lecture room: larger image tiles, fewer per row and bigger captions. Stays on while "
+                   "this browser tab is open.")
+    if projector():
+        st.markdown(_PROJECTOR_CSS, unsafe_allow_html=True)
+
+
+def tiles_per_row(wide: bool = False) -> int:
+    """Gallery columns: ``wide`` tiles (image / mask / overlay) 4, single images 6; in projector mode 2 and 3."""
+    if projector():
+        return 2 if wide else 3
+    return 4 if wide else 6
+
+
+def tile_side() -> int:
+    """Smallest side (px) small images are enlarged to before drawing (crisp pixels, not browser blur)."""
+    return 320 if projector() else 192
 
 
 # ---------------------------------------------------------------------------------------------- models & images
@@ -171,9 +305,49 @@ def upscale(arr: np.ndarray | Image.Image, min_side: int = 160) -> Image.Image:
     return im.resize((im.width * k, im.height * k), Image.NEAREST) if k > 1 else im
 
 
+def triptych(image: np.ndarray, mask: np.ndarray, gap: int = 4) -> np.ndarray:
+    """Image, mask and overlay stacked top to bottom (framed, ``gap`` white px apart): one gallery tile that stays
+    as wide as a column, so each panel is large even on a 1024-px projector."""
+    panels = [framed(image), framed(mask), framed(overlay(image, mask))]
+    white = np.full((gap, panels[0].shape[1], 3), 255, np.uint8)
+    return np.vstack([panels[0], white, panels[1], white, panels[2]])
+
+
+def before_after(before: np.ndarray, after: np.ndarray, at: float, min_side: int = 320,
+                 line_px: int = 2) -> np.ndarray:
+    """Both images enlarged (nearest neighbour, to ``min_side``), then left ``at`` fraction from ``after`` and the
+    rest from ``before``, split by a white line of ``line_px`` pixels: drawn after enlarging, so it stays thin."""
+    b = np.asarray(upscale(before, min_side))
+    a = np.asarray(upscale(after, min_side))
+    if a.shape != b.shape:
+        a = np.asarray(Image.fromarray(a).resize((b.shape[1], b.shape[0]), Image.NEAREST))
+    w = b.shape[1]
+    x = int(round(min(max(at, 0.0), 1.0) * w))
+    out = b.copy()
+    out[:, :x] = a[:, :x]
+    if 0 < x < w:
+        lo = min(max(0, x - line_px // 2), w - line_px)
+        out[:, lo:lo + line_px] = 255
+    return out
+
+
 def grey(arr: np.ndarray, vmax: float = 1.0) -> np.ndarray:
     """Float ``(H, W)`` in ``[0, vmax]`` → uint8 grey image."""
     return (np.clip(np.asarray(arr, np.float64) / vmax, 0, 1) * 255).astype(np.uint8)
+
+
+def describe_start_scale(name: str, sizes: list[tuple[int, int]], k: int) -> str:
+    """What ``gen_start_scale = k`` (0-based, as the paper's code) does to one checkpoint, in scales numbered
+    1 (coarsest) .. n as everywhere else in the dashboard, with the sizes in px."""
+    n = len(sizes)
+    listing = " · ".join(f"{i}: {h}×{w}" for i, (h, w) in enumerate(sizes, start=1))
+    if k <= 0:
+        what = f"all {n} scales generated from fresh noise"
+    elif k >= n:
+        what = f"scales 1–{n} all follow the real image: a reconstruction"
+    else:
+        what = f"scales 1–{k} follow the real image, scales {k + 1}–{n} are generated"
+    return f"**{name}** ({n} scales; {listing} px): {what}."
 
 
 # ---------------------------------------------------------------------------------------------- jobs
@@ -205,27 +379,35 @@ def _rerun_panel() -> None:
         st.rerun()
 
 
-def _job_row(ws: Workspace, job: Any, key: str, details: bool) -> None:
-    from singanseg_core.services import jobs
+def job_progress_text(job: Any) -> str:
+    """The one progress line of a job, shared by its row and the sidebar: its message and its percentage."""
+    pct = f"{job.progress * 100:.0f} %"
+    return f"{job.message} · {pct}" if job.message and job.message != "queued" else f"{job.state} · {pct}"
 
-    cols = st.columns([6, 1.2, 1.2, 1.2])
+
+def _job_row(ws: Workspace, job: Any, key: str, details: bool) -> None:
+    from singanseg_core.services import catalog, jobs
+
+    cols = st.columns([4, 1.4])
     with cols[0]:
-        st.markdown(f"{STATE_ICONS.get(job.state, '')} **{job.title}** · `{job.state}` · {job.message}")
+        st.markdown(f"{STATE_ICONS.get(job.state, '')} **{job.title}** · `{job.state}`")
+        st.caption(catalog.job_caption(job))
         if job.state in ("running", "queued"):
-            st.progress(job.progress, text=f"{job.progress * 100:.0f} %")
-    with cols[1]:
-        if job.active and st.button("Cancel", key=f"cancel_{key}_{job.id}", icon=":material/stop:",
+            st.progress(job.progress, text=job_progress_text(job)[:160])
+        elif job.message:
+            st.caption(job.message[:200])
+    with cols[1]:  # the buttons that apply, stacked (room for their labels on a narrow screen)
+        if job.active and st.button("Cancel", key=f"cancel_{key}_{job.id}", icon=":material/stop:", width="stretch",
                                     help="Ask the job to stop; finished parts stay on disk and it can be resumed."):
             guarded(jobs.cancel)(ws, job.id)
             _rerun_panel()
-    with cols[2]:
         if job.resumable and st.button("Resume", key=f"resume_{key}_{job.id}", icon=":material/play_arrow:",
-                                       help="Start a new worker that continues where this job stopped "
-                                            "(finished scales, runs and files are kept)."):
+                                       width="stretch", help="Start a new worker that continues where this job "
+                                                             "stopped (finished scales, runs and files are kept)."):
             guarded(jobs.resume)(ws, job.id)
             _rerun_panel()
-    with cols[3]:
         if not job.active and st.button("Delete", key=f"delete_{key}_{job.id}", icon=":material/delete:",
+                                        width="stretch",
                                         help="Remove this job's folder and log. What it produced (checkpoints, "
                                              "samples, style results, studies) stays in the workspace."):
             guarded(jobs.delete)(ws, job.id)
@@ -233,8 +415,8 @@ def _job_row(ws: Workspace, job: Any, key: str, details: bool) -> None:
     if details and job.items:
         with st.expander(f"Details ({len(job.items)} item(s))", expanded=job.active):
             for name, item in list(job.items.items())[:50]:
-                st.progress(float(item.get("progress") or 0.0),
-                            text=f"{name}: {item.get('state', '')} {item.get('message', '') or ''}"[:160])
+                text = f"{name}: {catalog.item_state(item)} · {item.get('message', '') or ''}".rstrip(" ·")
+                st.progress(float(item.get("progress") or 0.0), text=text[:160])
             log = job.log_tail(8)
             if log:
                 st.code(log, language=None)
@@ -299,7 +481,7 @@ def sidebar_jobs(ws: Workspace) -> None:
             if active:
                 st.markdown(f"**{len(active)} job(s) running**")
                 for j in active[:4]:
-                    st.progress(j.progress, text=f"{j.title}"[:40])
+                    st.progress(j.progress, text=f"{j.title}: {job_progress_text(j)}"[:90])
             else:
                 st.caption("No job running.")
         except Exception as err:  # noqa: BLE001

@@ -1,4 +1,5 @@
-"""Dashboard: first render time of every page on the demo workspace, and 16 samples at 128 px from the Sample page.
+"""Dashboard: first render time of every page on the demo workspace, and 16 samples at 128 px from the Sample page
+(plain and in projector mode).
 
     .venv/bin/python -m bench.bench_dashboard [--repeats 3] [--no-write]
 
@@ -80,9 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         times = [_run_page(path)[1] for _ in range(args.repeats)]
         rows.append((path, statistics.median(times), max(times)))
 
-    gen_times, click_times = [], []
-    for _ in range(args.repeats):
+    gen_times, click_times, projector_times = [], [], []
+    for i in range(2 * args.repeats):
         at, _ = _run_page("pages/2_Sample.py")
+        projector = i >= args.repeats  # then the same in projector mode (2 larger tiles per row)
+        at.session_state["projector_mode"] = projector
         _key(at, "number_input", "sm_n").set_value(16)
         _key(at, "slider", "sm_sh").set_value(2.0)
         _key(at, "slider", "sm_sv").set_value(2.0)
@@ -90,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         _key(at, "button", "sm_go").click()
         t1 = time.perf_counter()
         at.run()
-        click_times.append(time.perf_counter() - t1)
+        (projector_times if projector else click_times).append(time.perf_counter() - t1)
         res = at.session_state["sm_result"]
         img = res["results"][ck]["images"]
         assert img.shape == (16, 128, 128, 3), img.shape
@@ -108,13 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["",
               f"| Sample page: 16 samples at 128 px ({ck}) | median | worst |", "|---|---:|---:|",
               f"| Generate click → page drawn | {statistics.median(click_times):.2f} s | {max(click_times):.2f} s |",
+              f"| same, projector mode (tiles enlarged to 320 px) | {statistics.median(projector_times):.2f} s "
+              f"| {max(projector_times):.2f} s |",
               f"| generation alone | {statistics.median(gen_times):.2f} s | {max(gen_times):.2f} s |", "",
               f"Cold start (first page in a new process, after {import_s:.1f} s of imports and demo set-up): "
               f"{cold:.2f} s. The host was shared with other jobs while measuring (load average {load} on "
               f"{os.cpu_count()} CPUs), so these numbers vary with load.", "",
               "Generation is compute-bound: `conv2d` takes ~80 % of it (16 samples at 128 px run the 64-channel "
               "finest scale on 16x138x138 px, ~45 GFLOP in all). "
-              + ("All targets met." if max(statistics.median(click_times), *(m for _, m, _ in rows)) < TARGET_S
+              + ("All targets met." if max(statistics.median(click_times), statistics.median(projector_times),
+                                           *(m for _, m, _ in rows)) < TARGET_S
                  else "Some medians miss the target under the load above."), ""]
     text = "\n".join(lines)
     print(text)

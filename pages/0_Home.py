@@ -11,6 +11,23 @@ import streamlit as st
 import ui_common as ui
 
 
+def manage(ws) -> None:  # noqa: ANN001 - Workspace
+    from singanseg_core.services import catalog
+
+    category = st.radio("Items", catalog.CATEGORIES, horizontal=True, key="home_cat",
+                        format_func=lambda c: {"samples": "sample sets", "style": "style sets"}.get(c, c),
+                        help="Which kind of item to list (newest first).")
+    table = catalog.table(ws, category)
+    if table.empty:
+        st.caption(f"No {category} yet.")
+        return
+    st.dataframe(table, hide_index=True, width="stretch")
+    name = st.selectbox(f"{catalog.LABELS[category].capitalize()} to delete", table.iloc[:, 0].tolist(),
+                        key=f"home_pick_{category}",
+                        help="Deleting asks for confirmation and is refused while a job reads or writes the item.")
+    ui.delete_control(ws, category, name, key=f"home_del_{category}")
+
+
 @ui.guarded
 def main() -> None:
     ws = ui.page_header(
@@ -38,6 +55,8 @@ def main() -> None:
         col.metric(label, value, help=help_text)
     st.caption(f"Folder: `{ws.root}` (set `SINGANSEG_WORKSPACE` to use another one). The dashboard never reads "
                "or writes outside it.")
+    with st.expander("Manage workspace items (list, delete)", icon=":material/folder_managed:"):
+        manage(ws)
 
     from singanseg_core.services.demo import is_demo_workspace
 

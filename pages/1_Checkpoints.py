@@ -8,29 +8,21 @@ import pandas as pd
 import streamlit as st
 
 import ui_common as ui
-from singanseg_core.errors import InputError
+from singanseg_core.services import catalog
 from singanseg_core.services.workspace import MAX_UPLOAD_MB, MAX_ZIP_MB, Workspace, safe_name
 
 
 def browse(ws: Workspace) -> None:
-    names = ws.list_checkpoints()
-    if not names:
+    table = catalog.checkpoint_table(ws)
+    if table.empty:
         st.info("No checkpoints yet: train one in the **Train** tab or import legacy ones.")
         return
-    rows = []
-    for name in names:
-        cfg = ui.checkpoint_config(ws, name)
-        tc = (cfg.get("train") or {}).get("config") or {}
-        sizes = cfg.get("sizes") or []
-        rows.append({"checkpoint": name, "scales": len(sizes),
-                     "state": "finished" if (cfg.get("num_trained") or len(sizes)) >= (cfg.get("total_scales") or 0)
-                     else f"partial {cfg.get('num_trained')}/{cfg.get('total_scales')}",
-                     "finest size (h×w)": "×".join(map(str, sizes[-1])) if sizes else "",
-                     "iterations/scale": tc.get("niter"), "origin": (cfg.get("source") or {}).get("origin", "")})
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-
-    name = st.selectbox("Checkpoint", names, key="ck_pick",
-                        help="Pick a checkpoint to see its training image, mask, scales and settings.")
+    st.dataframe(table, hide_index=True, width="stretch")
+    readable = table[table["scales"].notna()]["checkpoint"].tolist()
+    if not readable:
+        return
+    name = st.selectbox("Checkpoint", readable, key="ck_pick",
+                        help="Pick a checkpoint (newest first) to see its training image, mask, scales and settings.")
     path = ws.resolve(Path("checkpoints") / name, must_exist=True)
     cfg = ui.checkpoint_config(ws, name)
     c1, c2, c3 = st.columns(3)
@@ -39,25 +31,31 @@ def browse(ws: Workspace) -> None:
         from PIL import Image
 
         img = Image.open(real).convert("RGB")
-        c1.image(ui.upscale(img, 200), caption="real image", width="stretch")
+        c1.image(ui.upscale(img, ui.tile_side()), caption="real image", width="stretch")
         if mask.exists():
-            m = Image.open(mask).convert("L")
-            c2.image(ui.upscale(ui.framed(m), 200), caption="real mask", width="stretch")
-            c3.image(ui.upscale(ui.overlay(img, m), 200), caption="overlay", width="stretch")
-    scales = pd.DataFrame({"scale": range(len(cfg["sizes"])),
-                           "height": [s[0] for s in cfg["sizes"]], "width": [s[1] for s in cfg["sizes"]],
-                           "channels (nfc)": cfg["nfc"], "noise amplitude": cfg["noise_amp"]})
-    st.markdown(f"**{len(cfg['sizes'])} scales**, scale factor {cfg['scale_factor']:.4f}, "
+            m = Image.open(mask).convert("L").resize(img.size)
+            c2.image(ui.upscale(ui.framed(m), ui.tile_side()), caption="real mask", width="stretch")
+            c3.image(ui.upscale(ui.overlay(img, m), ui.tile_side()), caption="overlay", width="stretch")
+    sizes = cfg["sizes"]
+    scales = pd.DataFrame({"scale": [f"{i} of {len(sizes)}" for i in range(1, len(sizes) + 1)],
+                           "height": [s[0] for s in sizes], "width": [s[1] for s in sizes],
+                           "channels (nfc)": cfg["nfc"][:len(sizes)], "noise amplitude": cfg["noise_amp"][:len(sizes)]})
+    st.markdown(f"**{len(sizes)} scales** (1 = coarsest), scale factor {cfg['scale_factor']:.4f}, "
                 f"{cfg['nc_im']} channels ({'image + mask' if cfg['nc_im'] == 4 else 'image only'})")
     st.dataframe(scales, hide_index=True, width="stretch")
-    with st.expander("Training settings and source"):
-        st.json({"source": cfg.get("source"), "train": cfg.get("train")}, expanded=False)
+    with st.expander("Training settings and source", expanded=True):
+        st.dataframe(pd.concat([catalog.settings_table(cfg.get("train") or {}, "train"),
+                                catalog.settings_table(cfg.get("source") or {}, "source")]),
+                     hide_index=True, width="stretch")
+    ui.delete_control(ws, "checkpoints", name, key="ck_del")
 
 
 def add_data(ws: Workspace) -> None:
+    from singanseg_core.files.uploads import pair_uploads
+
     st.markdown("Add real image/mask pairs to a workspace dataset (Kvasir-SEG layout `images/` + `masks/`). "
                 f"Single files up to {MAX_UPLOAD_MB} MB, zips up to {MAX_ZIP_MB} MB.")
-    existing = ws.list_datasets()
+    existing = catalog.newest_first(ws, "datasets")
     dataset = st.text_input("Dataset name", value="my-data", key="up_dataset", max_chars=60,
                             help="A new or existing dataset folder under datasets/ (letters, digits, . _ -). "
                                  f"Existing: {', '.join(existing) or 'none'}.")
@@ -66,23 +64,20 @@ def add_data(ws: Workspace) -> None:
                          "images/ and masks/ folders (at the top or in one folder, like Kvasir-SEG.zip).")
     if mode.startswith("image"):
         c1, c2 = st.columns(2)
-        images = c1.file_uploader("Images", type=["png", "jpg", "jpeg", "bmp", "tif", "tiff"],
-                                  accept_multiple_files=True, key="up_images", max_upload_size=MAX_UPLOAD_MB,
-                                  help="RGB images; each needs a mask with the same file stem.")
-        masks = c2.file_uploader("Masks", type=["png", "jpg", "jpeg", "bmp", "tif", "tiff"],
-                                 accept_multiple_files=True, key="up_masks", max_upload_size=MAX_UPLOAD_MB,
+        kinds = ["png", "jpg", "jpeg", "bmp", "tif", "tiff"]
+        images = c1.file_uploader("Images", type=kinds, accept_multiple_files=True, key="up_images",
+                                  max_upload_size=MAX_UPLOAD_MB, help="RGB images; each needs a mask with the same "
+                                                                      "file stem.")
+        masks = c2.file_uploader("Masks", type=kinds, accept_multiple_files=True, key="up_masks",
+                                 max_upload_size=MAX_UPLOAD_MB,
                                  help="Binary masks (white = object), same size as their image; grey levels are "
                                       "thresholded at 127 when training.")
-        if st.button("Add pairs", key="up_add", icon=":material/upload:", type="primary",
+        if ui.button("Add pairs", key="up_add", icon=":material/upload:", type="primary",
+                     why_not=None if images else "choose at least one image and its mask",
                      help="Check the files and copy them into the dataset (names are made unique)."):
             try:
-                by_stem = {Path(m.name).stem: m for m in masks or []}
-                if not images:
-                    raise InputError("choose at least one image and its mask")
-                lonely = [i.name for i in images if Path(i.name).stem not in by_stem]
-                if lonely:
-                    raise InputError(f"no mask with the same name for: {', '.join(lonely)}")
-                pairs = [(i.name, i.getvalue(), by_stem[Path(i.name).stem].getvalue()) for i in images]
+                pairs = pair_uploads([(f.name, f.getvalue()) for f in images or []],
+                                     [(f.name, f.getvalue()) for f in masks or []])
                 folder, written = ws.add_pairs(dataset, pairs)
                 st.success(f"Added {len(written)} pair(s) to datasets/{folder.name}.")
             except Exception as err:  # noqa: BLE001
@@ -91,30 +86,39 @@ def add_data(ws: Workspace) -> None:
         zfile = st.file_uploader("Zip file", type=["zip"], key="up_zip", max_upload_size=MAX_ZIP_MB,
                                  help="A zip with images/ and masks/ (e.g. kvasir-seg.zip). Links, absolute paths and "
                                       "'..' entries are refused.")
-        if st.button("Import zip", key="up_zip_go", icon=":material/upload:", type="primary",
+        if ui.button("Import zip", key="up_zip_go", icon=":material/upload:", type="primary",
+                     why_not=None if zfile is not None else "choose a zip file first",
                      help="Unpack into a new dataset folder (a unique name is chosen if it exists)."):
             try:
-                if zfile is None:
-                    raise InputError("choose a zip file first")
                 with st.spinner("Unpacking..."):
                     folder, n = ws.import_zip(zfile.getvalue(), dataset)
                 st.success(f"Imported {n} pair(s) into datasets/{folder.name}.")
             except Exception as err:  # noqa: BLE001
                 ui.show_error(err)
+    st.subheader("Datasets")
+    table = catalog.dataset_table(ws)
+    if table.empty:
+        return
+    st.dataframe(table, hide_index=True, width="stretch")
+    pick = st.selectbox("Dataset to manage", table["dataset"].tolist(), key="ds_pick",
+                        help="Newest first. Deleting a dataset keeps the checkpoints trained on it.")
+    ui.delete_control(ws, "datasets", pick, key="ds_del")
 
 
 def train_tab(ws: Workspace) -> None:
     from singanseg_core.training.config import PRESETS
 
-    datasets = ws.list_datasets()
+    datasets = catalog.newest_first(ws, "datasets")
     if not datasets:
         st.info("Add a dataset first (tab **Add data**).")
         return
-    dataset = st.selectbox("Dataset", datasets, key="tr_dataset", help="Real image/mask pairs to train on.")
+    dataset = st.selectbox("Dataset", datasets, key="tr_dataset", help="Real image/mask pairs to train on "
+                                                                       "(newest dataset first).")
     stems = [s for s, _, _ in ws.dataset_pairs(dataset)]
-    chosen = st.multiselect("Images to train on (one model each)", stems, default=stems[:1], key="tr_stems",
-                            help="Each selected pair gets its own SinGAN-Seg model, trained one after another in "
-                                 "a background job.")
+    chosen = ui.sticky_multiselect("Images to train on (one model each)", stems, key="tr_stems", default=stems[:1],
+                                   help="Each selected pair gets its own SinGAN-Seg model, trained one after another "
+                                        "in a background job. Picks that exist in another dataset are kept when you "
+                                        "switch.")
     c1, c2, c3, c4 = st.columns(4)
     preset = c1.selectbox("Preset", list(PRESETS), index=list(PRESETS).index("quick"), key="tr_preset",
                           help="paper: 250 px, 2000 iterations/scale (GPU hours). quick: 64 px, 200 it (CPU "
@@ -139,13 +143,15 @@ def train_tab(ws: Workspace) -> None:
                             help="On: new folders with a -2, -3... suffix; existing checkpoints stay as they are. "
                                  "Off: finished checkpoints are skipped and partial ones continue from their last "
                                  "finished scale (same settings needed).")
-    if st.button("Start training job", key="tr_go", type="primary", icon=":material/model_training:",
-                 disabled=not chosen, help="Runs in a background process; you can leave the page."):
+    if ui.button("Start training job", key="tr_go", type="primary", icon=":material/model_training:",
+                 why_not=None if chosen else "choose at least one image to train on",
+                 help="Runs in a background process; you can leave the page."):
         names = {s: ws.unique_dir(ws.checkpoints, s).name if fresh else safe_name(s) for s in chosen}
         args = {"dataset": dataset, "stems": chosen, "names": names, "preset": preset, "device": device,
                 "parallel": parallel,
                 "overrides": {"max_size": int(max_size), "niter": int(niter), "seed": int(seed)}}
-        ui.submit_job(ws, "train", args, title=f"train {len(chosen)} model(s) on {dataset}")
+        shown = ", ".join(list(names.values())[:3]) + (" …" if len(names) > 3 else "")
+        ui.submit_job(ws, "train", args, title=f"train {len(chosen)} model(s) on {dataset}: {shown}")
     ui.job_panel(ws, ("train",), key="train")
 
 

@@ -24,16 +24,16 @@ def settings(ws: Workspace, names: list[str]) -> dict | None:
         return None
     models = {n: ui.load_model(ws, n) for n in chosen}
     max_k = min(m.num_scales for m in models.values())
-    first = models[chosen[0]]
+    depths = "; ".join(f"{n}: {m.num_scales} scales" for n, m in models.items())
     c1, c2 = st.columns([2, 1])
     with c1:
-        k = st.slider("Generation start scale", 0, max_k, 0, key="sm_start",
-                      help="0 = fresh noise at every scale (most varied). Higher = keep the real image's coarse "
-                           f"layout up to that scale and vary only finer detail; {max_k} = reconstruct the real "
-                           "image.")
-        sizes = " · ".join(f"{i}: {h}×{w}" for i, (h, w) in enumerate(first.scale_sizes))
-        st.caption(f"Scale sizes of {first.name} (h×w px): {sizes}"
-                   + (" — other checkpoints may differ." if len(chosen) > 1 else ""))
+        k = st.slider("Generation start scale (gen_start_scale, 0-based)", 0, max_k, 0, key="sm_start",
+                      help="The paper's gen_start_scale, counted from 0. 0 = fresh noise at every scale (most "
+                           "varied); k keeps the real image's layout at scales 1..k and generates the finer ones; "
+                           f"k = number of scales reconstructs the real image. Chosen: {depths}"
+                           + (" (the slider stops at the shallowest)." if len(models) > 1 else "."))
+        for name, model in models.items():
+            st.caption(ui.describe_start_scale(name, model.scale_sizes, int(k)))
     with c2:
         n = st.number_input("Samples per checkpoint", 1, MAX_SAMPLES, 8, key="sm_n",
                             help=f"How many image+mask pairs to generate for each checkpoint (at most {MAX_SAMPLES} "
@@ -42,11 +42,13 @@ def settings(ws: Workspace, names: list[str]) -> dict | None:
                                help="Same checkpoint, settings and seed → the same samples.")
     c3, c4 = st.columns(2)
     free = k == 0
+    why = None if free else "width and height factors apply at start scale 0 only"
     sh = c3.slider("Width factor", 0.5, 3.0, 1.0, 0.25, key="sm_sh", disabled=not free,
-                   help="Output width relative to the training size (start scale 0 only).")
+                   help="Output width relative to the training size" + (f" (disabled: {why})." if why else "."))
     sv = c4.slider("Height factor", 0.5, 3.0, 1.0, 0.25, key="sm_sv", disabled=not free,
-                   help="Output height relative to the training size (start scale 0 only).")
+                   help="Output height relative to the training size" + (f" (disabled: {why})." if why else "."))
     if not free:
+        st.caption(f":material/block: Width and height factors: {why}.")
         sh = sv = 1.0
     return {"checkpoints": chosen, "gen_start_scale": int(k), "n": int(n), "seed": int(seed),
             "scale_h": float(sh), "scale_v": float(sv)}
@@ -68,36 +70,30 @@ def generate(ws: Workspace, params: dict) -> dict:
 
 
 def gallery(ws: Workspace, result: dict) -> None:
-    view = st.radio("Show", ["image | mask | overlay", "image", "mask", "overlay"], horizontal=True, key="sm_view",
+    view = st.radio("Show", ["image / mask / overlay", "image", "mask", "overlay"], horizontal=True, key="sm_view",
                     help="What each gallery tile shows; overlay paints the mask over the image.")
-    per_row = 4 if view.startswith("image |") else 6
+    wide = view.startswith("image /")
+    per_row, side = ui.tiles_per_row(wide), ui.tile_side()
     for name, r in result["results"].items():
         st.markdown(f"#### {name}")
         real = ws.resolve(Path("checkpoints") / name / "real.png")
         mean, std = _mean_std(r["masks"])
         cols = st.columns(4)
         if real.exists():
-            cols[0].image(ui.upscale(Image.open(real).convert("RGB"), 128),
-                          caption="real image", width="stretch")
-        cols[1].image(ui.upscale(ui.framed(ui.grey(mean)), 128), caption="mask mean (white = always object)", width="stretch")
-        cols[2].image(ui.upscale(ui.framed(ui.grey(std, 0.5)), 128), caption="mask std (white = varies most)", width="stretch")
+            cols[0].image(ui.upscale(Image.open(real).convert("RGB"), side), caption="real image", width="stretch")
+        cols[1].image(ui.upscale(ui.framed(ui.grey(mean)), side), caption="mask mean (white = always object)",
+                      width="stretch")
+        cols[2].image(ui.upscale(ui.framed(ui.grey(std, 0.5)), side), caption="mask std (white = varies most)",
+                      width="stretch")
         cols[3].metric("True pixels (mean)", f"{float(np.mean(r['pct'])):.1f} %",
                        help="Average share of mask pixels that are object, over these samples.")
-        tiles = []
-        for img, msk in zip(r["images"], r["masks"]):
-            if view.startswith("image |"):
-                tiles.append(np.hstack([ui.framed(img), ui.framed(msk), ui.framed(ui.overlay(img, msk))]))
-            elif view == "image":
-                tiles.append(img)
-            elif view == "mask":
-                tiles.append(ui.framed(msk))
-            else:
-                tiles.append(ui.overlay(img, msk))
+        draw = {"image": lambda i, m: i, "mask": lambda i, m: ui.framed(m), "overlay": ui.overlay}.get(view, ui.triptych)
+        tiles = [draw(img, msk) for img, msk in zip(r["images"], r["masks"])]
         caps = [f"#{i} · {p:.1f} % object" for i, p in enumerate(r["pct"])]
         for lo in range(0, len(tiles), per_row):
             cols = st.columns(per_row)
             for c, t, cap in zip(cols, tiles[lo:lo + per_row], caps[lo:lo + per_row]):
-                c.image(ui.upscale(t, 96), caption=cap, width="stretch")
+                c.image(ui.upscale(t, side), caption=cap, width="stretch")
 
 
 def _mean_std(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -110,14 +106,17 @@ def save(ws: Workspace, result: dict) -> None:
     from singanseg_core.files.zips import zip_sample_folder as samples_to_zip
     from singanseg_core.sampling.writer import write_samples
 
-    p = result["params"]
+    p = result["params"]  # the shown samples' own settings, never the widgets' current ones
     more = "-etc" if len(p["checkpoints"]) > 1 else ""
     default = f"{p['checkpoints'][0]}{more}-s{p['gen_start_scale']}-seed{p['seed']}"
-    c1, c2 = st.columns([3, 1])
-    name = c1.text_input("Save as (folder under samples/)", value=default, key="sm_save_name", max_chars=80,
-                         help="A new folder is created; if the name is taken a suffix is added.")
-    if c2.button("Save to workspace", key="sm_save", icon=":material/save:",
-                 help="Writes images, masks and manifest.csv (the same samples as shown: same seed)."):
+    c1, c2 = st.columns([5, 2], vertical_alignment="bottom")
+    name = ui.derived_text_input("Save as (folder under samples/)", default, key="sm_save_name", container=c1,
+                                 max_chars=80, help="Follows the shown samples' start scale and seed until you type "
+                                 "a name of your own. A new folder is created; if the name is taken a suffix is "
+                                 "added.")
+    if c2.button("Save samples", key="sm_save", icon=":material/save:",
+                 help=f"Writes the {p['n']} sample(s) per checkpoint shown above (start scale "
+                      f"{p['gen_start_scale']}, seed {p['seed']}): images, masks and manifest.csv."):
         base = safe_name(name, "folder name")
         tmp = ws.samples / f".{base}.partial-{unique_suffix()}"
         try:
@@ -170,8 +169,11 @@ def main() -> None:
     if not result:
         st.caption("Press **Generate** to see samples.")
         return
-    if result["params"] != params:
-        st.caption(":material/info: Settings changed since these samples were generated; press Generate again.")
+    shown = result["params"]
+    if shown != params:
+        st.caption(f":material/info: Settings changed since these samples were generated (start scale "
+                   f"{shown['gen_start_scale']}, seed {shown['seed']}); they and **Save** keep those settings until "
+                   "you press Generate again.")
     n_total = sum(len(r["images"]) for r in result["results"].values())
     st.success(f"{n_total} samples in {result['seconds']:.2f} s.", icon=":material/check:")
     gallery(ws, result)

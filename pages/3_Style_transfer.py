@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 from PIL import Image
 
 import ui_common as ui
+from singanseg_core.services import catalog
 from singanseg_core.services.workspace import Workspace, safe_name
 
 RATIOS = {"1:1 (paper, mild)": "1:1", "1:1000 (paper, strong)": "1:1000", "free": None}
@@ -19,25 +17,28 @@ RATIOS = {"1:1 (paper, mild)": "1:1", "1:1000 (paper, strong)": "1:1000", "free"
 
 def launch(ws: Workspace) -> None:
     from singanseg_core.sampling.manifest import read_manifest
-    from singanseg_core.style import vgg_weights_status
+    from singanseg_core.style.vgg import resolve_random_features
 
-    sets = ws.list_sample_sets()
+    sets = catalog.newest_first(ws, "samples")
     if not sets:
-        st.info("No saved samples yet: generate and **Save to workspace** on the **Sample** page first.")
+        st.info("No saved samples yet: generate and **Save samples** on the **Sample** page first.")
         return
-    ok, text = vgg_weights_status()
-    if not ok:
+    random_features, _ = resolve_random_features(None)  # the one decision, as the job makes it
+    if random_features:
         st.warning("No pretrained VGG19 weights on this machine: style transfer runs with **random VGG features** "
                    "(the workflow works, the look is not the paper's; results are labelled).",
                    icon=":material/warning:")
-    src = st.selectbox("Samples set", sets, key="st_set", help="A saved samples folder (samples/<name>).")
-    frame = read_manifest(ws.resolve(Path("samples") / src, must_exist=True))
-    images = list(frame["image"])
-    chosen = st.multiselect("Generated images", images, default=images[:4], key="st_images",
-                            help="Which generated images to restyle (each uses its checkpoint's real image as style).")
+    src = st.selectbox("Samples set", sets, key="st_set", help="A saved samples folder (samples/<name>), newest first.")
+    images = [str(i) for i in read_manifest(ws.resolve(Path("samples") / src, must_exist=True))["image"]]
+    chosen = ui.sticky_multiselect(
+        "Generated images", images, key="st_images", default=images,
+        help="Which generated images to restyle (each uses its checkpoint's real image as style). When you switch "
+             "sets, picks that exist in the new set are kept; otherwise all of its images are chosen.")
     c1, c2, c3, c4 = st.columns(4)
     preset = c1.radio("Content : style", list(RATIOS), index=1, key="st_ratio",
-                      help="Weights of the content and style losses. The paper uses 1:1 and 1:1000.")
+                      help="Weights of the content and style losses: 1:X keeps the generated image's content and "
+                           "adds X times as much weight on looking like the real image's textures and colours. "
+                           "The paper uses 1:1 and 1:1000.")
     ratio = RATIOS[preset]
     if ratio is None:
         weight = c1.number_input("Style weight (content = 1)", 0.0, 1e6, 100.0, key="st_free",
@@ -50,71 +51,59 @@ def launch(ws: Workspace) -> None:
                              help="adam (as the original) or lbfgs (fewer steps for the same loss).")
     size = c4.selectbox("Processing size", ["native", 64, 128, 256], index=0, key="st_size",
                         help="Longer side in px during optimisation; the result has the original size.")
-    name = st.text_input("Save as (folder under style/)", value=f"{src}-st-{ratio.replace(':', 'x')}", key="st_out",
-                         max_chars=80, help="A new folder is made (suffix added if the name is taken).")
-    if st.button("Start style transfer job", key="st_go", type="primary", icon=":material/palette:",
-                 disabled=not chosen, help="Runs in a background process; progress shows below."):
+    name = ui.derived_text_input("Save as (folder under style/)", f"{src}-st-{ratio.replace(':', 'x')}", key="st_out",
+                                 max_chars=80, help="Follows the samples set and ratio until you type a name of your "
+                                                    "own. A new folder is made (suffix added if the name is taken).")
+    if ui.button("Start style transfer job", key="st_go", type="primary", icon=":material/palette:",
+                 why_not=None if chosen else "choose at least one generated image",
+                 help="Runs in a background process; progress shows below."):
         out = ws.unique_dir(ws.style, safe_name(name, "folder name")).name
         args = {"samples": src, "images": chosen, "out": out, "ratio": ratio, "steps": int(steps),
                 "optimizer": optimizer, "size": None if size == "native" else int(size), "seed": 0,
-                "random_features": not ok}
-        ui.submit_job(ws, "style-batch", args, title=f"style {len(chosen)} image(s) of {src} ({ratio})")
+                "random_features": random_features}
+        ui.submit_job(ws, "style-batch", args, title=f"style {len(chosen)} image(s) of {src} ({ratio}) → {out}")
     ui.job_panel(ws, ("style-batch",), key="style")
 
 
-def _zip_folder(folder: Path) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
-        for p in sorted(folder.iterdir()):
-            if p.is_file() and not p.name.startswith("."):
-                sub = "masks/" if p.name.endswith("_mask.png") else ("" if p.suffix != ".png" else "images/")
-                zf.write(p, sub + p.name)
-    return buf.getvalue()
-
-
-def split_view(before: np.ndarray, after: np.ndarray, at: float) -> np.ndarray:
-    """Left ``at`` fraction from ``after``, the rest from ``before``, with a white divider line."""
-    h, w = before.shape[:2]
-    x = int(round(at * w))
-    out = before.copy()
-    out[:, :x] = after[:, :x]
-    if 0 < x < w:
-        out[:, max(0, x - 1):x + 1] = 255
-    return out
-
-
 def results(ws: Workspace) -> None:
-    sets = [s for s in ws.list_style_sets() if (ws.style / s / "manifest.csv").is_file()]
+    from singanseg_core.files.zips import zip_sample_folder
+    from singanseg_core.sampling.manifest import read_manifest
+
+    sets = [s for s in catalog.newest_first(ws, "style") if (ws.style / s / "manifest.csv").is_file()]
     if not sets:
         st.caption("No style-transfer results yet.")
         return
     name = st.selectbox("Result set", sets, key="st_view",
-                        help="A finished (or partly finished) style-transfer folder under style/.")
+                        help="A finished (or partly finished) style-transfer folder under style/, newest first.")
     folder = ws.resolve(Path("style") / name, must_exist=True)
-    frame = pd.read_csv(folder / "manifest.csv")
+    frame = read_manifest(folder)
     if frame.empty:
         st.caption("Nothing finished in this set yet.")
-        return
-    if str(frame.get("st_random_features", pd.Series(["False"])).iloc[0]) == "True":
-        st.caption(":material/warning: Made with random (not pretrained) VGG19 features.")
-    st.download_button("Download zip", _zip_folder(folder), file_name=f"{name}.zip", mime="application/zip",
-                       key="st_dl", icon=":material/download:", on_click="ignore",
-                       help="Restyled images (images/), their masks (masks/) and manifest.csv.")
-    labels = list(frame["image"])
-    pick = st.selectbox("Image", labels, key="st_pick", help="Which result to compare in detail.")
+    else:
+        if "st_random_features" in frame and str(frame["st_random_features"].iloc[0]) == "True":
+            st.caption(":material/warning: Made with random (not pretrained) VGG19 features.")
+        st.download_button("Download zip", zip_sample_folder(folder), file_name=f"{name}.zip", mime="application/zip",
+                           key="st_dl", icon=":material/download:", on_click="ignore",
+                           help="Restyled images (images/), their masks (masks/) and manifest.csv.")
+        compare(ws, folder, frame)
+    ui.delete_control(ws, "style", name, key="st_del")
+
+
+def compare(ws: Workspace, folder: Path, frame) -> None:  # noqa: ANN001 - pandas frame
+    pick = st.selectbox("Image", list(frame["image"]), key="st_pick", help="Which result to compare in detail.")
     row = frame[frame["image"] == pick].iloc[0]
-    raw_path = ws.inside(str(row["st_source_image"]))  # manifest paths: only read inside the workspace
-    style_path = ws.inside(str(row["st_style_image"]))
-    raw = np.asarray(Image.open(raw_path).convert("RGB"))
-    styled = np.asarray(Image.open(folder / pick).convert("RGB"))
-    real = np.asarray(Image.open(style_path).convert("RGB"))
+    raw = np.asarray(Image.open(ws.inside(str(row["st_source_image"]))).convert("RGB"))  # only inside the workspace
+    styled = np.asarray(Image.open(folder / safe_name(pick, "file name")).convert("RGB"))
+    real = np.asarray(Image.open(ws.inside(str(row["st_style_image"]))).convert("RGB"))
+    side = ui.tile_side()
     c1, c2, c3 = st.columns(3)
-    c1.image(ui.upscale(real, 200), caption="real (style) image", width="stretch")
-    c2.image(ui.upscale(raw, 200), caption="generated (raw)", width="stretch")
-    c3.image(ui.upscale(styled, 200), caption=f"style-transferred ({row.get('st_ratio', '')})", width="stretch")
+    c1.image(ui.upscale(real, side), caption="real (style) image", width="stretch")
+    c2.image(ui.upscale(raw, side), caption="generated (raw)", width="stretch")
+    c3.image(ui.upscale(styled, side), caption=f"style-transferred ({row.get('st_ratio', '')})", width="stretch")
     at = st.slider("Before / after", 0.0, 1.0, 0.5, 0.01, key="st_split",
                    help="Drag: left of the line is the style-transferred image, right of it the raw one.")
-    st.image(ui.upscale(split_view(raw, styled, at), 320), caption="◀ style-transferred | raw ▶", width=420)
+    st.image(ui.before_after(raw, styled, at, 2 * side), caption="◀ style-transferred | raw ▶",
+             width=640 if ui.projector() else 420)
 
 
 @ui.guarded

@@ -41,37 +41,50 @@ def write_html(fig: "go.Figure", path: str | os.PathLike) -> Path:
 # Mask statistics
 
 
-def true_pixel_histogram(stats: "MaskStats") -> "go.Figure":
-    """Figures 3/6/10: histogram of true-pixel percentages (fraction of masks per bin), one
-    bar series per source (real / synthetic), with the summary and distance in the title."""
-    import plotly.graph_objects as go
+HISTOGRAM_LAYOUTS = ("grouped", "overlay", "side by side")
+# Legend to the right of the plot area, top-aligned: never on an axis title or the figure title.
+LEGEND_RIGHT = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1.0, "yanchor": "top"}
 
-    fig = go.Figure()
-    for source, h in stats.histograms.groupby("source", sort=False):
-        n = int(h["count"].sum())
-        fig.add_bar(
-            x=(h["bin_start"] + h["bin_end"]) / 2,
-            y=h["fraction"] * 100,
-            width=float(stats.bin_width) * 0.9 / max(stats.histograms["source"].nunique(), 1),
-            name=f"{source} (n={n})",
-            marker_color=SOURCE_COLORS.get(str(source)),
-            customdata=h[["label", "count"]].to_numpy(),
-            hovertemplate="%{customdata[0]} %%: %{customdata[1]} masks (%{y:.1f} %%)<extra></extra>",
-        )
+
+def true_pixel_histogram(stats: "MaskStats", layout: str = "grouped") -> "go.Figure":
+    """Figures 3/6/10: histogram of true-pixel percentages (y = % of masks per bin), one bar series per source
+    (real / synthetic), with the distance between them in the title.
+
+    ``layout``: ``"grouped"`` (bars next to each other per bin), ``"overlay"`` (translucent bars on top of each
+    other) or ``"side by side"`` (one panel per source, shared y axis).
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    if layout not in HISTOGRAM_LAYOUTS:
+        raise ValueError(f"layout must be one of {HISTOGRAM_LAYOUTS}, got {layout!r}")
+    groups = list(stats.histograms.groupby("source", sort=False))
+    counts = {str(src): int(h["count"].sum()) for src, h in groups}
+    if layout == "side by side":
+        fig = make_subplots(rows=1, cols=max(len(groups), 1), shared_yaxes=True,
+                            subplot_titles=[f"{src} (n={counts[str(src)]})" for src, _ in groups])
+    else:
+        fig = go.Figure()
+    width = float(stats.bin_width) * (0.9 / max(len(groups), 1) if layout == "grouped" else 0.95)
+    for i, (source, h) in enumerate(groups):
+        bar = go.Bar(x=(h["bin_start"] + h["bin_end"]) / 2, y=h["fraction"] * 100, width=width,
+                     name=f"{source} (n={counts[str(source)]})", marker_color=SOURCE_COLORS.get(str(source)),
+                     opacity=0.6 if layout == "overlay" else 1.0, customdata=h[["label", "count"]].to_numpy(),
+                     hovertemplate="%{customdata[0]} %%: %{customdata[1]} masks (%{y:.1f} %%)<extra></extra>")
+        if layout == "side by side":
+            fig.add_trace(bar, row=1, col=i + 1)
+        else:
+            fig.add_trace(bar)
     title = f"True-pixel percentage of masks ({stats.bin_width:g} % bins)"
     if stats.distance:
         title += (
             f"<br><sup>Wasserstein-1 = {stats.distance['wasserstein']:.2f} pp, "
             f"KS = {stats.distance['ks_statistic']:.3f} (p = {stats.distance['ks_pvalue']:.3g})</sup>"
         )
-    fig.update_layout(
-        title=title,
-        barmode="group",
-        xaxis_title="true pixels (% of mask area)",
-        yaxis_title="masks (%)",
-        xaxis_range=[0, 100],
-        template="plotly_white",
-    )
+    fig.update_xaxes(title_text="true pixels (% of mask area)", range=[0, 100])
+    fig.update_yaxes(title_text="masks (%)", **({"row": 1, "col": 1} if layout == "side by side" else {}))
+    fig.update_layout(title=title, barmode="overlay" if layout == "overlay" else "group", legend=LEGEND_RIGHT,
+                      template="plotly_white", height=420, margin={"t": 90})
     return fig
 
 
@@ -122,27 +135,50 @@ def _series_label(row: pd.Series) -> str:
 
 
 def small_data_figure(table: pd.DataFrame, metric: str = "iou") -> "go.Figure":
-    """Table 2 as a line chart: ``metric`` vs number of real images R, one line per training set."""
+    """Table 2 as a line chart: ``metric`` vs number of real images R, one line per training set.
+
+    Repeated runs (several seeds) are drawn as their mean with a ±1 std error bar. Ticks sit only at the R
+    values of the study, and the series are shifted sideways a little around each R so that equal scores
+    do not hide each other's markers (the hover text gives the exact R).
+    """
     import plotly.graph_objects as go
 
     fig = go.Figure()
+    r_values: list[int] = []
     if not table.empty:
-        t = table.assign(series=table.apply(_series_label, axis=1)).sort_values("R")
-        for series, df in t.groupby("series", sort=True):
+        t = table.assign(series=table.apply(_series_label, axis=1))
+        agg = t.groupby(["series", "R"], sort=True).agg(
+            mean=(metric, "mean"), std=(metric, "std"), runs=(metric, "count"), n_train=("n_train", "first"),
+        ).reset_index()
+        r_values = sorted(int(r) for r in agg["R"].unique())
+        gaps = np.diff(r_values)
+        step = float(gaps.min()) if len(gaps) else 1.0
+        names = sorted(agg["series"].unique())
+        for i, series in enumerate(names):
+            df = agg[agg["series"] == series]
+            offset = (i - (len(names) - 1) / 2) * 0.08 * step
+            several = bool((df["runs"] > 1).any())
             fig.add_scatter(
-                x=df["R"],
-                y=df[metric],
+                x=[float(r) + offset for r in df["R"]],
+                y=df["mean"].tolist(),
                 mode="lines+markers",
                 name=series,
-                customdata=df[["n_train"]].to_numpy(),
-                hovertemplate="R=%{x}, %{customdata[0]} training pairs: " + metric + "=%{y:.4f}<extra></extra>",
+                marker={"size": 9},
+                error_y={"type": "data", "array": df["std"].fillna(0).tolist(), "visible": several},
+                customdata=df[["R", "n_train", "runs"]].to_numpy(),
+                hovertemplate="R=%{customdata[0]}, %{customdata[1]} training pairs, %{customdata[2]} run(s): "
+                + metric + "=%{y:.4f}<extra></extra>",
             )
     fig.update_layout(
         title=f"Small-data study: validation {metric} vs number of real images",
-        xaxis_title="R (real images of fold one)",
-        yaxis_title=f"{metric} (folds two and three)",
+        xaxis={"title": "R (real images of fold one)", "tickmode": "array", "tickvals": r_values,
+               "ticktext": [str(r) for r in r_values]},
+        yaxis={"title": f"{metric} (folds two and three)", "range": [0, 1.02]},  # every metric lies in 0..1
+        legend=LEGEND_RIGHT,
         template="plotly_white",
     )
+    if len(r_values) == 1:
+        fig.update_xaxes(range=[r_values[0] - 1, r_values[0] + 1])
     return fig
 
 

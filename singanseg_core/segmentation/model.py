@@ -232,6 +232,14 @@ class SegProgress:
     metrics: dict[str, float] | None = None
     best_iou: float | None = None
 
+    @property
+    def fraction(self) -> float:
+        """This run's progress in [0, 1]: finished epochs plus the share of batches of the current one."""
+        if self.phase == "done":
+            return 1.0
+        part = self.batch / self.batches if self.batches else 1.0
+        return min(1.0, (self.epoch - 1 + part) / max(self.epochs, 1))
+
 
 ProgressFn = Callable[[SegProgress], Any]
 

@@ -15,8 +15,9 @@ STUDY_FILE = "study.json"
 RESULT_FILE = "result.json"
 # Fields that may change between reruns of one study folder (they only add or remove runs, or are
 # about where/how things run); every other field must match what the folder was started with.
-RERUN_FREE_FIELDS = {"r_values", "n_values", "folds", "variants", "include_real", "include_mixed",
+RERUN_FREE_FIELDS = {"r_values", "n_values", "folds", "variants", "include_real", "include_mixed", "seeds",
                      "checkpoints_dir", "device", "keep_models", "st_random_features"}
+MAX_COUNT = 100_000          # any R, N or seed a study may name
 
 
 @dataclass
@@ -28,6 +29,8 @@ class StudyConfig:
     ``singan_preset`` + ``singan_overrides`` build the engine's :class:`TrainConfig`.
     ``max_images``: use only this many real images (a seeded choice), for quick demos.
     ``folds`` (real-vs-synthetic): 1-based validation folds to run, ``None`` = all.
+    ``seeds``: UNet++ seeds; every run is repeated once per seed (``None`` = just ``seg.seed``), so the spread
+    over seeds shows how much of a difference is training noise.
     """
 
     kind: str
@@ -43,6 +46,7 @@ class StudyConfig:
     # real-vs-synthetic
     n_values: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
     folds: list[int] | None = None
+    seeds: list[int] | None = None
     # synthetic data
     variants: list[str] = field(default_factory=lambda: ["raw"])
     gen_start_scale: int = 0
@@ -69,6 +73,15 @@ class StudyConfig:
             parse_variant(v)
         if not self.variants:
             raise InputError("variants must name at least one of 'raw', 'st-1:1000', ...")
+        self.r_values = check_counts(self.r_values, "r_values")
+        self.n_values = check_counts(self.n_values, "n_values")
+        if self.seeds is not None:
+            self.seeds = check_counts(self.seeds, "seeds", lo=0)
+
+    @property
+    def run_seeds(self) -> list[int]:
+        """The UNet++ seeds every run is trained with (``seeds``, or just ``seg.seed``)."""
+        return list(self.seeds) if self.seeds else [self.seg.seed]
 
     @classmethod
     def from_preset(cls, kind: str, preset: str, data_dir: str | os.PathLike, **overrides: Any) -> "StudyConfig":
@@ -116,6 +129,35 @@ STUDY_PRESETS: dict[tuple[str, str], dict[str, Any]] = {
         singan_preset="quick", singan_overrides=dict(max_size=40, niter=60),
         seg_preset="demo", seg_extra=dict(epochs=4)),
 }
+
+
+def check_counts(values: Any, what: str, lo: int = 1, hi: int = MAX_COUNT) -> list[int]:
+    """``values`` as a sorted list of distinct whole numbers in ``lo..hi`` (R, N or seed values of a study).
+
+    Raises:
+        InputError: naming ``what``, when the list is empty or holds anything else.
+    """
+    if not isinstance(values, (list, tuple)) or not values:
+        raise InputError(f"{what}: give at least one whole number (got {values!r})")
+    out = set()
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or not lo <= v <= hi:
+            raise InputError(f"{what}: {v!r} is not a whole number in {lo}..{hi}")
+        out.add(int(v))
+    return sorted(out)
+
+
+def parse_counts(text: str, what: str, lo: int = 1, hi: int = MAX_COUNT) -> list[int]:
+    """``"1, 2; 5"`` → ``[1, 2, 5]`` (sorted, distinct), checked by :func:`check_counts`.
+
+    Raises:
+        InputError: ``what: write whole numbers separated by commas, e.g. 1, 2, 3`` for anything else.
+    """
+    try:
+        values = [int(v) for v in str(text).replace(";", ",").split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"{what}: write whole numbers separated by commas, e.g. 1, 2, 3") from None
+    return check_counts(values, what, lo, hi)
 
 
 def parse_variant(variant: str) -> str | None:

@@ -41,22 +41,44 @@ class StudyResult:
         return figures.real_vs_synthetic_figure(self.summary, metric)
 
 
-TABLE_COLUMNS = ["run_id", "kind", "train_set", "train_data", "variant", "fold", "R", "N", "n_train", "n_val",
+TABLE_COLUMNS = ["run_id", "kind", "train_set", "train_data", "variant", "fold", "R", "N", "seed", "n_train", "n_val",
                  *METRIC_NAMES, "best_epoch", "epochs", "encoder", "image_size", "train_seconds", "finished_at"]
 
 
 def summarize_table(kind: str, table: pd.DataFrame) -> pd.DataFrame:
-    """Small-data: one row per (R, train_set, variant) with S = synthetic pairs; real-vs-synthetic: mean
-    and std over folds per (train_set, variant) with the number of folds done."""
+    """Small-data: one row per (R, train_data, variant) with ``n_train`` and the metrics (the mean and, when a
+    run was repeated with several seeds, ``runs`` and ``<metric>_std``); real-vs-synthetic: mean and std over
+    folds (and seeds) per (train_set, variant) with the number of folds done."""
     if table.empty:
         return pd.DataFrame()
     if kind == "small-data":
-        cols = ["R", "train_data", "variant", "n_train", *METRIC_NAMES]
-        return table[cols].sort_values(["R", "train_data", "variant"]).reset_index(drop=True)
+        keys = ["R", "train_data", "variant"]
+        g = table.groupby(keys, sort=True)
+        out = g.agg(n_train=("n_train", "first"), runs=("run_id", "count"),
+                    **{m: (m, "mean") for m in METRIC_NAMES}).reset_index()
+        if out["runs"].max() > 1:
+            std = g.agg(**{f"{m}_std": (m, "std") for m in METRIC_NAMES}).reset_index(drop=True)
+            out = pd.concat([out, std], axis=1)
+        else:
+            out = out.drop(columns="runs")
+        return out.sort_values(keys).reset_index(drop=True)
     agg = {f"{m}_{s}": (m, s) for m in METRIC_NAMES for s in ("mean", "std")}
-    out = table.groupby(["train_set", "variant"], sort=False).agg(folds=("fold", "count"), **agg).reset_index()
+    out = table.groupby(["train_set", "variant"], sort=False).agg(
+        folds=("fold", "nunique"), runs=("run_id", "count"), **agg).reset_index()
     out["_order"] = out["train_set"].map(lambda s: -1 if s == "REAL" else int(s.split("-")[1]))
     return out.sort_values(["_order", "variant"]).drop(columns="_order").reset_index(drop=True)
+
+
+def seed_spread(table: pd.DataFrame, metric: str = "iou") -> pd.DataFrame:
+    """How much ``metric`` moves when only the UNet++ seed changes: per run without its seed (same data, fold,
+    R, N and variant) the number of seeds, mean, std, min and max. Empty when no run has several seeds."""
+    cols = ["train_set", "train_data", "variant", "fold", "R", "N", "seeds", "mean", "std", "min", "max"]
+    if table.empty or "seed" not in table:
+        return pd.DataFrame(columns=cols)
+    keys = ["train_set", "train_data", "variant", "fold", "R", "N"]
+    g = table.dropna(subset=["seed"]).groupby(keys, sort=True, dropna=False)[metric]
+    out = g.agg(seeds="count", mean="mean", std="std", min="min", max="max").reset_index()
+    return out[out["seeds"] > 1].reset_index(drop=True)[cols]
 
 
 def load_study(study_dir: str | os.PathLike) -> StudyResult:

@@ -62,6 +62,17 @@ class StudyProgress:
     stem: str | None = None
     detail: Any = None
 
+    @property
+    def fraction(self) -> float:
+        """The study's progress in [0, 1]: finished runs plus the share of the UNet++ run in training."""
+        inner = getattr(self.detail, "fraction", None) if self.stage == "train" else None
+        return min(1.0, (self.done + (inner or 0.0)) / max(self.total, 1)) if self.total else 0.0
+
+    @property
+    def run_label(self) -> str:
+        """``run k of n`` for the run in progress (1-based; ``k`` counts finished runs + 1)."""
+        return f"run {min(self.done + 1, self.total)} of {self.total}" if self.total else "preparing"
+
 
 StudyProgressFn = Callable[[StudyProgress], Any]
 
@@ -82,6 +93,10 @@ class _Study:
             pick = np.random.default_rng(config.fold_seed).choice(len(stems), config.max_images, replace=False)
             stems = sorted(stems[i] for i in pick)
         self.folds = split_folds(stems, config.n_folds, config.fold_seed)
+
+    def run_label(self) -> str:
+        """``run k of n``: the run being prepared or trained (1-based), as every progress message names it."""
+        return StudyProgress("", "", self.done, self.total).run_label
 
     def emit(self, stage: str, message: str, run_id: str | None = None, stem: str | None = None, detail: Any = None) -> None:
         if self.progress is not None:
@@ -109,12 +124,12 @@ class _Study:
         if is_finished_checkpoint(path):
             return SinGANSeg.from_pretrained(path, device=device)
         pair = self.pairs[stem]
-        self.emit("model", f"training SinGAN-Seg for {stem}", stem=stem)
+        self.emit("model", f"{self.run_label()}: training SinGAN-Seg of {stem}", stem=stem)
 
         def relay(ev):
             if self.progress is not None:
-                return self.progress(StudyProgress("model", f"SinGAN-Seg {stem}: scale {ev.scale + 1}/{ev.num_scales}",
-                                                   self.done, self.total, None, stem, ev))
+                msg = f"{self.run_label()}: SinGAN-Seg of {stem}, scale {ev.scale + 1} of {ev.num_scales}"
+                return self.progress(StudyProgress("model", msg, self.done, self.total, None, stem, ev))
             return None
 
         # resume=True continues a partial checkpoint left by a stopped study
@@ -132,7 +147,7 @@ class _Study:
         if len(have) >= n:
             return folder
         model = self.ensure_model(stem)
-        self.emit("samples", f"generating {n} samples of {stem}", stem=stem)
+        self.emit("samples", f"{self.run_label()}: generating {n} samples of {stem}", stem=stem)
         done_idx = set(int(i) for i in have["index"]) if len(have) else set()
         start = min(i for i in range(n) if i not in done_idx)
         write_samples(model, folder, n - start, gen_start_scale=self.config.gen_start_scale,
@@ -151,7 +166,7 @@ class _Study:
         out = self.dir / f"samples-{slug(variant)}" / stem
         if _manifest_count(out, n) >= n and _manifest_count(raw, n) >= n:
             return out
-        self.emit("style", f"style transfer {variant} of {stem}", stem=stem)
+        self.emit("style", f"{self.run_label()}: style transfer {variant} of {stem}", stem=stem)
         cfg = StyleTransferConfig.from_ratio(ratio, steps=self.config.st_steps, size=self.config.st_size,
                                              seed=self.config.sample_seed)
         device = None if self.config.device == "auto" else self.config.device
@@ -179,12 +194,13 @@ class _Study:
         if run.train_data in ("synthetic", "mixed"):
             train += self.synthetic_pairs(run)
         val = [self.pairs[s] for s in run.val_stems]
-        seg = replace(self.config.seg, device=self.config.device)
-        self.emit("train", f"UNet++ {run.run_id}: {len(train)} training pairs, {len(val)} validation", run.run_id)
+        seg = replace(self.config.seg, device=self.config.device, seed=run.seed)
+        self.emit("train", f"{self.run_label()} ({run.run_id}): UNet++ on {len(train)} training pairs, "
+                           f"{len(val)} validation", run.run_id)
 
         def relay(ev):
             if self.progress is not None:
-                msg = f"UNet++ {run.run_id}: epoch {ev.epoch}/{ev.epochs}"
+                msg = f"{self.run_label()} ({run.run_id}): UNet++ epoch {ev.epoch}/{ev.epochs}"
                 return self.progress(StudyProgress("train", msg, self.done, self.total, run.run_id, None, ev))
             return None
 
@@ -199,6 +215,7 @@ class _Study:
             row = {
                 "run_id": run.run_id, "kind": self.config.kind, "train_set": run.train_set,
                 "train_data": run.train_data, "variant": run.variant, "fold": run.fold, "R": run.R, "N": run.N,
+                "seed": run.seed,
                 "n_train": len(train), "n_val": len(val), **result.metrics, "best_epoch": result.best_epoch,
                 "epochs": seg.epochs, "encoder": seg.encoder_name, "image_size": seg.image_size,
                 "train_seconds": round(result.seconds, 3),

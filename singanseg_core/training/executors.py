@@ -134,7 +134,9 @@ class RayExecutor:
             except (OSError, ValueError):
                 continue
             for scale in range(seen.get(job.stem, job.start_scale), done):
-                if emit(ModelEvent(job.stem, "scale_done", scale, job.num_scales, group=task.index)) is False:
+                niter = int(job.config.get("niter") or 0)  # a finished scale: iteration niter of niter
+                if emit(ModelEvent(job.stem, "scale_done", scale, job.num_scales, niter, niter,
+                                   group=task.index)) is False:
                     raise Cancelled("training cancelled")
             seen[job.stem] = max(done, seen.get(job.stem, 0))
 

@@ -136,10 +136,10 @@ def run_group(task: GroupTask, emit: EventFn | None = None) -> GroupResult:
                             ev.losses[i] if ev.losses else {}, group=task.index))
         return True
 
-    def train(items: list[TrainItem]) -> None:
-        for it in items:
+    def train(items: list[TrainItem], start: int) -> None:
+        for it in items:  # "started" names the scale it starts at and its iterations (never "0/0")
             job = by_name[it.model_name]
-            send(ModelEvent(job.stem, "started", 0, job.num_scales, group=task.index,
+            send(ModelEvent(job.stem, "started", start, job.num_scales, 0, it.config.niter, group=task.index,
                             message=f"group of {len(items)}"))
         try:
             train_group(items, device=task.device, progress=on_batch, resume=True, log_every=task.log_every)
@@ -148,17 +148,17 @@ def run_group(task: GroupTask, emit: EventFn | None = None) -> GroupResult:
                 raise
             torch.cuda.empty_cache()
             half = len(items) // 2
-            train(items[:half])
-            train(items[half:])
+            train(items[:half], start)
+            train(items[half:], start)
             return
         for it in items:
             result.finished.append(it.model_name)
             send(ModelEvent(it.model_name, "finished", by_name[it.model_name].num_scales - 1,
-                            by_name[it.model_name].num_scales, group=task.index))
+                            by_name[it.model_name].num_scales, it.config.niter, it.config.niter, group=task.index))
 
-    for _, items in sorted(pending.items()):
+    for start, items in sorted(pending.items()):
         try:
-            train(items)
+            train(items, start)
         except Cancelled:
             raise
         except (SinGANSegError, RuntimeError, OSError, ValueError) as err:

@@ -1,0 +1,380 @@
+"""What the workspace holds, as tables for the UI, which jobs use what, and deleting an item.
+
+Five kinds of item live in a workspace (:data:`CATEGORIES`): datasets, checkpoints, sample sets, style sets and
+studies, each a folder ``<root>/<category>/<name>``. This module lists them as ``pandas`` tables (newest first
+where a person picks the latest one), says which background job reads or writes an item (from the job's
+arguments, :func:`job_targets`) and deletes an item only while no active job uses it (:func:`delete_item`).
+
+Everything here reads the disk only (no Streamlit); the dashboard caches what it shows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from ..errors import InputError
+from .workspace import Workspace, safe_name
+
+CATEGORIES = ("datasets", "checkpoints", "samples", "style", "studies")
+LABELS = {"datasets": "dataset", "checkpoints": "checkpoint", "samples": "sample set", "style": "style set",
+          "studies": "study"}
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """One workspace item: ``category`` (one of :data:`CATEGORIES`) and its folder ``name``."""
+
+    category: str
+    name: str
+
+    @property
+    def path(self) -> str:
+        """Workspace-relative path, e.g. ``checkpoints/img1``."""
+        return f"{self.category}/{self.name}"
+
+    @property
+    def label(self) -> str:
+        """``checkpoint img1`` (for messages)."""
+        return f"{LABELS[self.category]} {self.name}"
+
+
+def _check_category(category: str) -> None:
+    if category not in CATEGORIES:
+        raise InputError(f"unknown item kind {category!r}; choose one of {', '.join(CATEGORIES)}")
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+def item_names(ws: Workspace, category: str) -> list[str]:
+    """The items of ``category`` as the workspace lists them (alphabetical)."""
+    _check_category(category)
+    return {"datasets": ws.list_datasets, "checkpoints": ws.list_checkpoints, "samples": ws.list_sample_sets,
+            "style": ws.list_style_sets, "studies": ws.list_studies}[category]()
+
+
+def folder_stamp(folder: str | os.PathLike, suffixes: tuple[str, ...] = (".png", ".jpg", ".csv", ".json")) -> float:
+    """Newest modification time (s since the epoch) of ``folder`` and the files below it with ``suffixes``
+    (hidden folders skipped): a cache key that changes when a set gains, loses or rewrites a file."""
+    folder = Path(folder)
+    latest = folder.stat().st_mtime
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if name.endswith(suffixes):
+                try:
+                    latest = max(latest, os.stat(os.path.join(root, name)).st_mtime)
+                except OSError:  # removed while walking
+                    pass
+    return latest
+
+
+def _modified(folder: Path) -> float:
+    """When a set last changed: the newest of the folder and its direct files (cheap: one level)."""
+    stamps = [folder.stat().st_mtime]
+    for p in folder.iterdir():
+        try:
+            stamps.append(p.stat().st_mtime)
+        except OSError:
+            pass
+    return max(stamps)
+
+
+def newest_first(ws: Workspace, category: str) -> list[str]:
+    """Names of ``category``'s items, most recently changed first (ties: by name)."""
+    names = item_names(ws, category)
+    root = ws.root / category
+    return sorted(names, key=lambda n: (-_modified(root / n), n))
+
+
+# ---------------------------------------------------------------------------------------------- tables
+def dataset_table(ws: Workspace) -> pd.DataFrame:
+    """Datasets newest first: ``dataset``, ``pairs`` (image/mask pairs found), ``modified``."""
+    from ..files.pairs import find_pairs
+
+    rows = []
+    for name in newest_first(ws, "datasets"):
+        folder = ws.datasets / name
+        try:
+            pairs: Any = len(find_pairs(folder))
+        except InputError as err:  # unmatched files: say so instead of failing the whole table
+            pairs = f"problem: {str(err).splitlines()[0][:80]}"
+        rows.append({"dataset": name, "pairs": pairs, "modified": _when(_modified(folder))})
+    return pd.DataFrame(rows, columns=["dataset", "pairs", "modified"])
+
+
+CHECKPOINT_COLUMNS = ["checkpoint", "state", "scales", "finest size (h×w)", "iterations/scale", "origin",
+                      "modified", "note"]
+
+
+def checkpoint_row(folder: Path) -> dict[str, Any]:
+    """One row of :func:`checkpoint_table` for a checkpoint folder, its state from the one rule
+    (:func:`..model.checkpoint_status`): ``finished``, ``partial k/n`` (scales trained of planned), or ``broken``."""
+    from ..model.config import checkpoint_status
+
+    status = checkpoint_status(folder)
+    row: dict[str, Any] = dict.fromkeys(CHECKPOINT_COLUMNS, "")
+    row.update(checkpoint=folder.name, modified=_when(folder.stat().st_mtime))
+    cfg = status.config
+    if cfg is None or status.state in ("missing", "broken"):
+        row.update(state=status.state, scales=None, note=(status.message.splitlines() or [""])[0][:160])
+        return row
+    sizes = cfg.sizes
+    state = "finished" if status.state == "finished" else f"partial {cfg.num_scales}/{cfg.total_scales}"
+    row.update(state=state, scales=cfg.num_scales,
+               **{"finest size (h×w)": "×".join(map(str, sizes[-1])) if sizes else "",
+                  "iterations/scale": (cfg.train.get("config") or {}).get("niter"),
+                  "origin": str((cfg.source or {}).get("origin", ""))},
+               note=status.message.splitlines()[0][:160] if status.message else "")
+    return row
+
+
+def checkpoint_table(ws: Workspace) -> pd.DataFrame:
+    """Every checkpoint folder (with a ``config.json``) newest first, one row each (:data:`CHECKPOINT_COLUMNS`);
+    a folder being trained by an active job says so in ``state``."""
+    writing = {ref.name: job for job in active_jobs(ws) for ref in job_targets(job)["writes"]
+               if ref.category == "checkpoints"}
+    rows = []
+    for name in newest_first(ws, "checkpoints"):
+        row = checkpoint_row(ws.checkpoints / name)
+        if name in writing and row["state"] != "finished":
+            row["state"] = f"training ({row['state']})" if row["state"].startswith("partial") else "training"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=CHECKPOINT_COLUMNS)
+
+
+def sample_set_table(ws: Workspace) -> pd.DataFrame:
+    """Saved sample sets newest first: ``samples set``, ``pairs``, ``checkpoints``, ``start scales``, ``seeds``,
+    ``modified``."""
+    from ..sampling.manifest import read_manifest
+
+    rows = []
+    for name in newest_first(ws, "samples"):
+        folder = ws.samples / name
+        row: dict[str, Any] = {"samples set": name, "modified": _when(_modified(folder))}
+        try:
+            frame = read_manifest(folder)
+            row.update(pairs=len(frame), checkpoints=_joined(frame.get("checkpoint")),
+                       **{"start scales": _joined(frame.get("gen_start_scale")), "seeds": _joined(frame.get("seed"))})
+        except InputError as err:
+            row.update(pairs=f"problem: {str(err).splitlines()[0][:80]}")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["samples set", "pairs", "checkpoints", "start scales", "seeds", "modified"])
+
+
+def style_set_table(ws: Workspace) -> pd.DataFrame:
+    """Style-transfer sets newest first: ``style set``, ``images`` (finished), ``ratio``, ``random features``,
+    ``modified``."""
+    from ..sampling.manifest import read_manifest
+
+    rows = []
+    for name in newest_first(ws, "style"):
+        folder = ws.style / name
+        row: dict[str, Any] = {"style set": name, "modified": _when(_modified(folder))}
+        try:
+            frame = read_manifest(folder)
+            row.update(images=len(frame), ratio=_joined(frame.get("st_ratio")),
+                       **{"random features": _joined(frame.get("st_random_features"))})
+        except InputError as err:
+            row.update(images=f"problem: {str(err).splitlines()[0][:80]}")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["style set", "images", "ratio", "random features", "modified"])
+
+
+def study_table(ws: Workspace) -> pd.DataFrame:
+    """Study folders newest first: ``study``, ``kind``, ``runs finished``, ``runs pending``, ``dataset``,
+    ``modified`` (a folder without ``study.json`` yet is listed as ``starting``)."""
+    from ..studies.results import load_study
+
+    rows = []
+    for name in newest_first(ws, "studies"):
+        folder = ws.studies / name
+        row: dict[str, Any] = {"study": name, "modified": _when(_modified(folder))}
+        try:
+            res = load_study(folder)
+            row.update(kind=res.config.kind, **{"runs finished": len(res.table), "runs pending": len(res.pending)},
+                       dataset=Path(res.config.data_dir).name)
+        except InputError:
+            row.update(kind="starting")
+        except (ValueError, TypeError, KeyError, OSError) as err:
+            row.update(kind=f"problem: {type(err).__name__}")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["study", "kind", "runs finished", "runs pending", "dataset", "modified"])
+
+
+TABLES = {"datasets": dataset_table, "checkpoints": checkpoint_table, "samples": sample_set_table,
+          "style": style_set_table, "studies": study_table}
+
+
+def table(ws: Workspace, category: str) -> pd.DataFrame:
+    """The table of ``category`` (one of :data:`CATEGORIES`), newest first; its first column is the item name."""
+    _check_category(category)
+    return TABLES[category](ws)
+
+
+def _joined(values: Iterable[Any] | None, limit: int = 4) -> str:
+    if values is None:
+        return ""
+    seen = list(dict.fromkeys(str(v) for v in values if str(v) not in ("", "nan", "<NA>")))
+    return ", ".join(seen[:limit]) + (f" (+{len(seen) - limit})" if len(seen) > limit else "")
+
+
+def settings_table(data: dict[str, Any], prefix: str = "") -> pd.DataFrame:
+    """A nested dict (e.g. a checkpoint's ``train`` / ``source`` record) as readable ``setting`` / ``value`` rows:
+    nested keys joined with ``.``, lists of numbers shortened, every value as text."""
+    rows: list[dict[str, str]] = []
+
+    def walk(obj: Any, key: str) -> None:
+        if isinstance(obj, dict) and obj:
+            for k, v in obj.items():
+                walk(v, f"{key}.{k}" if key else str(k))
+        elif isinstance(obj, (list, tuple)):
+            items = [round(v, 4) if isinstance(v, float) else v for v in obj]
+            text = ", ".join(map(str, items[:12])) + (f", … ({len(items)} values)" if len(items) > 12 else "")
+            rows.append({"setting": key, "value": text})
+        else:
+            rows.append({"setting": key, "value": "" if obj is None else
+                         (f"{obj:.6g}" if isinstance(obj, float) else str(obj))})
+
+    walk(data, prefix)
+    return pd.DataFrame(rows, columns=["setting", "value"])
+
+
+# ---------------------------------------------------------------------------------------------- jobs ↔ items
+def _refs(category: str, names: Iterable[Any]) -> list[ItemRef]:
+    out = []
+    for n in names:
+        try:
+            out.append(ItemRef(category, safe_name(str(n))))
+        except InputError:
+            continue
+    return out
+
+
+def job_targets(job: Any, ws: Workspace | None = None) -> dict[str, list[ItemRef]]:
+    """What a job (a :class:`.jobs.Job`) ``reads`` and ``writes``, from its kind and arguments.
+
+    train: reads its dataset, writes one checkpoint per image; sample: reads checkpoints, writes a sample set;
+    style-batch: reads a sample set (and, with ``ws``, the checkpoints its manifest names: their real images are
+    the style images), writes a style set; study: reads a dataset, writes a study; import-legacy: writes the
+    checkpoints it has imported so far (from its status).
+    """
+    a, kind = dict(job.args or {}), job.kind
+    reads: list[ItemRef] = []
+    writes: list[ItemRef] = []
+    if kind == "train":
+        reads = _refs("datasets", [a.get("dataset", "")])
+        names = a.get("names") or {}
+        writes = _refs("checkpoints", [names.get(s, s) for s in a.get("stems") or []] if isinstance(names, dict)
+                       else a.get("stems") or [])
+    elif kind == "sample":
+        reads = _refs("checkpoints", a.get("checkpoints") or [])
+        writes = _refs("samples", [a.get("out", "")])
+    elif kind == "style-batch":
+        reads = _refs("samples", [a.get("samples", "")])
+        writes = _refs("style", [a.get("out", "")])
+        if ws is not None and reads:
+            from ..sampling.manifest import read_manifest
+
+            try:
+                frame = read_manifest(ws.samples / reads[0].name)
+                reads += _refs("checkpoints", sorted(set(frame["checkpoint"].astype(str))))
+            except (InputError, KeyError, OSError):
+                pass
+    elif kind == "study":
+        reads = _refs("datasets", [a.get("dataset", "")])
+        writes = _refs("studies", [a.get("name", "")])
+    elif kind == "import-legacy":
+        writes = _refs("checkpoints", ((job.status or {}).get("result") or {}).get("imported") or [])
+    return {"reads": reads, "writes": writes}
+
+
+def active_jobs(ws: Workspace) -> list[Any]:
+    """Queued and running jobs of the workspace, newest first."""
+    from .jobs import list_jobs
+
+    return [j for j in list_jobs(ws) if j.active]
+
+
+def jobs_using(ws: Workspace, category: str, name: str) -> list[Any]:
+    """Active jobs that read or write ``category/name``."""
+    ref = ItemRef(category, name)
+    return [j for j in active_jobs(ws) if any(ref in refs for refs in job_targets(j, ws).values())]
+
+
+def job_outputs(job: Any) -> list[str]:
+    """Where a job's output goes (or went), as workspace-relative folders, e.g. ``["checkpoints/img1"]``."""
+    result = (job.status or {}).get("result") or {}
+    for key in ("samples", "style", "study"):
+        if isinstance(result.get(key), str):
+            return [result[key]]
+    if job.kind == "import-legacy" and not result:
+        return ["checkpoints/ (imported models)"]
+    return [ref.path for ref in job_targets(job)["writes"]]
+
+
+def job_caption(job: Any, limit: int = 3) -> str:
+    """What tells jobs of the same kind apart: when it was created and where its output goes,
+    e.g. ``created 14:02:31 · → checkpoints/img1, checkpoints/img2 (+3 more)``."""
+    created = datetime.fromtimestamp(job.created)
+    when = created.strftime("%H:%M:%S") if created.date() == datetime.now().date() else created.strftime(
+        "%Y-%m-%d %H:%M")
+    outs = job_outputs(job)
+    text = ", ".join(outs[:limit]) + (f" (+{len(outs) - limit} more)" if len(outs) > limit else "")
+    return f"created {when}" + (f" · → {text}" if text else "")
+
+
+def item_state(item: dict[str, Any]) -> str:
+    """The state to show for one job item: an item still marked ``queued`` that has progress is ``running``."""
+    state = str(item.get("state") or "queued")
+    if state == "queued" and float(item.get("progress") or 0.0) > 0:
+        return "running"
+    return state
+
+
+# ---------------------------------------------------------------------------------------------- delete
+def delete_item(ws: Workspace, category: str, name: str) -> str:
+    """Delete ``<category>/<name>`` from the workspace and return a sentence saying what was deleted.
+
+    Refused with an ``InputError`` naming the item while an active job reads or writes it, and for a checkpoint
+    folder another process is writing (its lock is held). The folder is first renamed to a hidden name, so it
+    disappears from every listing at once, and then removed.
+    """
+    _check_category(category)
+    ref = ItemRef(category, safe_name(name, LABELS[category]))
+    folder = ws.resolve(ref.path, must_exist=True)
+    if not folder.is_dir() or ref.name not in item_names(ws, category):
+        raise InputError(f"{ref.path} is not a {LABELS[category]} of this workspace")
+    _refuse_if_used(ws, ref)
+    if category == "checkpoints":
+        from ..files.atomic import folder_lock
+
+        with folder_lock(folder, "checkpoint"):  # refuses while a writer outside the job system holds it
+            pass
+    trash = folder.parent / f".{ref.name}.deleting-{uuid.uuid4().hex[:8]}"
+    os.replace(folder, trash)
+    try:
+        _refuse_if_used(ws, ref)  # a job submitted meanwhile: put the folder back
+    except InputError:
+        os.replace(trash, folder)
+        raise
+    shutil.rmtree(trash, ignore_errors=True)
+    return f"Deleted {ref.label} ({ref.path})."
+
+
+def _refuse_if_used(ws: Workspace, ref: ItemRef) -> None:
+    users = jobs_using(ws, ref.category, ref.name)
+    if users:
+        j = users[0]
+        raise InputError(f"{ref.label} is used by the {j.state} job '{j.title}' ({j.id}); cancel it or wait "
+                         "until it finishes, then delete")
+
