@@ -19,7 +19,7 @@ from singanseg_core.cli.main import main
 from singanseg_core.errors import CheckpointError, InputError
 from singanseg_core.legacy.download import download_file
 from singanseg_core.legacy.importer import import_legacy
-from singanseg_core.legacy.unpickler import MAX_PICKLE_BYTES, restricted_load
+from singanseg_core.legacy.unpickler import restricted_load
 from singanseg_core.model import SinGANSeg
 from singanseg_core.services.demo import ASSETS_DIR
 from singanseg_core.services.workspace import Workspace
@@ -84,6 +84,8 @@ def test_storages_are_capped_before_anything_is_read(monkeypatch: pytest.MonkeyP
 
 def test_pickle_size_is_capped() -> None:
     import pickle
+
+    from singanseg_core.legacy.unpickler import MAX_PICKLE_BYTES
 
     big = pickle.dumps(list(range(300_000)), protocol=2)
     assert len(big) > MAX_PICKLE_BYTES

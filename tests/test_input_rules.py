@@ -13,7 +13,7 @@ from PIL import Image
 from singanseg_core.analysis.stats import load_mask
 from singanseg_core.cli.main import main
 from singanseg_core.errors import InputError
-from singanseg_core.files.pairs import find_pairs, load_pair, read_mask
+from singanseg_core.files.pairs import find_pairs, load_pair
 from singanseg_core.segmentation.data import load_binary_mask
 from singanseg_core.services.workspace import Workspace
 from tests import hostile
@@ -47,6 +47,8 @@ def _good_masks() -> dict[str, tuple[np.ndarray, str | None]]:
 
 @pytest.mark.parametrize("name", sorted(_good_masks()))
 def test_mask_rule_accepts_two_level_masks_and_says_what_it_did(name: str, tmp_path: Path) -> None:
+    from singanseg_core.files.pairs import read_mask
+
     array, note = _good_masks()[name]
     path = _save(tmp_path / "m.png", array)
     read = read_mask(path)
@@ -58,6 +60,8 @@ def test_mask_rule_accepts_two_level_masks_and_says_what_it_did(name: str, tmp_p
 
 def test_jpeg_compressed_mask_is_accepted(tmp_path: Path) -> None:
     """Kvasir-SEG ships its masks as JPEGs: compression noise near black and white is not 'grey'."""
+    from singanseg_core.files.pairs import read_mask
+
     blob = np.zeros((H, W), np.uint8)
     yy, xx = np.mgrid[:H, :W]
     blob[(yy - 24) ** 2 + (xx - 30) ** 2 < 15 ** 2] = 255

@@ -15,17 +15,17 @@ from tests.test_jobs import wait
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# A worker whose task hangs where neither a progress callback nor a signal handler runs: SIGTERM is blocked,
-# as it effectively is inside a long C call (the issue's example: a legacy import stuck rendering a pickle).
+# A worker whose task hangs in C where neither a progress callback nor a Python signal handler ever runs (a read
+# that never returns, SIGTERM blocked in that thread), like the issue's legacy import stuck inside one C call.
 STUCK_WORKER = """
-import signal, sys, time
+import os, signal, sys
 from singanseg_core.services import job_tasks, jobs
 
 def hang(ctx):
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     ctx.log("stuck")
-    while True:
-        time.sleep(60)
+    r, w = os.pipe()
+    os.read(r, 1)  # nothing is ever written
 
 job_tasks.TASKS["import-legacy"] = job_tasks.JobTask(job_tasks.TASKS["import-legacy"].validate, hang)
 sys.exit(jobs.run_job(sys.argv[1]))

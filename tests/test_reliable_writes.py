@@ -22,7 +22,6 @@ from singanseg_core.errors import Cancelled, InputError
 from singanseg_core.files.atomic import folder_lock
 from singanseg_core.files.pairs import load_pair
 from singanseg_core.model import SinGANSeg, checkpoint_status
-from singanseg_core.sampling.writer import write_sample_set
 from singanseg_core.services import jobs
 from singanseg_core.services.demo import ASSETS_DIR
 from singanseg_core.services.workspace import Workspace
@@ -191,6 +190,8 @@ def model(tmp_path: Path) -> SinGANSeg:
 
 
 def test_sample_set_is_all_or_nothing(model: SinGANSeg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from singanseg_core.sampling.writer import write_sample_set
+
     out = tmp_path / "samples" / "set"
     with hostile.disk_budget(monkeypatch, 40_000) as disk:   # room for a few PNGs, not for 12
         with pytest.raises(InputError) as err:
@@ -232,9 +233,13 @@ def test_checkpoint_save_on_a_full_disk_keeps_the_last_scale(tmp_path: Path, mon
         with pytest.raises(InputError, match="the disk is full"):
             train(*polyp(STEMS[0]), out, TrainConfig.from_preset("tiny", max_size=40, niter=2), progress=arm,
                   device="cpu")
+    from safetensors import safe_open
+
     status = checkpoint_status(out)
     assert status.state == "partial" and status.config.num_trained == 1, status
     assert SinGANSeg.from_pretrained(out).num_scales == 1
+    with safe_open(str(out / "model.safetensors"), "pt") as weights:  # the weights are scale 1's too
+        assert sorted({k.split(".")[1] for k in weights.keys() if k.startswith("generators.")}) == ["0"]
     assert _leftovers(out) == []
 
 

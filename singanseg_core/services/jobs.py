@@ -270,14 +270,14 @@ def stop_worker(job_dir: Path, grace: float = CANCEL_GRACE_S, kill_grace: float 
         end = time.time() + wait_s
         while time.time() < end and pid_alive(pid, started):
             time.sleep(0.1)
+    _append_log(job_dir, f"worker {pid} terminated after cancel (no response within {grace:g} s)")
     if _read_json(job_dir / "status.json").get("state") in ACTIVE:  # it died without writing a final state
-        _write_status(job_dir, dict(_read_json(job_dir / "status.json"), state="cancelled", finished=time.time(),
-                                    message=f"cancelled (the worker did not stop within {grace:g} s and was "
-                                            "terminated)"))
         spec = _read_json(job_dir / "spec.json")
         if spec:
             _release_outputs(Workspace(job_dir.parent.parent), job_dir, spec)
-    _append_log(job_dir, f"worker {pid} terminated after cancel (no response within {grace:g} s)")
+        _write_status(job_dir, dict(_read_json(job_dir / "status.json"), state="cancelled", finished=time.time(),
+                                    message=f"cancelled (the worker did not stop within {grace:g} s and was "
+                                            "terminated)"))
     return True
 
 
