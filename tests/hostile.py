@@ -184,10 +184,37 @@ def exif_rotated_jpeg(upright: np.ndarray) -> bytes:
 
 
 def decompression_bomb_png(side: int = 30_000) -> bytes:
-    """A tiny PNG (a few KB) that claims ``side`` x ``side`` pixels."""
-    buf = io.BytesIO()
-    Image.new("1", (side, side)).save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
+    """A small PNG (~100 KB) that claims ``side`` x ``side`` 1-bit pixels, written chunk by chunk (building it
+    through PIL would itself need ``side**2`` bytes)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = bytes(1 + (side + 7) // 8)          # filter byte + packed bits, all zero
+    deflate = zlib.compressobj(9)
+    body = b"".join(deflate.compress(row) for _ in range(side)) + deflate.flush()
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+# ---------------------------------------------------------------------------------------------- jobs
+# A worker whose task hangs in C where neither a progress callback nor a Python signal handler ever runs (a read
+# that never returns, SIGTERM blocked in that thread), like the issue's legacy import stuck inside one C call.
+STUCK_WORKER = """
+import os, signal, sys
+from singanseg_core.services import job_tasks, jobs
+
+def hang(ctx):
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    ctx.log("stuck")
+    r, w = os.pipe()
+    os.read(r, 1)  # nothing is ever written
+
+job_tasks.TASKS["import-legacy"] = job_tasks.JobTask(job_tasks.TASKS["import-legacy"].validate, hang)
+sys.exit(jobs.run_job(sys.argv[1]))
+"""
 
 
 # ---------------------------------------------------------------------------------------------- disk full

@@ -31,6 +31,9 @@ from tests.helpers import polyp
 DEMO_CK = ASSETS_DIR / "checkpoints" / "ihc_r256_c256"
 
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
 def _one_line(err: BaseException, limit: int = 400) -> str:
     text = str(err)
     assert "\n" not in text and len(text) < limit, text[:1000]

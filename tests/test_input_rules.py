@@ -23,6 +23,9 @@ H, W = 48, 64
 SQUARE = hostile.square_mask(H, W)
 
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
 def _save(path: Path, array: np.ndarray, **kwargs) -> Path:
     Image.fromarray(array).save(path, **kwargs)
     return path

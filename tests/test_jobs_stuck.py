@@ -11,25 +11,11 @@ import pytest
 
 from singanseg_core.services import jobs
 from singanseg_core.services.workspace import Workspace
+from tests.hostile import STUCK_WORKER
 from tests.test_jobs import wait
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# A worker whose task hangs in C where neither a progress callback nor a Python signal handler ever runs (a read
-# that never returns, SIGTERM blocked in that thread), like the issue's legacy import stuck inside one C call.
-STUCK_WORKER = """
-import os, signal, sys
-from singanseg_core.services import job_tasks, jobs
-
-def hang(ctx):
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-    ctx.log("stuck")
-    r, w = os.pipe()
-    os.read(r, 1)  # nothing is ever written
-
-job_tasks.TASKS["import-legacy"] = job_tasks.JobTask(job_tasks.TASKS["import-legacy"].validate, hang)
-sys.exit(jobs.run_job(sys.argv[1]))
-"""
 
 
 def test_cancel_terminates_a_stuck_job_and_the_queue_moves_on(demo_ws: Workspace,

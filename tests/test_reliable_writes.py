@@ -30,6 +30,8 @@ from singanseg_core.training.config import TrainConfig
 from tests import hostile
 from tests.helpers import polyp
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny nets on a shared 2-core machine
+
 DEMO_CK = ASSETS_DIR / "checkpoints" / "ihc_r256_c256"
 STEMS = ("cju5k3j3uf6de0817hszzfr7n", "cju2zp89k9q1g0855k1x0f1xa")
 
@@ -193,20 +195,20 @@ def test_sample_set_is_all_or_nothing(model: SinGANSeg, tmp_path: Path, monkeypa
     from singanseg_core.sampling.writer import write_sample_set
 
     out = tmp_path / "samples" / "set"
-    with hostile.disk_budget(monkeypatch, 40_000) as disk:   # room for a few PNGs, not for 12
+    with hostile.disk_budget(monkeypatch, 40_000) as disk:   # room for a few PNGs, not for 8
         with pytest.raises(InputError) as err:
-            write_sample_set([model], out, 12, seed=1, batch_size=2)
+            write_sample_set([model], out, 8, seed=1, batch_size=2)
     assert disk["refused"] >= 1 and "the disk is full" in str(err.value) and "\n" not in str(err.value)
     assert not out.exists() and _leftovers(out.parent) == []
     with pytest.raises(Cancelled):
-        write_sample_set([model], out, 6, seed=1, batch_size=2, progress=lambda name, d, n: d < 4)
+        write_sample_set([model], out, 4, seed=1, batch_size=2, progress=lambda name, d, n: d < 2)
     assert not out.exists() and _leftovers(out.parent) == []
-    frame = write_sample_set([model], out, 3, gen_start_scale=1, seed=7)
+    frame = write_sample_set([model], out, 2, gen_start_scale=1, seed=7)
     manifest = pd.read_csv(out / "manifest.csv")
-    assert len(frame) == len(manifest) == 3 and set(manifest["seed"]) == {7} and set(manifest["gen_start_scale"]) == {1}
+    assert len(frame) == len(manifest) == 2 and set(manifest["seed"]) == {7} and set(manifest["gen_start_scale"]) == {1}
     with pytest.raises(InputError, match="already exists"):
         write_sample_set([model], out, 2)
-    write_sample_set([model], out, 2, seed=8, overwrite=True)
+    write_sample_set([model], out, 1, seed=8, overwrite=True)
     assert set(pd.read_csv(out / "manifest.csv")["seed"]) == {8}
     reserved = tmp_path / "samples" / "reserved"
     reserved.mkdir()
@@ -214,11 +216,27 @@ def test_sample_set_is_all_or_nothing(model: SinGANSeg, tmp_path: Path, monkeypa
     assert len(pd.read_csv(reserved / "manifest.csv")) == 1
 
 
+def test_a_killed_writers_temporary_folder_is_cleared(model: SinGANSeg, tmp_path: Path) -> None:
+    """kill -9 leaves the hidden temporary folder of an all-or-nothing write; the next write of that result
+    removes it (its name carries the dead writer's pid), never one of a writer still alive."""
+    from singanseg_core.sampling.writer import write_sample_set
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    parent = tmp_path / "samples"
+    stale, alive = parent / f".set.partial-{dead.pid}-0000abcd", parent / f".set.partial-{os.getpid()}-0000abcd"
+    for folder in (stale, alive):
+        folder.mkdir(parents=True)
+        (folder / "x_img.png").write_bytes(b"half")
+    write_sample_set([model], parent / "set", 1)
+    assert not stale.exists() and alive.exists() and (parent / "set" / "manifest.csv").is_file()
+
+
 def test_cli_sample_on_a_full_disk_is_one_line(model: SinGANSeg, tmp_path: Path, capsys: pytest.CaptureFixture,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
-    with hostile.disk_budget(monkeypatch, 30_000):
-        assert main(["sample", "--checkpoint", str(model.path), "--out", str(out), "--n", "12",
+    with hostile.disk_budget(monkeypatch, 20_000):
+        assert main(["sample", "--checkpoint", str(model.path), "--out", str(out), "--n", "8",
                      "--batch-size", "2"]) == 1
     assert "the disk is full" in _one_error_line(capsys)
     assert not out.exists() and _leftovers(tmp_path) == []

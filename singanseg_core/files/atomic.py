@@ -19,6 +19,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 from PIL import Image
 
+from ..errors import InputError
+
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
@@ -32,16 +34,25 @@ def disk_full_message(path: str | os.PathLike, err: OSError) -> str:
             "Free some space and run again")
 
 
+class DiskFullError(InputError):
+    """The disk (or quota) is full; the message names the result that could not be written."""
+
+    def __init__(self, path: str | os.PathLike, err: OSError) -> None:
+        super().__init__(disk_full_message(path, err))
+        self.os_error = err
+
+
 @contextmanager
 def disk_errors(path: str | os.PathLike) -> Iterator[None]:
-    """Turn a full disk inside the block into one ``InputError`` naming ``path`` (other errors pass unchanged)."""
-    from ..errors import InputError
-
+    """Turn a full disk inside the block into one :class:`DiskFullError` naming ``path`` (the outermost
+    ``disk_errors`` wins, so an all-or-nothing folder names itself, not a file in its temporary copy)."""
     try:
         yield
+    except DiskFullError as err:
+        raise DiskFullError(path, err.os_error) from None
     except OSError as err:
         if is_disk_full(err):
-            raise InputError(disk_full_message(path, err)) from None
+            raise DiskFullError(path, err) from None
         raise
 
 
@@ -115,6 +126,21 @@ def save_png(path: str | os.PathLike, array: np.ndarray, compress_level: int = 1
     return atomic_write_bytes(path, buf.getvalue())
 
 
+def _sweep_partials(dest: Path) -> None:
+    """Remove the temporary folders a killed writer (kill -9, power loss) left next to ``dest``: their names
+    carry the writer's pid, and only those of processes that no longer exist are removed."""
+    for old in dest.parent.glob(f".{dest.name}.partial-*"):
+        pid = old.name.rsplit(".partial-", 1)[1].split("-")[0]
+        if not pid.isdigit() or old.is_symlink() or not old.is_dir():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(old, ignore_errors=True)
+        except (PermissionError, OverflowError):
+            continue
+
+
 @contextmanager
 def atomic_directory(dest: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling folder; on success it is renamed to ``dest``.
@@ -126,7 +152,8 @@ def atomic_directory(dest: str | os.PathLike, overwrite: bool = False) -> Iterat
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{dest.name}.partial-{uuid.uuid4().hex[:8]}"
+    _sweep_partials(dest)
+    tmp = dest.parent / f".{dest.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
         with disk_errors(dest):
@@ -157,8 +184,6 @@ def folder_lock(folder: str | os.PathLike, what: str = "folder", wait: float = 0
     """
     import fcntl
     import time
-
-    from ..errors import InputError
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
