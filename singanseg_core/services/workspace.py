@@ -43,6 +43,7 @@ MAX_ZIP_MB = 200              # one uploaded zip
 MAX_UNZIPPED_MB = 1000        # everything a zip may expand to
 MAX_ZIP_FILES = 20000
 _NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
+_STATUS_CACHE: dict[str, tuple] = {}   # checkpoint folder -> (stat keys, CheckpointStatus)
 
 
 def safe_name(name: str, what: str = "name") -> str:
@@ -220,13 +221,25 @@ class Workspace:
         return {name: st.message for name, st in sorted(self._checkpoint_states().items()) if st.state == "broken"}
 
     def _checkpoint_states(self) -> dict:
+        """``{name: CheckpointStatus}`` of every folder with a ``config.json``; a status is computed again only
+        when the config or the weights file changed (listing 1000 imported models stays cheap)."""
         from ..model.config import CheckpointStatus, checkpoint_status
 
         out: dict[str, CheckpointStatus] = {}
         for p in _dirs(self.checkpoints):
-            if (p / "config.json").is_file() or (p / "config.json").is_symlink():
-                out[p.name] = checkpoint_status(p) if not (p / "config.json").is_symlink() else \
-                    CheckpointStatus("broken", f"{p.name}/config.json is a symbolic link; not read")
+            config = p / "config.json"
+            if config.is_symlink():
+                out[p.name] = CheckpointStatus("broken", f"{p.name}/config.json is a symbolic link; not read")
+            elif config.is_file():
+                try:
+                    key = (_stat_key(config), _stat_key(p / "model.safetensors")
+                           if (p / "model.safetensors").exists() else None)
+                except OSError:
+                    continue
+                cached = _STATUS_CACHE.get(str(p))
+                if cached is None or cached[0] != key:
+                    cached = _STATUS_CACHE[str(p)] = (key, checkpoint_status(p))
+                out[p.name] = cached[1]
         return out
 
     def list_sample_sets(self) -> list[str]:
