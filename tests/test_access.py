@@ -116,3 +116,19 @@ def test_bad_environment_is_one_clear_line(env: dict, words: str) -> None:
     with pytest.raises(InputError) as err:
         policy_from_env(env)
     assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_server_defaults_to_loopback() -> None:
+    """`streamlit run app.py` (the config) and `make demo` answer on 127.0.0.1 unless told otherwise."""
+    import re
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "127.0.0.1"
+    makefile = (root / "Makefile").read_text()
+    assert re.search(r"^SINGANSEG_ADDRESS \?= 127\.0\.0\.1$", makefile, re.M)
+    demo = makefile.split("\ndemo:", 1)[1].split("\n\n", 1)[0]
+    assert "--server.address $(SINGANSEG_ADDRESS)" in demo
+    readme = (root / "README.md").read_text()
+    assert "SINGANSEG_ADDRESS=0.0.0.0 SINGANSEG_MODE=classroom" in readme
