@@ -85,6 +85,8 @@ def _baseline(tmp: Path) -> tuple[bool, str]:
     import singanseg_core.legacy.importer  # noqa: F401  (torch, numpy, PIL: what every probe imports)
     import tests.hostile  # noqa: F401
 
+    del singanseg_core, tests
+
     return True, "torch + engine imported"
 
 
@@ -306,7 +308,8 @@ def _m_zip_text(tmp: Path) -> tuple[bool, str]:
 
     ws = Workspace(tmp / "ws")
     try:
-        ws.import_zip(make_zip({"images/a.png": b"hello", "masks/a.png": hostile.png_bytes(hostile.square_mask())}), "z")
+        mask = hostile.png_bytes(hostile.square_mask())
+        ws.import_zip(make_zip({"images/a.png": b"hello", "masks/a.png": mask}), "z")
         return False, "imported"
     except InputError as err:
         return ws.list_datasets() == [], "refused: " + _short(str(err), 90)
@@ -370,8 +373,9 @@ def _k_train(tmp: Path) -> tuple[bool, str]:
     loads = st.state == "partial" and SinGANSeg.from_pretrained(tmp / "ck").num_scales == st.config.num_scales
     code, err = _cli([*argv, "--resume"])
     done = checkpoint_status(tmp / "ck")
+    at = st.config.num_scales if st.config else 0
     return bool(loads and code == 0 and done.state == "finished"), \
-        f"killed at {st.config.num_scales if st.config else 0} scales ({st.state}, loads: {loads}); resume: {done.state}"
+        f"killed at {at} scales ({st.state}, loads: {loads}); resume: {done.state}"
 
 
 @probe("kill -9 during sampling (2000 samples)", "interruptions", "no samples folder; the next write clears the temp")
@@ -495,7 +499,8 @@ def _w_reserve(tmp: Path) -> tuple[bool, str]:
         t.start()
     for t in threads:
         t.join()
-    return len({p.name for p in got}) == 8, f"{len({p.name for p in got})} folders: {sorted(p.name for p in got)[:3]}..."
+    names = sorted({p.name for p in got})
+    return len(names) == 8, f"{len(names)} folders: {names[:3]}..."
 
 
 @probe("cancel a job stuck in a read (SIGTERM blocked)", "jobs", "terminated; the next job runs")
@@ -623,8 +628,8 @@ def run_probe_child(name: str) -> dict:
         for mount in Path(tmp).rglob("disk"):
             _unmount(mount)
     line = next((ln[2:] for ln in out.splitlines() if ln.startswith("@@")), None)
-    result = json.loads(line) if line else {"held": False, "observed": f"no answer (exit {proc.returncode}"
-                                                                       f"{', killed after timeout' if seconds >= PROBE_TIMEOUT_S else ''})"}
+    killed = ", killed after timeout" if seconds >= PROBE_TIMEOUT_S else ""
+    result = json.loads(line) if line else {"held": False, "observed": f"no answer (exit {proc.returncode}{killed})"}
     return {**result, "rss_mb": usage.ru_maxrss / 1024.0, "seconds": seconds}
 
 

@@ -192,7 +192,6 @@ def mask_from_image(img: Image.Image, label: str = "mask") -> MaskRead:
 
     An empty or a full mask is accepted with a note (it trains, but it is probably not what was meant).
     """
-    notes: list[str] = []
     if _has_alpha(img):
         rgba = np.asarray(img.convert("RGBA"))
         alpha, colour = rgba[..., 3], rgba[..., :3]

@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import shutil
 import stat
 import time
 import uuid

@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gen-start-scale", type=sampling_setting("gen_start_scale"), default=0,
                    help="0 = most varied; higher = closer to the training image (clamped to the model's scales)")
     p.add_argument("--seed", type=sampling_setting("seed"), default=0, help="random seed")
-    p.add_argument("--scale-h", type=sampling_setting("scale_h"), default=1.0, help="width factor (only with --gen-start-scale 0)")
+    p.add_argument("--scale-h", type=sampling_setting("scale_h"), default=1.0,
+                   help="width factor (only with --gen-start-scale 0)")
     p.add_argument("--scale-v", type=sampling_setting("scale_v"), default=1.0, help="height factor (only with --gen-start-scale 0)")
     p.add_argument("--batch-size", type=sampling_setting("batch_size"), default=None,
                    help="samples generated per batch (default: 4 on CPU, 64 on GPU)")
