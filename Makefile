@@ -15,8 +15,11 @@ $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 	$(PY) -m pip install --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Loopback unless SINGANSEG_ADDRESS says otherwise (README: "Sharing the dashboard with a class").
+SINGANSEG_ADDRESS ?= 127.0.0.1
+
 demo: install
-	$(PY) -m streamlit run app.py --server.headless true
+	$(PY) -m streamlit run app.py --server.headless true --server.address $(SINGANSEG_ADDRESS)
 
 test: install
 	$(PY) -m pytest -p no:cacheprovider

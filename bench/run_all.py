@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "import": ["--copies", "20"],
     "segmentation": [],
     "dashboard": [],
+    "reliability": [],
 }
 
 

@@ -5,8 +5,9 @@ A model is a folder::
     config.json        a JSON object with "kind" (what model it is) and "format_version", plus the model's config
     model.safetensors  every tensor, by name (safetensors: no code, no pickle)
 
-``model.safetensors`` is written first and ``config.json`` last, each atomically, so a reader that finds a
-config always finds the weights it describes. Reading never unpickles anything and is bounded: the config
+Both files are written to temporary names first and renamed into place together, ``model.safetensors`` before
+``config.json``, so a reader that finds a config finds the weights it describes, and a full disk leaves the
+previous pair as it was. Reading never unpickles anything and is bounded: the config
 may hold at most :data:`MAX_CONFIG_BYTES`, the weights at most what the caller says the architecture needs.
 """
 
@@ -21,7 +22,7 @@ from typing import Any, Collection, Mapping
 import torch
 
 from .errors import CheckpointError
-from .files.atomic import atomic_write_bytes, atomic_write_json
+from .files.atomic import atomic_write_together
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -35,8 +36,9 @@ def save_pretrained(folder: str | os.PathLike, kind: str, version: int, config: 
 
     folder = Path(folder)
     host = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    atomic_write_bytes(folder / WEIGHTS_NAME, st_save(host, metadata={"kind": kind, "format_version": str(version)}))
-    atomic_write_json(folder / CONFIG_NAME, {**config, "kind": kind, "format_version": version})
+    weights = st_save(host, metadata={"kind": kind, "format_version": str(version)})
+    text = json.dumps({**config, "kind": kind, "format_version": version}, indent=2, sort_keys=True) + "\n"
+    atomic_write_together([(folder / WEIGHTS_NAME, weights), (folder / CONFIG_NAME, text.encode("utf-8"))])
     return folder
 
 

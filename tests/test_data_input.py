@@ -36,15 +36,16 @@ def test_rgba_png_alpha_is_the_mask(tmp_path):
 
 
 def test_grey_mask_is_binarised_and_changes_are_counted(tmp_path):
+    """Anti-aliased edge rows (grey next to black and white) are binarised at 127 and counted."""
     img = _write(tmp_path / "i.png", np.zeros((30, 30, 3), np.uint8))
     m = np.zeros((30, 30), np.uint8)
-    m[:5] = 100   # → 0 (150 px changed)
-    m[5:10] = 200  # → 255 (150 px changed)
-    m[10:15] = 255
+    m[10:20] = 255
+    m[9] = 100    # → 0 (30 px changed)
+    m[20] = 200   # → 255 (30 px changed)
     pair = load_pair(img, _write(tmp_path / "m.png", m))
-    assert pair.changed_pixels == 300
-    assert "binarised at 127 (300 pixels changed)" in pair.notes[0]
-    assert (pair.mask == 255).sum() == 300
+    assert pair.changed_pixels == 60
+    assert "binarised at 127 (60 pixels changed)" in pair.notes[0]
+    assert (pair.mask == 255).sum() == 330
 
 
 def test_rgb_mask_is_accepted(tmp_path):

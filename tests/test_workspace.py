@@ -21,8 +21,8 @@ def png(arr: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def pair_bytes(h: int = 32, w: int = 40) -> tuple[bytes, bytes]:
-    rng = np.random.default_rng(0)
+def pair_bytes(h: int = 32, w: int = 40, seed: int = 0) -> tuple[bytes, bytes]:
+    rng = np.random.default_rng(seed)
     img = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
     mask = np.zeros((h, w), np.uint8)
     mask[8:20, 10:30] = 255
@@ -54,8 +54,9 @@ def test_safe_name() -> None:
 def test_add_pairs_checks_and_unique_names(tmp_path: Path) -> None:
     ws = Workspace(tmp_path / "ws")
     img, mask = pair_bytes()
+    other, _ = pair_bytes(seed=1)
     folder, written = ws.add_pairs("set1", [("a.png", img, mask)])
-    _, written2 = ws.add_pairs("set1", [("a.png", img, mask)])
+    _, written2 = ws.add_pairs("set1", [("a.png", other, mask)])  # same name, other picture: a new name
     assert written == ["a"] and written2 == ["a-2"]
     assert sorted(p.name for p in (folder / "images").iterdir()) == ["a-2.png", "a.png"]
     assert ws.list_datasets() == ["set1"]
@@ -71,8 +72,9 @@ def test_add_pairs_checks_and_unique_names(tmp_path: Path) -> None:
 def test_import_zip_kvasir_layout(tmp_path: Path) -> None:
     ws = Workspace(tmp_path / "ws")
     img, mask = pair_bytes()
+    img2, _ = pair_bytes(seed=2)
     data = make_zip({"Kvasir-SEG/images/p1.png": img, "Kvasir-SEG/masks/p1.png": mask,
-                     "Kvasir-SEG/images/p2.png": img, "Kvasir-SEG/masks/p2.png": mask})
+                     "Kvasir-SEG/images/p2.png": img2, "Kvasir-SEG/masks/p2.png": mask})
     folder, n = ws.import_zip(data, "kvasir")
     assert n == 2 and folder.name == "kvasir"
     folder2, _ = ws.import_zip(data, "kvasir")

@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..files.images import IMAGE_SUFFIXES, open_bounded, to_uint8_levels
+from ..files.images import IMAGE_SUFFIXES
 
 MASK_THRESHOLD = 128  # grey value from which a mask pixel counts as polyp (masks are 0/255)
+MIN_BIN_WIDTH = 0.1   # percent: at most 1000 histogram bins
 
 
 # --------------------------------------------------------------------------------------------
@@ -31,8 +32,10 @@ MASK_THRESHOLD = 128  # grey value from which a mask pixel counts as polyp (mask
 
 
 def load_mask(path: str | os.PathLike) -> np.ndarray:
-    """Read a mask file as a boolean ``(H, W)`` array (True = polyp)."""
-    return to_uint8_levels(open_bounded(path)) >= MASK_THRESHOLD
+    """Read a mask file as a boolean ``(H, W)`` array (True = polyp), by the mask rule (``files.pairs.read_mask``)."""
+    from ..files.pairs import read_mask
+
+    return read_mask(path).mask >= MASK_THRESHOLD
 
 
 def true_pixel_pct(mask: np.ndarray | str | os.PathLike) -> float:
@@ -112,8 +115,8 @@ def histogram(pcts: Sequence[float] | np.ndarray, bin_width: float = 5.0) -> pd.
     Bins are ``[lo, hi)`` except the last one, which includes 100. Columns:
     ``bin_start, bin_end, label, count, fraction`` (fraction of all masks, 0..1).
     """
-    if not 0 < bin_width <= 100:
-        raise InputError(f"bin width must be in (0, 100] percent, got {bin_width}")
+    if not MIN_BIN_WIDTH <= bin_width <= 100:
+        raise InputError(f"bin width must be in {MIN_BIN_WIDTH:g}..100 percent, got {bin_width}")
     edges = np.arange(0.0, 100.0 + bin_width / 2, bin_width)
     if edges[-1] < 100.0:
         edges = np.append(edges, 100.0)

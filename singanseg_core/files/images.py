@@ -58,6 +58,9 @@ def open_bounded(source: str | os.PathLike | bytes, what: str | None = None,
             img = ImageOps.exif_transpose(img)
     except InputError:
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(f"{label}: claims more than {max_pixels / 1e6:.0f} megapixels (a decompression bomb?); "
+                         "refused") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
             Image.DecompressionBombWarning, EOFError) as err:
         why = "unknown or unsupported format" if isinstance(err, UnidentifiedImageError) else \
@@ -84,7 +87,11 @@ def to_uint8_levels(img: Image.Image) -> np.ndarray:
 
 def read_rgb(source: str | os.PathLike | bytes, what: str | None = None) -> np.ndarray:
     """``(H, W, 3)`` uint8 RGB of an image file; greyscale (8 or 16 bit) becomes grey RGB, alpha is dropped."""
-    img = open_bounded(source, what)
+    return rgb_array(open_bounded(source, what))
+
+
+def rgb_array(img: Image.Image) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB of a decoded image (see :func:`read_rgb`)."""
     if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
         return np.repeat(to_uint8_levels(img)[..., None], 3, axis=2)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):

@@ -47,6 +47,8 @@ ModelProgress = Callable[[int, int, str], "bool | None"]           # (models don
 
 USER_AGENT = "singanseg-studio (+https://pypi.org/project/singan-seg-polyp/ links)"
 DEFAULT_MAX_EXTRACT_BYTES = 64 << 30       # per archive; the published ones are a few GiB each
+DEFAULT_MAX_DOWNLOAD_BYTES = 16 << 30      # per archive, whether or not the server says how large it is
+DISK_RESERVE_BYTES = 128 << 20            # never fill the disk: stop when less than this would stay free
 DEFAULT_MAX_MEMBERS = 200_000
 EXTRACTED_LOG = ".extracted.json"
 
@@ -124,18 +126,40 @@ _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
 def download_file(url: str, dest: str | os.PathLike, progress: ByteProgress | None = None, timeout: float = 30.0,
-                  retries: int = 5, retry_wait: float = 1.0, chunk_size: int = 1 << 20) -> Path:
+                  retries: int = 5, retry_wait: float = 1.0, chunk_size: int = 1 << 20,
+                  max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES, reserve_bytes: int = DISK_RESERVE_BYTES) -> Path:
     """Download ``url`` to ``dest`` through ``dest.part``, resuming with HTTP Range after interruptions.
 
     A transfer that ends early (dropped connection, timeout) is resumed from the bytes already on disk, up to
     ``retries`` times; an interrupted run leaves ``dest.part`` for the next call to resume. The final size must
-    equal the server's announced size.
+    equal the server's announced size. The size is capped whether or not the server announces it: a file
+    larger than ``max_bytes``, or one that would leave less than ``reserve_bytes`` free on the disk, is
+    refused (before the transfer when the size is announced, as soon as it is passed otherwise) and its
+    partial file deleted. The folder is locked while a download runs (``dest.part`` has a fixed name so
+    that a later run can resume it; a second downloader is refused, not interleaved).
 
     Raises:
-        InputError: HTTP errors, or still incomplete after the retries. Cancelled: progress returned False.
+        InputError: HTTP errors, too large, disk full, or still incomplete after the retries.
+        Cancelled: progress returned False.
     """
+    import fcntl
+
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(dest.parent, os.O_RDONLY)  # flock on the folder itself: no lock file is left behind
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(f"{dest.parent}: another download into this folder is running; wait for it to "
+                             "finish") from None
+        return _download(url, dest, progress, timeout, retries, retry_wait, chunk_size, max_bytes, reserve_bytes)
+    finally:
+        os.close(fd)
+
+
+def _download(url: str, dest: Path, progress: ByteProgress | None, timeout: float, retries: int, retry_wait: float,
+              chunk_size: int, max_bytes: int, reserve_bytes: int) -> Path:
     part = dest.with_name(dest.name + ".part")
     failures = 0
     while True:
@@ -144,7 +168,8 @@ def download_file(url: str, dest: str | os.PathLike, progress: ByteProgress | No
         if have:
             headers["Range"] = f"bytes={have}-"
         try:
-            _fetch(urllib.request.Request(url, headers=headers), part, have, dest.name, progress, timeout, chunk_size)
+            _fetch(urllib.request.Request(url, headers=headers), part, have, dest.name, progress, timeout, chunk_size,
+                   max_bytes, reserve_bytes)
         except urllib.error.HTTPError as err:
             if err.code == 416 and have:  # our partial file is unusable for this server: start over once
                 part.unlink(missing_ok=True)
@@ -171,8 +196,17 @@ class _ShortTransfer(Exception):
 
 
 def _fetch(request: urllib.request.Request, part: Path, have: int, name: str, progress: ByteProgress | None,
-           timeout: float, chunk_size: int) -> None:
+           timeout: float, chunk_size: int, max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+           reserve_bytes: int = DISK_RESERVE_BYTES) -> None:
     """One HTTP request appending to / rewriting ``part``; raises _ShortTransfer if it ends early."""
+    from ..files.atomic import disk_errors
+
+    def too_large(size: int, known: bool) -> InputError:
+        part.unlink(missing_ok=True)
+        what = f"is {size} bytes" if known else f"sent more than {max_bytes} bytes without saying how many"
+        return InputError(f"{request.full_url}: the file {what}; at most {max_bytes} are accepted "
+                          "(pass a larger max_bytes if that is expected); the partial download was deleted")
+
     with urllib.request.urlopen(request, timeout=timeout) as resp:
         length = resp.headers.get("Content-Length")
         if have and resp.status == 206:
@@ -182,13 +216,26 @@ def _fetch(request: urllib.request.Request, part: Path, have: int, name: str, pr
             total = None if m.group(3) == "*" else int(m.group(3))
             mode, done = "ab", have
         else:  # 200: the server ignored Range (or nothing to resume): start from zero
-            total = int(length) if length is not None else None
+            total = int(length) if length is not None and length.isdigit() else None
             mode, done = "wb", 0
-        with open(part, mode) as fh:
+        if total is not None and total > max_bytes:
+            raise too_large(total, True)
+        free = shutil.disk_usage(part.parent).free
+        if total is not None and total - done > free - reserve_bytes:
+            raise InputError(f"{request.full_url}: needs {total - done} more bytes but only {free} are free under "
+                             f"{part.parent} (keeping {reserve_bytes} free); free some space and run again")
+        with disk_errors(part), open(part, mode) as fh:
             while True:
                 block = resp.read(chunk_size)
                 if not block:
                     break
+                if done + len(block) > max_bytes:
+                    fh.close()
+                    raise too_large(done + len(block), total is not None)
+                if total is None and done // (64 << 20) != (done + len(block)) // (64 << 20) \
+                        and shutil.disk_usage(part.parent).free - len(block) < reserve_bytes:
+                    raise InputError(f"{request.full_url}: stopped at {done} bytes: less than {reserve_bytes} "
+                                     f"bytes would stay free under {part.parent} ({part} kept)")
                 fh.write(block)
                 done += len(block)
                 if progress is not None and progress(name, done, total) is False:
@@ -332,7 +379,8 @@ def download_pretrained(directory: str | os.PathLike, parts: list[int | str] | t
                         progress: ByteProgress | None = None, import_progress: ModelProgress | None = None,
                         timeout: float = 30.0, retries: int = 5, retry_wait: float = 1.0,
                         max_extract_bytes: int = DEFAULT_MAX_EXTRACT_BYTES,
-                        models_dir: str | os.PathLike | None = None) -> PretrainedResult:
+                        models_dir: str | os.PathLike | None = None,
+                        max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES) -> PretrainedResult:
     """Download, check, extract and import the published models into ``directory`` (see the module docstring).
 
     Archives already extracted (listed in ``legacy/.extracted.json``) are not fetched again; models already in
@@ -375,7 +423,7 @@ def download_pretrained(directory: str | os.PathLike, parts: list[int | str] | t
         zip_path = archives / src.filename
         if not zip_path.exists():
             download_file(src.url, zip_path, progress=progress, timeout=timeout, retries=retries,
-                          retry_wait=retry_wait)
+                          retry_wait=retry_wait, max_bytes=max_download_bytes)
             result.downloaded.append(src.filename)
         try:
             check_zip(zip_path)

@@ -23,7 +23,7 @@ from ..model.samples import tensor_to_uint8
 from ..model.singanseg import SinGANSeg
 from ..networks.singan import Generator
 from ..persistence import CONFIG_NAME
-from .unpickler import GENERATOR_CLASSES, MAX_FILE_BYTES, MAX_SCALES, PickledModule, restricted_load
+from .unpickler import GENERATOR_CLASSES, MAX_FILE_BYTES, MAX_SCALES, PickledModule, _short, restricted_load
 
 __all__ = ["LEGACY_FILES", "MIN_SIZE", "LegacyCheckpoint", "ImportSummary", "read_legacy_checkpoint", "infer_config",
            "load_legacy_model", "find_legacy_models", "import_legacy_model", "import_legacy"]
@@ -154,7 +154,7 @@ def read_legacy_checkpoint(folder: str | os.PathLike) -> LegacyCheckpoint:
         if isinstance(a, torch.Tensor) and a.numel() == 1:
             a = a.reshape(()).item()
         if isinstance(a, bool) or not isinstance(a, (int, float)) or not np.isfinite(a):
-            raise CheckpointError(f"{folder / 'NoiseAmp.pth'}: entry {i} is {str(a)[:40]!r}, expected a number")
+            raise CheckpointError(f"{folder / 'NoiseAmp.pth'}: entry {i} is {_short(a, 40)}, expected a number")
         noise_amp.append(float(a))
     return LegacyCheckpoint(
         path=folder, generators=generators,
@@ -426,8 +426,11 @@ def import_legacy(src: str | os.PathLike, dest: str | os.PathLike, overwrite: bo
                 _, notes = import_legacy_model(ref.folder, target, ref.name, ref.image, ref.mask, overwrite)
                 summary.imported.append(ref.name)
                 summary.notes.extend(f"{ref.name}: {n}" for n in notes)
-            except CheckpointError as err:
+            except (CheckpointError, InputError) as err:
                 summary.refused.append((ref.name, str(err)))
+            except (Exception, RecursionError, MemoryError) as err:  # noqa: BLE001 - one hostile model never ends the batch
+                summary.refused.append((ref.name, f"{ref.folder}: unreadable ({type(err).__name__}: "
+                                                  f"{_short(str(err), 120)})"))
         seen.setdefault(ref.name, ref.folder)
         if progress is not None and progress(i + 1, len(refs), ref.name) is False:
             summary.seconds = time.perf_counter() - t0
@@ -438,4 +441,7 @@ def import_legacy(src: str | os.PathLike, dest: str | os.PathLike, overwrite: bo
 
 
 def _safe_name(name: str) -> bool:
-    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name and not name.startswith(".")
+    """The model-name rule (``model.config.name_problem``): the id becomes the folder and the sample names."""
+    from ..model.config import name_problem
+
+    return name_problem(name) is None

@@ -22,6 +22,22 @@ MAX_NFC = 1024
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
+def name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot be a model name, or ``None``. THE model-name rule: a model's name becomes part of
+    sample file names, so it is one plain file-name component (letters, digits, '.', '_', '-'; 1-128
+    characters, starting with a letter or digit, so never '/', '..' or a hidden name)."""
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        return (f"name {str(name)[:80]!r} must be a plain name (letters, digits, '.', '_', '-'; at most 128; no '/' "
+                "or '..')")
+    return None
+
+
+def model_name_from(text: str) -> str:
+    """A valid model name made from ``text`` (e.g. an image file's stem): other characters become ``_``."""
+    clean = re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("._-")[:128]
+    return clean or "model"
+
+
 @dataclass
 class ModelConfig:
     """Everything needed to rebuild and run a trained model (stored as ``config.json``).
@@ -118,8 +134,9 @@ class ModelConfig:
                 if abs(a / self.scale_factor - b) > max(3.0, 0.15 * b):
                     return (f"scale_factor {self.scale_factor:.6g} does not match the sizes {self.sizes} "
                             f"({a} px / {self.scale_factor:.4g} is not about {b} px)")
-        if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
-            return f"name {self.name!r} must be a plain name (letters, digits, '.', '_', '-'; no '/' or '..')"
+        bad_name = name_problem(self.name)
+        if bad_name:
+            return bad_name
         if self.num_trained is not None and not is_int(self.num_trained, 0, MAX_SCALES):
             return f"num_trained {self.num_trained!r} is not a scale count"
         if self.total_scales is not None and not is_int(self.total_scales, 1, MAX_SCALES):

@@ -95,6 +95,9 @@ class SinGANSeg:
             real_mask: ``(H, W)`` uint8 0/255; default: the finest real scale's mask channel > 0.
         """
         path = Path(path)
+        problem = self.config.problem()  # never write a checkpoint that from_pretrained would refuse
+        if problem:
+            raise CheckpointError(f"{path}: not saved: {problem}")
         path.mkdir(parents=True, exist_ok=True)
         if real_image is not None or not (path / REAL_IMAGE_NAME).exists():
             finest = tensor_to_uint8(self.reals[-1])[0]

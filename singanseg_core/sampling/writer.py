@@ -1,19 +1,50 @@
-"""Writing samples to disk: ``<id>_s<K>_<i>_img.png`` + ``<id>_s<K>_<i>_mask.png`` + ``manifest.csv``."""
+"""Writing samples to disk: ``<id>_s<K>_<i>_img.png`` + ``<id>_s<K>_<i>_mask.png`` + ``manifest.csv``.
+
+:func:`write_sample_set` is how a new sample set is made (the Sample page, ``singanseg sample`` and the sample
+job all use it): it is all-or-nothing. :func:`write_samples` adds samples of one model to a folder (studies
+extend their own sample folders with it). The allowed ranges of every sampling setting live here
+(:func:`check_sampling`).
+"""
 
 from __future__ import annotations
 
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import pandas as pd
 import torch
 
-from ..errors import Cancelled
-from ..files.atomic import save_png
+from ..errors import Cancelled, InputError
+from ..files.atomic import atomic_directory, save_png
+from ..model.config import MAX_SCALES
 from ..model.singanseg import SinGANSeg
 from .manifest import MANIFEST_COLUMNS, read_manifest, sample_stem, write_manifest
+
+MAX_SAMPLES = 100_000          # per model and call
+SCALE_RANGE = (0.25, 4.0)      # output width / height relative to the training size
+MAX_BATCH = 4096               # samples per forward pass
+SAMPLING_RANGES: dict[str, tuple[float, float]] = {
+    "n": (1, MAX_SAMPLES), "gen_start_scale": (0, MAX_SCALES), "seed": (0, 2**63 - 1),
+    "scale_h": SCALE_RANGE, "scale_v": SCALE_RANGE, "batch_size": (1, MAX_BATCH),
+}
+
+
+def check_sampling(**values: float | int | None) -> None:
+    """Raise ``InputError`` naming the first setting outside :data:`SAMPLING_RANGES` (``None`` = default)."""
+    for key, value in values.items():
+        if value is None:
+            continue
+        lo, hi = SAMPLING_RANGES[key]
+        integer = isinstance(lo, int) and isinstance(hi, int)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+            and lo <= value <= hi and (not integer or float(value).is_integer())
+        if not ok:
+            raise InputError(f"{key} must be {'an integer' if integer else 'a number'} in {lo:g}..{hi:g}, "
+                             f"got {value!r}")
+
 
 def write_samples(model: SinGANSeg, out_dir: str | os.PathLike, n: int, gen_start_scale: int = 0, seed: int = 0,
                   batch_size: int | None = None, scale_h: float = 1.0, scale_v: float = 1.0, start_index: int = 0,
@@ -22,7 +53,11 @@ def write_samples(model: SinGANSeg, out_dir: str | os.PathLike, n: int, gen_star
 
     Sample ``i`` (``start_index ≤ i < start_index + n``) is the same for a given seed whatever the batch size.
     PNGs are encoded on ``workers`` threads while the next batch is generated. Returns the rows written.
+    Not all-or-nothing by itself (a failure leaves the files written so far): new sets go through
+    :func:`write_sample_set`.
     """
+    check_sampling(n=n, gen_start_scale=gen_start_scale, seed=seed, scale_h=scale_h, scale_v=scale_v,
+                   batch_size=batch_size)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     k, _ = model.clamp_start_scale(gen_start_scale)
@@ -50,11 +85,16 @@ def write_samples(model: SinGANSeg, out_dir: str | os.PathLike, n: int, gen_star
                              "seed": seed, "gen_start_scale": k, "index": i, "image": f"{stem}_img.png",
                              "mask": f"{stem}_mask.png", "true_pixel_pct": round(float(pct[j]), 4),
                              "scale_h": scale_h, "scale_v": scale_v})
+            done = [f for f in futures if f.done()]
+            for f in done:  # a full disk stops the run at once, not after all the sampling
+                f.result()
             if progress is not None and progress(hi - start_index, n) is False:
                 raise Cancelled(f"sampling cancelled after {hi - start_index} of {n} samples")
         for f in futures:
             f.result()
     finally:
+        for f in futures:
+            f.cancel()
         pool.shutdown(wait=True)
     new = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     old = read_manifest(out)
@@ -65,3 +105,42 @@ def write_samples(model: SinGANSeg, out_dir: str | os.PathLike, n: int, gen_star
         new_all = new
     write_manifest(out, new_all)
     return new
+
+
+def write_sample_set(models: Sequence[SinGANSeg], out_dir: str | os.PathLike, n: int, gen_start_scale: int = 0,
+                     seed: int = 0, batch_size: int | None = None, scale_h: float = 1.0, scale_v: float = 1.0,
+                     progress: Callable[[str, int, int], "bool | None"] | None = None,
+                     overwrite: bool = False, workers: int = 2) -> pd.DataFrame:
+    """A new sample set: ``n`` samples of every model in ``models`` in ``out_dir``, all or nothing.
+
+    Everything (PNGs and ``manifest.csv``) is written into a temporary sibling folder that is renamed to
+    ``out_dir`` only when complete, so a cancel, a crash or a full disk leaves ``out_dir`` as it was and nothing
+    half-written behind. ``out_dir`` must not exist, or be an empty folder reserved for it
+    (``Workspace.reserve_dir``), unless ``overwrite`` (then it is replaced, only at the end).
+
+    Args:
+        progress: ``progress(model name, samples done, n)``; returning ``False`` cancels (``Cancelled``).
+    Returns:
+        The manifest of the new set (one row per sample, models in the given order).
+    Raises:
+        InputError: a setting out of range (:func:`check_sampling`), no models, two models with one name,
+            ``out_dir`` holds something already, or the disk is full. Cancelled.
+    """
+    check_sampling(n=n, gen_start_scale=gen_start_scale, seed=seed, scale_h=scale_h, scale_v=scale_v,
+                   batch_size=batch_size)
+    out = Path(out_dir)
+    if not models:
+        raise InputError("no checkpoints to sample from")
+    names = [m.name for m in models]
+    if len(set(names)) != len(names):
+        raise InputError(f"two checkpoints are named {next(x for x in names if names.count(x) > 1)!r}: their "
+                         "sample files would overwrite each other; sample them into separate folders")
+    if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"{out} already exists; choose a new folder (or overwrite it)")
+    frames = []
+    with atomic_directory(out, overwrite=overwrite) as tmp:
+        for model in models:
+            relay = None if progress is None else (lambda d, t, name=model.name: progress(name, d, t))
+            frames.append(write_samples(model, tmp, n, gen_start_scale, seed, batch_size, scale_h, scale_v,
+                                        progress=relay, workers=workers))
+    return pd.concat(frames, ignore_index=True)

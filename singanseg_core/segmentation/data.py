@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from ..errors import InputError
-from ..files.images import open_bounded, read_rgb, to_uint8_levels
+from ..files.images import read_rgb
 from ..files.pairs import find_pairs as find_dataset_pairs
 from ..sampling.manifest import read_manifest_rows
 # ImageNet statistics: right for pretrained encoders and harmless for randomly initialised ones.
@@ -72,8 +72,11 @@ def load_image(path: Path, size: int | None = None) -> np.ndarray:
 
 
 def load_binary_mask(path: Path, size: int | None = None) -> np.ndarray:
-    """Mask as uint8 ``(H, W)`` with values 0/1 (grey >= 128 is polyp), resized with nearest neighbour."""
-    im = Image.fromarray(to_uint8_levels(open_bounded(path)))
+    """Mask as uint8 ``(H, W)`` with values 0/1 (read by the mask rule, ``files.pairs.read_mask``), resized with
+    nearest neighbour."""
+    from ..files.pairs import read_mask
+
+    im = Image.fromarray(read_mask(path).mask)
     if size is not None:
         im = im.resize((size, size), Image.NEAREST)
     return (np.asarray(im) >= 128).astype(np.uint8)

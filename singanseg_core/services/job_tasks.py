@@ -3,13 +3,19 @@ and a runner (run by the worker process). Arguments are plain JSON with workspac
 
 ======================  ===========================================================================================
 ``train``               dataset, stems (all when empty), names ({stem: checkpoint name}), preset, overrides,
-                        device, parallel (models trained together: an int or "auto")
+                        device, parallel (models trained together: an int or "auto"), fresh (default true: each
+                        model gets a new folder, reserved at submit; false: train into the named folders,
+                        finished ones skipped and partial ones continued)
 ``sample``              checkpoints, n, gen_start_scale, seed, scale_h, scale_v, out (name under samples/)
 ``style-batch``         samples (name under samples/), images (subset), out (name under style/), ratio, steps,
                         optimizer, size, seed, random_features
 ``study``               name (under studies/), kind, preset, dataset, overrides (StudyConfig fields)
 ``import-legacy``       src (a folder inside the workspace, e.g. ``legacy/<name>``)
 ======================  ===========================================================================================
+
+Output folders (``out``, ``name``, fresh checkpoint folders) are reserved when the job is submitted
+(``Workspace.reserve_dir``): two jobs (two browser sessions) asking for one name get two folders, and the
+reserved name is what the job's ``args`` record, so a resumed job writes where the first run did.
 """
 
 from __future__ import annotations
@@ -21,10 +27,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import InputError
+from ..sampling.writer import SAMPLING_RANGES
 from .jobs import JobContext
 from .workspace import Workspace, safe_name
 
-MAX_SAMPLES_PER_JOB = 100_000
 MAX_STYLE_STEPS = 100_000
 
 
@@ -32,6 +38,37 @@ MAX_STYLE_STEPS = 100_000
 class JobTask:
     validate: Callable[[Workspace, dict[str, Any]], dict[str, Any]]
     run: Callable[[JobContext], dict[str, Any]]
+    outputs: Callable[[Workspace, dict[str, Any]], list[Path]] | None = None  # folders reserved at submit
+
+
+def release_outputs(ws: Workspace, kind: str, args: dict[str, Any]) -> list[str]:
+    """Remove the folders a job reserved at submit that are still empty (it failed or was cancelled before
+    writing anything); returns their workspace-relative names. Folders with anything in them stay."""
+    task = TASKS.get(kind)
+    if task is None or task.outputs is None:
+        return []
+    released = []
+    for folder in task.outputs(ws, args):
+        try:
+            if ws.release_dir(folder):
+                released.append(ws.relative(folder.parent) + "/" + folder.name)
+        except InputError:
+            continue
+    return released
+
+
+def _named(sub: str, key: str) -> Callable[[Workspace, dict[str, Any]], list[Path]]:
+    def outputs(ws: Workspace, args: dict[str, Any]) -> list[Path]:
+        name = args.get(key)
+        return [ws.root / sub / safe_name(name)] if isinstance(name, str) and name else []
+
+    return outputs
+
+
+def _train_outputs(ws: Workspace, args: dict[str, Any]) -> list[Path]:
+    names = args.get("names") or {}
+    return [ws.checkpoints / safe_name(n) for n in names.values() if isinstance(n, str)] \
+        if isinstance(names, dict) else []
 
 
 def validate(ws: Workspace, kind: str, args: Any) -> dict[str, Any]:
@@ -63,6 +100,13 @@ def _names(args: dict, key: str, what: str) -> list[str]:
     value = args.get(key) or []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise InputError(f"{key} must be a list of {what} names")
+    return value
+
+
+def _text(args: dict, key: str, what: str) -> str:
+    value = args.get(key, "")
+    if not isinstance(value, str):
+        raise InputError(f"{key} (the {what}) must be a name, got {type(value).__name__}")
     return value
 
 
@@ -99,6 +143,8 @@ def _check_train(ws: Workspace, a: dict) -> dict:
     chosen = [safe_name(names.get(s, s), "checkpoint name") for s in wanted]
     if len(set(chosen)) != len(chosen):
         raise InputError("two models would share one checkpoint name; give each a name of its own")
+    if not isinstance(a.get("fresh", True), bool):
+        raise InputError("fresh must be true or false")
     overrides = a.get("overrides") or {}
     if not isinstance(overrides, dict):
         raise InputError("overrides must be an object of training settings")
@@ -107,6 +153,9 @@ def _check_train(ws: Workspace, a: dict) -> dict:
     if parallel != "auto":
         _int(a, "parallel", 1, 1, 256)
     _device(a)
+    if a.get("fresh", True):  # last: nothing is reserved for a job that is refused
+        a["names"] = {s: ws.reserve_dir(ws.checkpoints, name).name for s, name in zip(wanted, chosen)}
+        a["stems"], a["fresh"] = wanted, False  # a resumed job continues in the reserved folders
     return a
 
 
@@ -171,29 +220,34 @@ def _check_sample(ws: Workspace, a: dict) -> dict:
         status = checkpoint_status(_existing(ws, "checkpoints", name, "checkpoint"))
         if status.state != "finished":
             raise InputError(f"checkpoint {name!r} is {status.state}" + (f": {status.message}" if status.message else ""))
-    a["n"] = _int(a, "n", 16, 1, MAX_SAMPLES_PER_JOB)
-    a["gen_start_scale"] = _int(a, "gen_start_scale", 0, 0, 64)
-    a["seed"] = _int(a, "seed", 0, 0, 2**63 - 1)
-    a["scale_h"] = _float(a, "scale_h", 1.0, 0.25, 4.0)
-    a["scale_v"] = _float(a, "scale_v", 1.0, 0.25, 4.0)
-    safe_name(a.get("out", ""), "samples folder")
+    defaults = {"n": 16, "gen_start_scale": 0, "seed": 0, "scale_h": 1.0, "scale_v": 1.0}
+    for key, default in defaults.items():
+        lo, hi = SAMPLING_RANGES[key]
+        a[key] = _int(a, key, default, lo, hi) if isinstance(default, int) else _float(a, key, default, lo, hi)
+    a["out"] = ws.reserve_dir(ws.samples, _text(a, "out", "samples folder")).name
     return a
 
 
 def _run_sample(ctx: JobContext) -> dict[str, Any]:
+    """All or nothing (``sampling.write_sample_set``): the set appears in ``samples/<out>`` only when complete;
+    a resumed job starts the set again."""
     from ..model.singanseg import SinGANSeg
-    from ..sampling.writer import write_samples
+    from ..sampling.writer import write_sample_set
 
     a = ctx.args
     out = ctx.ws.resolve(Path("samples") / safe_name(a["out"], "samples folder"))
     names = list(a["checkpoints"])
-    for k, name in enumerate(names):
-        model = SinGANSeg.from_pretrained(ctx.ws.resolve(Path("checkpoints") / safe_name(name), must_exist=True))
-        ctx.update(message=f"sampling {name}", item=name, item_state="running")
-        write_samples(model, out, int(a["n"]), int(a["gen_start_scale"]), int(a["seed"]),
-                      scale_h=float(a["scale_h"]), scale_v=float(a["scale_v"]),
-                      progress=lambda d, n, k=k, name=name: ctx.update(progress=(k + d / max(n, 1)) / len(names),
-                                                                     item=name, item_progress=d / max(n, 1)))
+    models = [SinGANSeg.from_pretrained(ctx.ws.resolve(Path("checkpoints") / safe_name(n), must_exist=True))
+              for n in names]
+
+    def progress(name: str, done: int, n: int) -> bool:
+        k = names.index(name)
+        return ctx.update(progress=(k + done / max(n, 1)) / len(names), message=f"sampling {name}", item=name,
+                          item_progress=done / max(n, 1), item_state="running" if done < n else "done")
+
+    write_sample_set(models, out, int(a["n"]), int(a["gen_start_scale"]), int(a["seed"]),
+                     scale_h=float(a["scale_h"]), scale_v=float(a["scale_v"]), progress=progress)
+    for name in names:
         ctx.update(item=name, item_progress=1.0, item_state="done")
     return {"samples": ctx.ws.relative(out), "message": f"wrote samples of {len(names)} checkpoint(s)"}
 
@@ -209,13 +263,15 @@ def _check_style(ws: Workspace, a: dict) -> dict:
     missing = sorted(set(chosen) - listed)
     if missing:
         raise InputError(f"samples/{src.name} has no image(s) {', '.join(missing[:5])}")
-    safe_name(a.get("out", ""), "style folder")
+    out = _text(a, "out", "style folder")
+    safe_name(out, "style folder")
     a["steps"] = _int(a, "steps", 100, 1, MAX_STYLE_STEPS)
     a["seed"] = _int(a, "seed", 0, 0, 2**63 - 1)
     if a.get("size") is not None:
         a["size"] = _int(a, "size", 0, 16, 4096)
     StyleTransferConfig.from_ratio(a.get("ratio", "1:1000"), steps=a["steps"], optimizer=a.get("optimizer", "adam"),
                                    size=a.get("size"), seed=a["seed"])
+    a["out"] = ws.reserve_dir(ws.style, out).name
     return a
 
 
@@ -281,11 +337,13 @@ def _check_study(ws: Workspace, a: dict) -> dict:
     from ..studies.config import StudyConfig
 
     data = _existing(ws, "datasets", a.get("dataset"), "dataset")
-    safe_name(a.get("name", ""), "study name")
+    name = _text(a, "name", "study name")
+    safe_name(name, "study name")
     overrides = a.get("overrides") or {}
     if not isinstance(overrides, dict):
         raise InputError("overrides must be an object of study settings")
     StudyConfig.from_preset(a.get("kind", "small-data"), a.get("preset", "demo"), data, **overrides)
+    a["name"] = ws.reserve_dir(ws.studies, name).name
     return a
 
 
@@ -343,10 +401,10 @@ def _run_import_legacy(ctx: JobContext) -> dict[str, Any]:
 
 
 TASKS: dict[str, JobTask] = {
-    "train": JobTask(_check_train, _run_train),
-    "sample": JobTask(_check_sample, _run_sample),
-    "style-batch": JobTask(_check_style, _run_style),
-    "study": JobTask(_check_study, _run_study),
+    "train": JobTask(_check_train, _run_train, _train_outputs),
+    "sample": JobTask(_check_sample, _run_sample, _named("samples", "out")),
+    "style-batch": JobTask(_check_style, _run_style, _named("style", "out")),
+    "study": JobTask(_check_study, _run_study, _named("studies", "name")),
     "import-legacy": JobTask(_check_import, _run_import_legacy),
 }
 KINDS = tuple(TASKS)

@@ -218,24 +218,82 @@ def submit(ws: Workspace, kind: str, args: dict[str, Any], title: str | None = N
     return job
 
 
-def cancel(ws: Workspace, job_id: str, terminate_after: float | None = None) -> Job:
-    """Ask a job to stop (``cancel`` flag); optionally SIGTERM its process group after ``terminate_after`` s."""
+CANCEL_GRACE_S = 15.0   # seconds a worker gets to reach a cancel point before its process group is terminated
+KILL_GRACE_S = 5.0      # then seconds between SIGTERM and SIGKILL
+
+
+def cancel(ws: Workspace, job_id: str, terminate_after: float | None = CANCEL_GRACE_S, wait: bool = False) -> Job:
+    """Stop a job: set its ``cancel`` flag (the worker stops at its next progress callback) and, if it is still
+    running after ``terminate_after`` seconds, terminate its process group (SIGTERM, then SIGKILL after
+    :data:`KILL_GRACE_S`) and record it as cancelled. So a job stuck where it never reaches a callback (a
+    hung read, a long C call) is stopped too, and the queue behind it moves on.
+
+    Args:
+        terminate_after: grace period in seconds; ``None`` only sets the flag.
+        wait: do the waiting here; by default a small detached watchdog process does it, so a page returns
+            at once.
+    """
     job = get_job(ws, job_id)
     (job.dir / "cancel").touch()
     if job.state in ("interrupted",) or (job.state == "queued" and not job.status.get("pid")):
         _write_status(job.dir, dict(job.status, state="cancelled", message="cancelled"))
+        _release_outputs(ws, job.dir, {"kind": job.kind, "args": job.args})
     elif terminate_after is not None and job.active:
-        deadline = time.time() + terminate_after
-        while time.time() < deadline and load_job(job.dir).active:  # type: ignore[union-attr]
-            time.sleep(0.2)
-        job = load_job(job.dir)  # type: ignore[assignment]
-        pid = job.status.get("pid")
-        if job.active and pid and pid_alive(pid):
-            try:
-                os.killpg(pid, signal.SIGTERM)
-            except (ProcessLookupError, PermissionError):
-                pass
+        if wait:
+            stop_worker(job.dir, terminate_after)
+        else:
+            _spawn_watchdog(ws, job.dir, terminate_after)
     return load_job(job.dir)  # type: ignore[return-value]
+
+
+def stop_worker(job_dir: Path, grace: float = CANCEL_GRACE_S, kill_grace: float = KILL_GRACE_S) -> bool:
+    """Wait up to ``grace`` s for the worker of ``job_dir`` to stop by itself, then SIGTERM its process group,
+    then SIGKILL it after ``kill_grace`` s. A worker that died without a final state is recorded as cancelled.
+    Returns whether the worker had to be terminated."""
+    job_dir = Path(job_dir)
+    deadline = time.time() + max(0.0, grace)
+    while time.time() < deadline and read_status(job_dir).get("state") in ACTIVE:
+        time.sleep(0.2)
+    status = read_status(job_dir)
+    pid, started = status.get("pid"), status.get("pid_started")
+    if status.get("state") not in ACTIVE or not pid:
+        return False
+    for sig, wait_s in ((signal.SIGTERM, kill_grace), (signal.SIGKILL, 10.0)):
+        if not pid_alive(pid, started):
+            break
+        try:
+            os.killpg(pid, sig)  # workers run in their own session: pgid == pid
+        except ProcessLookupError:
+            break
+        except PermissionError:
+            return False
+        end = time.time() + wait_s
+        while time.time() < end and pid_alive(pid, started):
+            time.sleep(0.1)
+    _append_log(job_dir, f"worker {pid} terminated after cancel (no response within {grace:g} s)")
+    if _read_json(job_dir / "status.json").get("state") in ACTIVE:  # it died without writing a final state
+        spec = _read_json(job_dir / "spec.json")
+        if spec:
+            _release_outputs(Workspace(job_dir.parent.parent), job_dir, spec)
+        _write_status(job_dir, dict(_read_json(job_dir / "status.json"), state="cancelled", finished=time.time(),
+                                    message=f"cancelled (the worker did not stop within {grace:g} s and was "
+                                            "terminated)"))
+    return True
+
+
+def _spawn_watchdog(ws: Workspace, job_dir: Path, grace: float) -> subprocess.Popen:
+    """A detached ``python -c`` running :func:`stop_worker` (survives the page that asked)."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    code = ("import sys; from singanseg_core.services.jobs import stop_worker; "
+            "stop_worker(sys.argv[1], float(sys.argv[2]))")
+    with open(job_dir / "log.txt", "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-c", code, str(job_dir), str(float(grace))],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, cwd=root, env=env)
+    _CHILDREN.append(proc)
+    return proc
 
 
 def resume(ws: Workspace, job_id: str) -> Job:
@@ -414,7 +472,21 @@ def run_job(job_dir: str | os.PathLike) -> int:
         ctx.status.update(state="failed", message=msg, error=msg, finished=time.time())
         ctx.log("unexpected error:\n" + traceback.format_exc())
         code = 1
+    if ctx.status.get("state") != "done":
+        _release_outputs(ws, job_dir, spec)
     _write_status(job_dir, ctx.status)
     if previous is not None:
         signal.signal(signal.SIGTERM, previous)
     return code
+
+
+def _release_outputs(ws: Workspace, job_dir: Path, spec: dict[str, Any]) -> None:
+    """A job that did not finish gives back the still-empty folders it reserved (see ``job_tasks``)."""
+    from .job_tasks import release_outputs
+
+    try:
+        released = release_outputs(ws, str(spec.get("kind")), dict(spec.get("args") or {}))
+    except Exception:  # noqa: BLE001 - tidying up must never hide the job's own outcome
+        return
+    if released:
+        _append_log(job_dir, f"released empty folder(s) {', '.join(released)}")

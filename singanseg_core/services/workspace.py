@@ -12,8 +12,10 @@ Layout::
 
 Every path that comes from a person (a name typed in, a file name in an upload or a zip) goes through
 :meth:`Workspace.resolve` / :func:`safe_name`: ``..``, absolute paths and symbolic links are refused, so
-the dashboard never reads or writes outside ``root``. New folders get unique names so two sessions never
-write into the same one; files are written atomically (``io_utils``).
+the dashboard never reads or writes outside ``root``. New folders are reserved atomically
+(:meth:`Workspace.reserve_dir`) so two sessions never write into the same one; files are written atomically
+(``files.atomic``). Uploads go through the one pair reader and mask rule (``files.pairs``) and duplicates are
+found by their decoded pixels, so one image never lands in a dataset twice.
 """
 
 from __future__ import annotations
@@ -21,18 +23,17 @@ from __future__ import annotations
 import io
 import os
 import re
-import shutil
 import stat
 import time
 import uuid
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Iterable
 
 from ..files.pairs import IMAGE_SUFFIXES
 from ..errors import InputError
-from ..files.atomic import atomic_directory, atomic_write_bytes
+from ..files.atomic import atomic_directory, atomic_write_bytes, atomic_write_json, folder_lock
 
 ENV_VAR = "SINGANSEG_WORKSPACE"
 SUBDIRS = ("datasets", "checkpoints", "samples", "style", "studies", "jobs", "legacy", "logs")
@@ -41,6 +42,7 @@ MAX_ZIP_MB = 200              # one uploaded zip
 MAX_UNZIPPED_MB = 1000        # everything a zip may expand to
 MAX_ZIP_FILES = 20000
 _NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
+_STATUS_CACHE: dict[str, tuple] = {}   # checkpoint folder -> (stat keys, CheckpointStatus)
 
 
 def safe_name(name: str, what: str = "name") -> str:
@@ -160,7 +162,8 @@ class Workspace:
         return Path(path).resolve().relative_to(self.root).as_posix()
 
     def unique_dir(self, parent: Path, name: str) -> Path:
-        """A not-yet-existing ``parent/<safe name>`` (``-2``, ``-3``... appended when taken)."""
+        """A not-yet-existing ``parent/<safe name>`` (``-2``, ``-3``... appended when taken). Only a suggestion:
+        another session may take it before it is created; to own a folder, use :meth:`reserve_dir`."""
         base = safe_name(name)
         candidate = parent / base
         i = 2
@@ -169,28 +172,80 @@ class Workspace:
             i += 1
         return candidate
 
+    def reserve_dir(self, parent: Path, name: str) -> Path:
+        """Create and return a new, empty ``parent/<safe name>`` (``-2``, ``-3``... when taken), atomically.
+
+        ``mkdir`` fails when the folder exists, so two sessions asking for the same name at the same moment get
+        two different folders. The empty folder is a placeholder: listings ignore it, and an all-or-nothing
+        writer (``files.atomic.atomic_directory``) replaces it with the finished result.
+        """
+        parent = self.inside(parent)
+        base = safe_name(name)
+        for i in range(1, 10_000):
+            candidate = parent / (base if i == 1 else f"{base}-{i}")
+            try:
+                candidate.mkdir(parents=False, exist_ok=False)
+                return candidate
+            except FileExistsError:
+                continue
+        raise InputError(f"no free folder name for {base!r} under {self.relative(parent)}/")
+
+    def release_dir(self, path: Path) -> bool:
+        """Remove a folder reserved by :meth:`reserve_dir` if it is still empty (its work failed or was
+        cancelled). Returns whether it was removed; a folder with anything in it is kept."""
+        if not Path(path).is_dir():
+            return False
+        path = self.inside(path)
+        try:
+            path.rmdir()
+            return True
+        except OSError:
+            return False
+
     # ------------------------------------------------------------------ listings
     def list_datasets(self) -> list[str]:
         """Dataset folders in the Kvasir-SEG layout (``images/`` + ``masks/``)."""
         return sorted(p.name for p in _dirs(self.datasets) if (p / "images").is_dir() and (p / "masks").is_dir())
 
     def list_checkpoints(self, finished_only: bool = False) -> list[str]:
-        from ..model.config import is_finished_checkpoint
+        """Names of the readable checkpoints (finished and, unless ``finished_only``, partial ones), by the one
+        checkpoint rule (``model.checkpoint_status``). Broken ones are left out: :meth:`checkpoint_problems`
+        says why, one line each, for the UI to show."""
+        return sorted(name for name, st in self._checkpoint_states().items()
+                      if st.state == "finished" or (st.state == "partial" and not finished_only))
 
-        out = []
+    def checkpoint_problems(self) -> dict[str, str]:
+        """``{name: why}`` for every checkpoint folder that holds a ``config.json`` it cannot be loaded from
+        (tampered, truncated, from another version); these are not listed by :meth:`list_checkpoints`."""
+        return {name: st.message for name, st in sorted(self._checkpoint_states().items()) if st.state == "broken"}
+
+    def _checkpoint_states(self) -> dict:
+        """``{name: CheckpointStatus}`` of every folder with a ``config.json``; a status is computed again only
+        when the config or the weights file changed (listing 1000 imported models stays cheap)."""
+        from ..model.config import CheckpointStatus, checkpoint_status
+
+        out: dict[str, CheckpointStatus] = {}
         for p in _dirs(self.checkpoints):
-            if not (p / "config.json").is_file():
-                continue
-            if finished_only and not is_finished_checkpoint(p):
-                continue
-            out.append(p.name)
-        return sorted(out)
+            config = p / "config.json"
+            if config.is_symlink():
+                out[p.name] = CheckpointStatus("broken", f"{p.name}/config.json is a symbolic link; not read")
+            elif config.is_file():
+                try:
+                    key = (_stat_key(config), _stat_key(p / "model.safetensors")
+                           if (p / "model.safetensors").exists() else None)
+                except OSError:
+                    continue
+                cached = _STATUS_CACHE.get(str(p))
+                if cached is None or cached[0] != key:
+                    cached = _STATUS_CACHE[str(p)] = (key, checkpoint_status(p))
+                out[p.name] = cached[1]
+        return out
 
     def list_sample_sets(self) -> list[str]:
         return sorted(p.name for p in _dirs(self.samples) if (p / "manifest.csv").is_file())
 
     def list_style_sets(self) -> list[str]:
-        return sorted(p.name for p in _dirs(self.style) if any(p.iterdir()))
+        return sorted(p.name for p in _dirs(self.style) if any(not c.name.startswith(".") for c in p.iterdir()))
 
     def list_studies(self) -> list[str]:
         return sorted(p.name for p in _dirs(self.studies))
@@ -206,54 +261,59 @@ class Workspace:
 
     # ------------------------------------------------------------------ uploads
     def add_pairs(self, dataset: str, pairs: Iterable[tuple[str, bytes, bytes]],
-                  max_mb: float = MAX_UPLOAD_MB) -> tuple[Path, list[str]]:
+                  max_mb: float = MAX_UPLOAD_MB) -> "AddedPairs":
         """Add ``(file name, image bytes, mask bytes)`` pairs to ``datasets/<dataset>`` (created if needed).
 
-        Every file is size-checked and must decode as an image of the same size as its partner; names are
-        sanitised and made unique. Returns the dataset folder and the stems written.
-        """
-        from PIL import Image, UnidentifiedImageError
+        Every pair is decoded by the one pair reader (``files.pairs.load_pair``: bounded, EXIF orientation
+        applied, the mask rule); a file that is too large, not an image, of another size than its partner, or a
+        mask the rule refuses stops the whole upload with one line, before anything is written. A pair whose
+        image pixels are already in the dataset (or earlier in this upload) is skipped with a note, never stored
+        twice. Images are stored as RGB PNG, masks as 0/255 PNG, under sanitised unique names.
 
+        Returns:
+            :class:`AddedPairs` (unpacks as ``folder, written``), with ``skipped`` and ``notes``.
+        """
         folder = self.datasets / safe_name(dataset, "dataset name")
-        items = []
+        prepared = []
         for fname, img_bytes, mask_bytes in pairs:
             stem = safe_name(Path(str(fname).replace("\\", "/")).stem, "file name")
-            sizes = []
             for label, data in (("image", img_bytes), ("mask", mask_bytes)):
                 check_size(f"{fname} ({label})", len(data), max_mb)
-                try:
-                    with Image.open(io.BytesIO(data)) as im:
-                        im.load()
-                        sizes.append(im.size)
-                except (UnidentifiedImageError, OSError, ValueError):
-                    raise InputError(f"{fname}: the {label} is not a readable image") from None
-            if sizes[0] != sizes[1]:
-                raise InputError(f"{fname}: image is {sizes[0][0]}x{sizes[0][1]} px but its mask is "
-                                 f"{sizes[1][0]}x{sizes[1][1]} px; they must match")
-            items.append((stem, img_bytes, mask_bytes))
-        if not items:
+            prepared.append(_prepare_pair(str(fname), stem, img_bytes, mask_bytes))
+        if not prepared:
             raise InputError("no image/mask pairs were given")
-        written = []
-        for stem, img_bytes, mask_bytes in items:
-            name = stem
-            i = 2
-            while any((folder / sub / f"{name}.png").exists() for sub in ("images", "masks")):
-                name = f"{stem}-{i}"
-                i += 1
-            atomic_write_bytes(folder / "images" / f"{name}.png", _to_png(img_bytes, "RGB"))
-            atomic_write_bytes(folder / "masks" / f"{name}.png", _to_png(mask_bytes, "L"))
-            written.append(name)
-        return folder, written
+        result = AddedPairs(folder)
+        with folder_lock(folder, "dataset", wait=30.0):
+            known = _content_index(folder)
+            for item in prepared:
+                if _skip_duplicate(item, known, result):
+                    continue
+                name = item.stem
+                i = 2
+                while any((folder / sub / f"{name}{ext}").exists() for sub in ("images", "masks")
+                          for ext in IMAGE_SUFFIXES):
+                    name = f"{item.stem}-{i}"
+                    i += 1
+                atomic_write_bytes(folder / "masks" / f"{name}.png", _png(item.mask))
+                atomic_write_bytes(folder / "images" / f"{name}.png", _png(item.image))
+                known[item.image_hash] = (name, item.mask_hash)
+                result.written.append(name)
+                result.notes += item.notes
+            _save_content_index(folder, known)
+        return result
 
-    def import_zip(self, data: bytes, dataset: str, max_mb: float = MAX_ZIP_MB) -> tuple[Path, int]:
+    def import_zip(self, data: bytes, dataset: str, max_mb: float = MAX_ZIP_MB) -> "ImportedZip":
         """Unpack a Kvasir-SEG zip (``images/`` + ``masks/``, possibly inside one top folder) as a new dataset.
 
         Refuses links, absolute/``..`` member names, more than :data:`MAX_UNZIPPED_MB` unpacked or
-        :data:`MAX_ZIP_FILES` files; the dataset appears atomically (a unique name) and only when complete.
-        Returns the dataset folder and the number of pairs.
-        """
-        from ..files.pairs import find_pairs
+        :data:`MAX_ZIP_FILES` files, two members that map to one clean file name (both named), and any pair
+        that does not decode or whose mask the mask rule refuses (nothing is imported then). Pairs with the
+        same image pixels as an earlier one are skipped with a note. The dataset appears atomically (a
+        reserved unique name) and only when complete; images are stored as RGB PNG, masks as 0/255 PNG.
 
+        Returns:
+            :class:`ImportedZip` (unpacks as ``folder, pairs``), with ``skipped`` and ``notes``.
+        """
         check_size("zip file", len(data), max_mb)
         try:
             zf = zipfile.ZipFile(io.BytesIO(data))
@@ -279,27 +339,173 @@ class Workspace:
                     break
             else:
                 raise InputError("the zip has no images/ and masks/ folders (expected the Kvasir-SEG layout)")
-        dest = self.unique_dir(self.datasets, dataset)
-        written = 0
-        with atomic_directory(dest) as tmp:
-            for m in members:
-                parts = PurePosixPath(m.filename).parts
-                if parts[:len(prefix)] != prefix:
-                    continue
-                rest = parts[len(prefix):]
-                if len(rest) != 2 or rest[0] not in ("images", "masks") or rest[1].startswith("."):
-                    continue
-                if Path(rest[1]).suffix.lower() not in IMAGE_SUFFIXES:
-                    continue
-                target = tmp / rest[0] / safe_name(rest[1], "file name")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(m) as src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out, 1 << 20)
-                written += 1
-            if written == 0:
-                raise InputError("the zip's images/ and masks/ folders hold no images")
-            pairs = find_pairs(tmp)  # raises with the unmatched stems listed
-        return dest, len(pairs)
+        by_stem: dict[str, dict[str, zipfile.ZipInfo]] = {"images": {}, "masks": {}}
+        for m in members:
+            parts = PurePosixPath(m.filename).parts
+            if parts[:len(prefix)] != prefix:
+                continue
+            rest = parts[len(prefix):]
+            if len(rest) != 2 or rest[0] not in ("images", "masks") or rest[1].startswith("."):
+                continue
+            if Path(rest[1]).suffix.lower() not in IMAGE_SUFFIXES:
+                raise InputError(f"the zip member {m.filename!r} is not an image file "
+                                 f"({', '.join(IMAGE_SUFFIXES)}); nothing was imported")
+            stem = safe_name(Path(rest[1]).stem, "file name")
+            other = by_stem[rest[0]].get(stem)
+            if other is not None:
+                raise InputError(f"the zip members {other.filename!r} and {m.filename!r} both become "
+                                 f"{rest[0]}/{stem}.png; rename one of them (nothing was imported)")
+            by_stem[rest[0]][stem] = m
+        images, masks = by_stem["images"], by_stem["masks"]
+        if not images:
+            raise InputError("the zip's images/ and masks/ folders hold no images")
+        lonely = sorted(set(images) ^ set(masks))
+        if lonely:
+            raise InputError(f"the zip has unmatched stems (an image without a mask or a mask without an image): "
+                             f"{', '.join(lonely[:10])}{' ...' if len(lonely) > 10 else ''}; nothing was imported")
+        result = ImportedZip(self.datasets / safe_name(dataset, "dataset name"))
+        known: dict[str, tuple[str, str]] = {}
+        prepared = []
+        for stem in sorted(images):
+            item = _prepare_pair(images[stem].filename, stem, zf.read(images[stem]), zf.read(masks[stem]),
+                                 mask_label=masks[stem].filename)
+            if not _skip_duplicate(item, known, result):
+                known[item.image_hash] = (stem, item.mask_hash)
+                prepared.append(item)
+        dest = self.reserve_dir(self.datasets, dataset)
+        try:
+            with atomic_directory(dest) as tmp:
+                for item in prepared:
+                    atomic_write_bytes(tmp / "images" / f"{item.stem}.png", _png(item.image))
+                    atomic_write_bytes(tmp / "masks" / f"{item.stem}.png", _png(item.mask))
+                    result.notes += item.notes
+                _save_content_index(tmp, known)
+        except BaseException:
+            self.release_dir(dest)
+            raise
+        result.folder, result.pairs = dest, len(prepared)
+        return result
+
+
+@dataclass
+class AddedPairs:
+    """What :meth:`Workspace.add_pairs` did. Unpacks as ``folder, written`` (the stems written)."""
+
+    folder: Path
+    written: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)     # one line each: which upload, and why
+    notes: list[str] = field(default_factory=list)       # conversions the mask rule made, empty masks, ...
+
+    def __iter__(self):
+        return iter((self.folder, self.written))
+
+
+@dataclass
+class ImportedZip:
+    """What :meth:`Workspace.import_zip` did. Unpacks as ``folder, pairs`` (the number of pairs imported)."""
+
+    folder: Path
+    pairs: int = 0
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def __iter__(self):
+        return iter((self.folder, self.pairs))
+
+
+@dataclass
+class _Prepared:
+    fname: str
+    stem: str
+    image: "object"          # (H, W, 3) uint8
+    mask: "object"           # (H, W) uint8 0/255
+    image_hash: str
+    mask_hash: str
+    notes: list[str]
+
+
+def _prepare_pair(fname: str, stem: str, img_bytes: bytes, mask_bytes: bytes,
+                  mask_label: str | None = None) -> _Prepared:
+    from ..files.pairs import load_pair
+
+    pair = load_pair(img_bytes, mask_bytes, name=stem, image_label=f"{fname} (image)",
+                     mask_label=f"{mask_label or fname} (mask)")
+    return _Prepared(fname, stem, pair.image, pair.mask, _pixels_hash(pair.image), _pixels_hash(pair.mask),
+                     pair.notes)
+
+
+def _pixels_hash(array) -> str:  # noqa: ANN001 - a numpy array
+    """sha256 of decoded pixels and their shape: equal for the same picture in any file format."""
+    import hashlib
+
+    h = hashlib.sha256(str(array.shape).encode())
+    h.update(array.tobytes())
+    return h.hexdigest()
+
+
+def _skip_duplicate(item: _Prepared, known: dict[str, tuple[str, str]], result) -> bool:  # noqa: ANN001
+    if item.image_hash not in known:
+        return False
+    other, mask_hash = known[item.image_hash]
+    why = "and mask" if mask_hash == item.mask_hash else "but a different mask (one image has one mask)"
+    result.skipped.append(f"{item.fname}: skipped: the same image {why} as {other!r}, already in the dataset")
+    return True
+
+
+CONTENT_INDEX = ".content.json"   # {image pixel hash: [stem, mask pixel hash]}, plus the files' stat keys
+
+
+def _content_index(folder: Path) -> dict[str, tuple[str, str]]:
+    """Pixel hashes of every pair in a dataset folder, from ``.content.json`` where it is still current (by
+    file size and mtime), else by decoding the pair (pairs that no longer decode are left out)."""
+    import json
+
+    from ..files.pairs import find_pairs
+
+    try:
+        cached = json.loads((folder / CONTENT_INDEX).read_text()).get("pairs", {})
+    except (OSError, ValueError, AttributeError):
+        cached = {}
+    try:
+        found = find_pairs(folder)
+    except InputError:
+        return {}
+    index: dict[str, tuple[str, str]] = {}
+    for stem, image, mask in found:
+        key = [_stat_key(image), _stat_key(mask)]
+        entry = cached.get(stem) if isinstance(cached, dict) else None
+        if isinstance(entry, dict) and entry.get("key") == key and isinstance(entry.get("image"), str):
+            index[entry["image"]] = (stem, str(entry.get("mask")))
+            continue
+        try:
+            item = _prepare_pair(image.name, stem, image.read_bytes(), mask.read_bytes())
+        except (InputError, OSError):
+            continue
+        index[item.image_hash] = (stem, item.mask_hash)
+    return index
+
+
+def _save_content_index(folder: Path, index: dict[str, tuple[str, str]]) -> None:
+    pairs = {}
+    for image_hash, (stem, mask_hash) in index.items():
+        files = [next((folder / sub / f"{stem}{ext}" for ext in IMAGE_SUFFIXES
+                       if (folder / sub / f"{stem}{ext}").is_file()), None) for sub in ("images", "masks")]
+        if all(files):
+            pairs[stem] = {"image": image_hash, "mask": mask_hash, "key": [_stat_key(f) for f in files]}
+    atomic_write_json(folder / CONTENT_INDEX, {"pairs": pairs})
+
+
+def _stat_key(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _png(array) -> bytes:  # noqa: ANN001 - a numpy array
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
 
 
 def check_size(what: str, nbytes: int, max_mb: float) -> None:
@@ -317,17 +523,6 @@ def _check_member(m: zipfile.ZipInfo) -> None:
     mode = (m.external_attr >> 16) & 0o170000
     if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         raise InputError(f"the zip member {name!r} is a link or special file; nothing was extracted")
-
-
-def _to_png(data: bytes, mode: str) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    with Image.open(io.BytesIO(data)) as im:
-        if mode == "RGB" and im.mode in ("RGBA", "LA", "P"):
-            im = im.convert("RGBA").convert("RGB")
-        im.convert(mode).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
 
 
 def _dirs(parent: Path) -> Iterable[Path]:

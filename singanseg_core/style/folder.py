@@ -1,5 +1,12 @@
 """Style transfer over a samples folder (``manifest.csv``): every generated image restyled with the real image
-of its checkpoint; masks copied byte for byte; resumable; a manifest with the ``st_*`` columns."""
+of its checkpoint; masks copied byte for byte; resumable; a manifest with the ``st_*`` columns.
+
+A style set is *resumable* rather than all-or-nothing (it can take hours, and partial results are worth
+showing): every image is written atomically, ``manifest.csv`` is rewritten after every batch and lists exactly
+the finished images with their settings (never a row without its ``st_*`` values: an image written just before
+a crash, whose row was not yet recorded, is computed again), ``style_transfer.json`` is written last and marks
+the set complete, and the folder is locked while a run writes into it (a second writer is refused).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ from typing import Callable
 import torch
 
 from ..errors import Cancelled, InputError
-from ..files.atomic import atomic_write_bytes, atomic_write_json
+from ..files.atomic import atomic_write_bytes, atomic_write_json, folder_lock
 from ..sampling.manifest import MANIFEST_NAME, read_manifest_rows, write_manifest_rows
 from .config import ProgressFn, StyleTransferConfig
 from .transfer import StyleTransferResult, encode_png, open_rgb, transfer_style_batch
@@ -99,6 +106,10 @@ def style_transfer_samples(
         except InputError:
             previous = {}
 
+    # An output counts as done only with its row in the earlier manifest (its st_* values); else it is redone.
+    def done_before(j: _Job) -> bool:
+        return j.out_image.exists() and bool(previous.get(str(j.content), {}).get("st_ratio"))
+
     jobs: list[_Job] = []
     for line, row in enumerate(rows, start=2):
         name = row["image"]
@@ -112,15 +123,33 @@ def style_transfer_samples(
         out_image = out_dir / styled_name(name)
         job = _Job(row, content, _style_image_for(row, rdir, manifest, line), mask,
                    out_image, out_dir / Path(mask_name).name if mask else None)
-        if not out_image.exists():  # check inputs that will be read (decoding them catches non-images)
+        if not done_before(job):  # check inputs that will be read (decoding them catches non-images)
             open_rgb(job.content, "content image")
             open_rgb(job.style, f"style image for checkpoint {row['checkpoint']!r}")
         jobs.append(job)
 
-    if vgg is None and any(not j.out_image.exists() for j in jobs):
+    if vgg is None and any(not done_before(j) for j in jobs):
         vgg = load_vgg19(weights, random_features, cfg.seed, device, allow_download)
     out_dir.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out_dir, "style folder"):
+        _run_batches(jobs, done_before, previous, columns, out_dir, cfg, vgg, batch_size, progress, step_progress)
+        atomic_write_json(out_dir / "style_transfer.json", {
+            **cfg.to_metadata(),
+            "samples_dir": str(samples_dir),
+            "real_dir": str(rdir) if rdir else None,
+            "random_features": bool(vgg.random_features) if vgg is not None else None,
+            "weights": vgg.source if vgg is not None else "(all outputs existed; nothing computed)",
+            "images": len(jobs),
+            "computed": sum(1 for j in jobs if not done_before(j)),
+        })
+    return out_dir / MANIFEST_NAME
 
+
+def _run_batches(jobs: list[_Job], done_before: Callable[[_Job], bool], previous: dict[str, dict[str, str]],
+                 columns: list[str], out_dir: Path, cfg: StyleTransferConfig, vgg: VGG19Backbone | None,
+                 batch_size: int, progress: Callable[[int, int, str], "bool | None"] | None,
+                 step_progress: ProgressFn | None) -> None:
+    """Restyle the images not done before, batch by batch, rewriting the manifest after every batch."""
     out_columns = [c for c in columns if c not in ST_COLUMNS] + ST_COLUMNS
     finished: dict[int, dict[str, str]] = {}
 
@@ -128,7 +157,7 @@ def style_transfer_samples(
         job = jobs[i]
         row = dict(job.row)
         src = str(job.content)
-        if res is None:  # resumed: reuse the earlier manifest's st_* values when it has them
+        if res is None:  # resumed: the earlier manifest's st_* values
             prev = previous.get(src, {})
             st = {k: prev.get(k, "") for k in ST_COLUMNS}
         else:
@@ -153,9 +182,9 @@ def style_transfer_samples(
     def write_manifest() -> None:
         write_manifest_rows(out_dir, out_columns, [finished[i] for i in sorted(finished)])
 
-    todo = [i for i, j in enumerate(jobs) if not j.out_image.exists()]
+    todo = [i for i, j in enumerate(jobs) if not done_before(j)]
     for i, j in enumerate(jobs):
-        if j.out_image.exists():
+        if done_before(j):
             record(i, None)
     done = len(jobs) - len(todo)
     try:
@@ -172,15 +201,11 @@ def style_transfer_samples(
                 done += 1
                 if progress is not None and progress(done, len(jobs), jobs[i].out_image.name) is False:
                     raise Cancelled(f"style-batch cancelled after {done} of {len(jobs)} images")
-    finally:
-        write_manifest()
-    atomic_write_json(out_dir / "style_transfer.json", {
-        **cfg.to_metadata(),
-        "samples_dir": str(samples_dir),
-        "real_dir": str(rdir) if rdir else None,
-        "random_features": bool(vgg.random_features) if vgg is not None else None,
-        "weights": vgg.source if vgg is not None else "(all outputs existed; nothing computed)",
-        "images": len(jobs),
-        "computed": len(todo),
-    })
-    return out_dir / MANIFEST_NAME
+            write_manifest()
+    except BaseException:
+        try:  # keep what finished; a second failure (the same full disk) must not hide the first one
+            write_manifest()
+        except Exception:  # noqa: BLE001
+            pass
+        raise
+    write_manifest()

@@ -20,6 +20,7 @@ from ..device import resolve_device
 from ..errors import Cancelled, InputError
 from ..files.atomic import folder_lock
 from ..files.pairs import ImagePair, load_pair
+from ..model.config import model_name_from, name_problem
 from ..model.singanseg import SinGANSeg
 from ..networks.singan import Generator, nfc_for_scale, stack, unstack
 from ..pyramid.schedule import ScaleSchedule, build_pyramid, compute_schedule
@@ -42,10 +43,13 @@ class TrainItem:
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
+        if self.name is not None and name_problem(self.name):
+            raise InputError(f"model {name_problem(self.name)}")
 
     @property
     def model_name(self) -> str:
-        return self.name or self.pair.name
+        """``name``, or the pair's name made into a valid model name (the model-name rule of ``model.config``)."""
+        return self.name or model_name_from(self.pair.name)
 
 
 def pyramid_key(schedule: ScaleSchedule) -> tuple:

@@ -1,24 +1,117 @@
-"""Shared CLI options and helpers for the engine commands."""
+"""Shared CLI options and helpers for the engine commands, and the one place where a command-line value is
+checked (the ``type=`` validators below): every number has an allowed range, every bad value gives one line
+naming the option and the range (``cli.main`` prints it and exits with 1).
+
+The ranges come from the core's rules where the core has them (``training.config`` for training settings,
+``sampling.writer.SAMPLING_RANGES``, ``analysis.stats.MIN_BIN_WIDTH``, ``style.config.MIN_SIDE``, the model-name
+rule of ``model.config``, ``device.resolve_device``); :data:`LIMITS` holds the CLI-only ones.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+from typing import Callable
 
+from ...training.config import _RANGES as TRAIN_RANGES
 from ...training.config import PRESETS, TrainConfig
+
+SEED = (0, 2**63 - 1)
+LIMITS: dict[str, tuple[float, float]] = {
+    "steps": (1, 100_000), "lr": (1e-8, 10.0), "style_size": (16, 4096), "style_batch": (1, 256),
+    "image_size": (32, 2048), "seg_batch": (1, 4096), "epochs": (1, 100_000), "threads": (1, 1024),
+    "count": (1, 1_000_000), "per_image": (1, 10_000), "fold": (1, 100), "timeout": (0.1, 3600.0),
+    "retries": (0, 100), "grace": (0.0, 3600.0), "demo_iters": (1, 100_000),
+}
+
+
+def int_in(lo: int, hi: int) -> Callable[[str], int]:
+    """``type=`` for an integer option in ``lo..hi`` (argparse names the option in its error)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(str(text).strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer in {lo}..{hi}, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be an integer in {lo}..{hi}, got {value}")
+        return value
+
+    parse.bounds = (lo, hi)  # type: ignore[attr-defined]  # tests walk the parser through this
+    parse.__name__ = "integer"
+    return parse
+
+
+def float_in(lo: float, hi: float) -> Callable[[str], float]:
+    """``type=`` for a finite number option in ``lo..hi``."""
+    def parse(text: str) -> float:
+        try:
+            value = float(str(text).strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number in {lo:g}..{hi:g}, got {text!r}") from None
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise argparse.ArgumentTypeError(f"must be a number in {lo:g}..{hi:g}, got {text}")
+        return value
+
+    parse.bounds = (lo, hi)  # type: ignore[attr-defined]
+    parse.__name__ = "number"
+    return parse
+
+
+def ranged(kind: str) -> Callable[[str], float]:
+    """The validator for :data:`LIMITS` ``[kind]`` (an integer range when both ends are integers)."""
+    lo, hi = LIMITS[kind]
+    return int_in(int(lo), int(hi)) if isinstance(lo, int) and isinstance(hi, int) else float_in(lo, hi)
+
+
+def train_setting(name: str) -> Callable[[str], int]:
+    """The validator of a ``TrainConfig`` setting, with its range from ``training.config``."""
+    lo, hi = TRAIN_RANGES[name]
+    return int_in(int(lo), int(hi)) if isinstance(lo, int) else float_in(lo, hi)  # type: ignore[return-value]
+
+
+def sampling_setting(name: str) -> Callable[[str], float]:
+    from ...sampling.writer import SAMPLING_RANGES
+
+    lo, hi = SAMPLING_RANGES[name]
+    return int_in(int(lo), int(hi)) if isinstance(lo, int) and isinstance(hi, int) else float_in(lo, hi)
+
+
+def device_name(text: str) -> str:
+    """``type=`` for ``--device``: the device rule (``device.resolve_device``); the text is kept as given."""
+    from ...device import resolve_device
+    from ...errors import InputError
+
+    try:
+        resolve_device(text)
+    except InputError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def model_name(text: str) -> str:
+    """``type=`` for a checkpoint name: the model-name rule (``model.config.name_problem``)."""
+    from ...model.config import name_problem
+
+    problem = name_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=sorted(PRESETS), default="paper",
                    help="named settings: paper (2000 it/scale, 250 px), quick (CPU demo), tiny (tests)")
-    p.add_argument("--max-size", type=int, default=None, help="longest side of the finest scale, px")
-    p.add_argument("--min-size", type=int, default=None, help="shortest side of the coarsest scale, px")
-    p.add_argument("--iters", type=int, default=None, help="iterations per scale (paper: 2000)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    p.add_argument("--max-size", type=train_setting("max_size"), default=None,
+                   help="longest side of the finest scale, px")
+    p.add_argument("--min-size", type=train_setting("min_size"), default=None,
+                   help="shortest side of the coarsest scale, px")
+    p.add_argument("--iters", type=train_setting("niter"), default=None, help="iterations per scale (paper: 2000)")
+    p.add_argument("--seed", type=train_setting("seed"), default=None, help="random seed (default 0)")
     p.add_argument("--nc", type=int, choices=(3, 4), default=None, help="4 = image + mask (default), 3 = vanilla")
     p.add_argument("--fast-resize", action="store_true",
                    help="resize between scales in full float precision instead of the original's uint8 round trip "
                         "(changes the math slightly)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda or cuda:N")
 
 
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import device_name, ranged
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="build the demo assets or copy them into a workspace")
     dsub = p.add_subparsers(dest="demo_command", metavar="ACTION")
     b = dsub.add_parser("build", help="rebuild demo_assets/: IHC tiles + masks, then train the small demo checkpoints")
-    b.add_argument("--iters", type=int, default=100, help="iterations per scale (default 100, as committed)")
-    b.add_argument("--device", default="cpu", help="cpu (default, reproducible), auto or cuda")
+    b.add_argument("--iters", type=ranged("demo_iters"), default=100,
+                   help="iterations per scale (default 100, as committed)")
+    b.add_argument("--device", type=device_name, default="cpu", help="cpu (default, reproducible), auto or cuda")
     b.add_argument("--dataset-only", action="store_true", help="only write the tiles and masks")
     b.set_defaults(func=_build)
     i = dsub.add_parser("init", help="copy the demo dataset and checkpoints into a workspace")

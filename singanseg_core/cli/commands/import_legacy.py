@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import model_name
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -17,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("src", help="legacy model folder, or a folder holding many")
     p.add_argument("dest", help="folder receiving one checkpoint folder per model (DEST/<id>/)")
-    p.add_argument("--name", help="id for a single model (default: its folder name)")
+    p.add_argument("--name", type=model_name, help="id for a single model (default: its folder name)")
     p.add_argument("--overwrite", action="store_true", help="re-import models that already exist in DEST")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=handler)

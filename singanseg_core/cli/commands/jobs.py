@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import ranged
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("jobs", help="list, cancel, resume, delete or run background jobs of a workspace",
@@ -18,8 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.set_defaults(func=_list)
     c = jsub.add_parser("cancel", help="ask a job to stop")
     c.add_argument("job_id")
-    c.add_argument("--terminate-after", type=float, default=None,
-                   help="send SIGTERM if it has not stopped after this many seconds")
+    c.add_argument("--terminate-after", type=ranged("grace"), default=None,
+                   help="wait here, and terminate its processes if it has not stopped after this many seconds "
+                        "(default: a background watchdog does that after 15 s)")
     c.set_defaults(func=_cancel)
     rs = jsub.add_parser("resume", help="restart an interrupted, cancelled or failed job where it stopped")
     rs.add_argument("job_id")
@@ -59,9 +62,10 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _cancel(args: argparse.Namespace) -> int:
-    from ...services.jobs import cancel
+    from ...services.jobs import CANCEL_GRACE_S, cancel
 
-    job = cancel(_ws(args), args.job_id, args.terminate_after)
+    waiting = args.terminate_after is not None
+    job = cancel(_ws(args), args.job_id, args.terminate_after if waiting else CANCEL_GRACE_S, wait=waiting)
     print(f"{job.id}: {job.state} (cancel requested)")
     return 0
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import ranged
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -25,8 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--models-dir", help="put the imported checkpoints here instead of DIR/models "
                    "(e.g. a workspace's checkpoints/)")
     d.add_argument("--sources", help="JSON file with other links (same shape as pretrained_sources.json)")
-    d.add_argument("--timeout", type=float, default=30.0, help="seconds without data before a retry (default 30)")
-    d.add_argument("--retries", type=int, default=5, help="resume attempts per file (default 5)")
+    d.add_argument("--timeout", type=ranged("timeout"), default=30.0,
+                   help="seconds without data before a retry (default 30)")
+    d.add_argument("--retries", type=ranged("retries"), default=5, help="resume attempts per file (default 5)")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
     d.set_defaults(func=download_handler)
     s = sub.add_parser("sources", help="print the download links")

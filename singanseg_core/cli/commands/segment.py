@@ -5,21 +5,23 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._common import SEED, device_name, int_in, ranged
+
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=["paper", "demo"], default="demo", help="starting settings (default demo)")
     p.add_argument("--encoder", dest="encoder_name", help="smp encoder name (paper: se_resnext50_32x4d)")
     p.add_argument("--encoder-weights", choices=["none", "imagenet", "auto"], help="encoder initialisation")
-    p.add_argument("--image-size", type=int, help="input size in pixels, multiple of 32 (paper: 128)")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--lr", type=float, help="learning rate before the drop (paper: 1e-4)")
-    p.add_argument("--lr-drop-epoch", type=int, help="last epoch at --lr (paper: 50)")
-    p.add_argument("--lr-after-drop", type=float, help="learning rate after the drop (paper: 1e-5)")
+    p.add_argument("--image-size", type=ranged("image_size"), help="input size in pixels, multiple of 32 (paper: 128)")
+    p.add_argument("--batch-size", type=ranged("seg_batch"))
+    p.add_argument("--epochs", type=ranged("epochs"))
+    p.add_argument("--lr", type=ranged("lr"), help="learning rate before the drop (paper: 1e-4)")
+    p.add_argument("--lr-drop-epoch", type=int_in(0, 100_000), help="last epoch at --lr (paper: 50)")
+    p.add_argument("--lr-after-drop", type=ranged("lr"), help="learning rate after the drop (paper: 1e-5)")
     p.add_argument("--no-augment", dest="augment", action="store_false", default=None)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--seed", type=int_in(*SEED))
+    p.add_argument("--device", type=device_name, help="auto (default), cpu, cuda, cuda:1, ...")
+    p.add_argument("--threads", type=ranged("threads"), help="torch CPU threads")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -47,14 +49,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e = sub.add_parser("evaluate", help="paper metrics of a trained model on a dataset")
     e.add_argument("--model", required=True, help="model folder")
     e.add_argument("--data", required=True, nargs="+", help="folder(s) with images+masks")
-    e.add_argument("--device", default="auto")
+    e.add_argument("--device", type=device_name, default="auto")
     e.set_defaults(func=evaluate_handler)
 
     r = sub.add_parser("predict", help="write predicted masks (0/255 PNG, original size)")
     r.add_argument("--model", required=True, help="model folder")
     r.add_argument("--input", required=True, help="image file or folder of images")
     r.add_argument("--out", required=True, help="output folder for <stem>_pred.png")
-    r.add_argument("--device", default="auto")
+    r.add_argument("--device", type=device_name, default="auto")
     r.set_defaults(func=predict_handler)
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from ...analysis.stats import MIN_BIN_WIDTH
+from ._common import float_in
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -15,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--real", help="real dataset (images/ + masks/) or a folder of masks")
     p.add_argument("--synthetic", help="samples folder(s) with *_mask.png (searched recursively)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--bin-width", type=float, default=5.0, help="histogram bin width in percent (default 5)")
+    p.add_argument("--bin-width", type=float_in(MIN_BIN_WIDTH, 100.0), default=5.0,
+                   help="histogram bin width in percent (default 5)")
     p.set_defaults(func=handler)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._common import SEED, device_name, int_in, ranged, train_setting
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="real dataset folder with images/ and masks/")
@@ -13,23 +15,23 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="demo: minutes on a CPU; paper: the paper's protocol (GPU, days)")
     p.add_argument("--variants", nargs="+", help="synthetic variants: raw and/or st-C:S (e.g. st-1:1000)")
     p.add_argument("--checkpoints", help="folder with finished SinGAN-Seg checkpoints <DIR>/<stem> to reuse")
-    p.add_argument("--max-images", type=int, help="use only this many real images (seeded choice)")
-    p.add_argument("--fold-seed", type=int, help="seed of the 3-fold split (default 0)")
-    p.add_argument("--sample-seed", type=int, help="seed of the synthetic samples (default 0)")
-    p.add_argument("--singan-max-size", type=int, help="SinGAN-Seg max_size in pixels (overrides the preset)")
-    p.add_argument("--singan-niter", type=int, help="SinGAN-Seg iterations per scale (overrides the preset)")
-    p.add_argument("--st-steps", type=int, help="style-transfer optimisation steps (default 1000)")
+    p.add_argument("--max-images", type=ranged("count"), help="use only this many real images (seeded choice)")
+    p.add_argument("--fold-seed", type=int_in(*SEED), help="seed of the 3-fold split (default 0)")
+    p.add_argument("--sample-seed", type=int_in(*SEED), help="seed of the synthetic samples (default 0)")
+    p.add_argument("--singan-max-size", type=train_setting("max_size"), help="SinGAN-Seg max_size in pixels (overrides the preset)")
+    p.add_argument("--singan-niter", type=train_setting("niter"), help="SinGAN-Seg iterations per scale (overrides the preset)")
+    p.add_argument("--st-steps", type=ranged("steps"), help="style-transfer optimisation steps (default 1000)")
     p.add_argument("--st-random-features", action="store_true",
                    help="style transfer with random VGG features when pretrained weights are missing (testing only)")
     p.add_argument("--encoder", help="UNet++ encoder (paper: se_resnext50_32x4d)")
     p.add_argument("--encoder-weights", choices=["none", "imagenet", "auto"])
-    p.add_argument("--image-size", type=int, help="UNet++ input size in pixels (paper: 128)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr-drop-epoch", type=int)
+    p.add_argument("--image-size", type=ranged("image_size"), help="UNet++ input size in pixels (paper: 128)")
+    p.add_argument("--epochs", type=ranged("epochs"))
+    p.add_argument("--batch-size", type=ranged("seg_batch"))
+    p.add_argument("--lr-drop-epoch", type=int_in(0, 100_000))
     p.add_argument("--keep-models", action="store_true", help="keep every run's UNet++ weights")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, help="torch CPU threads (1 is often fastest on a busy small CPU)")
+    p.add_argument("--device", type=device_name, default="auto")
+    p.add_argument("--threads", type=ranged("threads"), help="torch CPU threads (1 is often fastest on a busy small CPU)")
     p.add_argument("--overwrite", action="store_true", help="delete the study folder first")
     p.add_argument("--quiet", action="store_true")
 
@@ -40,15 +42,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     s = sub.add_parser("small-data", help="R real images vs k*R synthetic samples (Table 2)")
     _common(s)
-    s.add_argument("--r-values", type=int, nargs="+", help="numbers of real images R (paper: 5 10 15 20 25 30 50)")
-    s.add_argument("--samples-per-image", type=int, help="k synthetic samples per real image (paper: 10)")
+    s.add_argument("--r-values", type=ranged("count"), nargs="+", help="numbers of real images R (paper: 5 10 15 20 25 30 50)")
+    s.add_argument("--samples-per-image", type=ranged("per_image"), help="k synthetic samples per real image (paper: 10)")
     s.add_argument("--no-mixed", action="store_true", help="skip the real + synthetic runs")
     s.set_defaults(func=run_handler, kind="small-data")
 
     r = sub.add_parser("real-vs-synthetic", help="3-fold REAL vs FAKE-N (Table 1)")
     _common(r)
-    r.add_argument("--n-values", type=int, nargs="+", help="samples per real image N (paper: 1 2 3 4 5)")
-    r.add_argument("--folds", type=int, nargs="+", help="validation folds to run (1-based; default all)")
+    r.add_argument("--n-values", type=ranged("per_image"), nargs="+", help="samples per real image N (paper: 1 2 3 4 5)")
+    r.add_argument("--folds", type=ranged("fold"), nargs="+", help="validation folds to run (1-based; default all)")
     r.set_defaults(func=run_handler, kind="real-vs-synthetic")
 
     show = sub.add_parser("show", help="print the results table of a study folder")

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from ...errors import InputError
+from ...style.config import MIN_SIDE
+from ._common import SEED, device_name, int_in, ranged
 
 RANDOM_WARNING = "NOTE: random VGG19 features (--random-features), NOT pretrained: for tests and offline demos only"
 
@@ -15,18 +17,18 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("style transfer")
     g.add_argument("--ratio", default="1:1000",
                    help="content:style loss weights; presets 1:1 and 1:1000 (the paper, default), or any A:B")
-    g.add_argument("--steps", type=int, default=1000, help="Adam steps / L-BFGS evaluations (default 1000, the original)")
+    g.add_argument("--steps", type=ranged("steps"), default=1000, help="Adam steps / L-BFGS evaluations (default 1000, the original)")
     g.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam", help="adam (original, default) or lbfgs")
-    g.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.01 Adam, 1.0 L-BFGS)")
-    g.add_argument("--size", type=int, default=None,
+    g.add_argument("--lr", type=ranged("lr"), default=None, help="learning rate (default: 0.01 Adam, 1.0 L-BFGS)")
+    g.add_argument("--size", type=int_in(MIN_SIDE, 4096), default=None,
                    help="processing size in px of the longer side (e.g. 128, 256); result resized back (default: native)")
     g.add_argument("--content-layer", default="conv5_1", help="VGG19 content layer (default conv5_1 as the original; Gatys: conv4_2)")
     g.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="fp32",
                    help="fp32 = the original's math (default); bf16/auto = bf16 autocast for the VGG convs "
                         "where the device supports it natively (faster, changes the pixels slightly)")
     g.add_argument("--early-stop", action="store_true", help="stop when the loss stops improving (off: fidelity)")
-    g.add_argument("--seed", type=int, default=0, help="seed (random VGG weights with --random-features)")
-    g.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    g.add_argument("--seed", type=int_in(*SEED), default=0, help="seed (random VGG weights with --random-features)")
+    g.add_argument("--device", type=device_name, default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     w = p.add_argument_group("VGG19 weights")
     w.add_argument("--vgg-weights", default=None, metavar="PATH",
                    help="local torchvision vgg19 state_dict (.pth/.safetensors); default $SINGANSEG_VGG19_WEIGHTS, "
@@ -55,7 +57,7 @@ def register(subparsers) -> None:
     b.add_argument("--out", required=True, metavar="DIR", help="output folder")
     b.add_argument("--real-dir", default=None, metavar="DIR",
                    help="style images as DIR/<checkpoint>.* (the authors' real_images/<id>.jpg) instead of <checkpoint_path>/real.png")
-    b.add_argument("--batch-size", type=int, default=8, help="pairs optimised together (default 8)")
+    b.add_argument("--batch-size", type=ranged("style_batch"), default=8, help="pairs optimised together (default 8)")
     _add_common(b)
     b.set_defaults(func=handle_style_batch)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_train_options, train_config_from_args
+from ._common import add_train_options, model_name, train_config_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image", required=True, help="training image (any PIL-readable file, or RGBA PNG with mask as alpha)")
     p.add_argument("--mask", default=None, help="mask file (single channel or RGB, >127 = foreground)")
     p.add_argument("--out", required=True, help="checkpoint folder to write")
-    p.add_argument("--name", default=None, help="checkpoint id (default: the image file's stem)")
+    p.add_argument("--name", type=model_name, default=None, help="checkpoint id (default: the image file's stem)")
     p.add_argument("--resume", action="store_true", help="continue a partial checkpoint in --out")
     p.add_argument("--overwrite", action="store_true", help="retrain even if --out holds a finished checkpoint")
     add_train_options(p)
@@ -39,16 +39,22 @@ def run(args: argparse.Namespace) -> int:
         from ...errors import InputError
         raise InputError(f"{args.image}: {err}") from None
     total = sched.num_scales * cfg.niter
-    bar = tqdm(total=total, unit="it", desc=f"{pair.name}", file=sys.stderr, dynamic_ncols=True)
+    bars: list = []  # made at the first event: a refusal (e.g. the folder is locked) prints one clean line
 
     def progress(ev):
+        if not bars:
+            bars.append(tqdm(total=total, unit="it", desc=f"{pair.name}", file=sys.stderr, dynamic_ncols=True))
+        bar = bars[0]
         bar.n = ev.scale * cfg.niter + ev.iteration
         if ev.losses:
             bar.set_postfix(scale=f"{ev.scale + 1}/{ev.num_scales}", rec=f"{ev.losses[0]['rec']:.4f}")
         bar.refresh()
 
-    model = train(pair, out_dir=args.out, config=cfg, progress=progress, resume=args.resume,
-                  overwrite=args.overwrite, device=args.device, name=args.name)
-    bar.close()
+    try:
+        model = train(pair, out_dir=args.out, config=cfg, progress=progress, resume=args.resume,
+                      overwrite=args.overwrite, device=args.device, name=args.name)
+    finally:
+        for bar in bars:
+            bar.close()
     print(f"saved {model.name}: {model.num_scales} scales {model.scale_sizes[0]}..{model.scale_sizes[-1]} -> {args.out}")
     return 0

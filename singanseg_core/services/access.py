@@ -1,0 +1,154 @@
+"""Who may do what on a shared dashboard: the open mode (the default, one user on their own machine) and the
+classroom mode (a teacher's server shared with a class).
+
+In **classroom** mode visitors browse, sample, compare and plot, but every *write action* (:data:`WRITE_ACTIONS`:
+uploading, training, importing, saving samples, style transfer, studies, deleting, cancelling and resuming jobs)
+is locked unless the session was unlocked with the passphrase set on the server (or locked for good when none
+is set), and paths are shown relative to the workspace. In both modes a browser session may upload at most
+``max_uploads_per_session`` files.
+
+The policy comes from the server's environment (:func:`policy_from_env`)::
+
+    SINGANSEG_MODE=classroom            # or "open" (default)
+    SINGANSEG_PASSPHRASE=...            # classroom: unlocks write actions (or SINGANSEG_PASSPHRASE_SHA256=<hex>)
+    SINGANSEG_MAX_UPLOADS=200           # files per browser session (both modes)
+
+Only the sha256 of the passphrase is kept; :meth:`AccessPolicy.check_passphrase` compares in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from ..errors import InputError
+from .workspace import Workspace
+
+MODES = ("open", "classroom")
+WRITE_ACTIONS = ("upload", "train", "import", "sample-save", "style", "study", "delete", "cancel", "resume")
+DEFAULT_MAX_UPLOADS = 200
+MAX_UPLOADS_LIMIT = 1_000_000
+MODE_ENV, PASSPHRASE_ENV, PASSPHRASE_SHA256_ENV, MAX_UPLOADS_ENV = (
+    "SINGANSEG_MODE", "SINGANSEG_PASSPHRASE", "SINGANSEG_PASSPHRASE_SHA256", "SINGANSEG_MAX_UPLOADS")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """What sessions may do.
+
+    Attributes:
+        mode: ``"open"`` (default: everything allowed) or ``"classroom"``.
+        passphrase_sha256: classroom: write actions unlock with the passphrase of this sha256 (hex);
+            ``None`` = write actions are never allowed.
+        max_uploads_per_session: files one browser session may upload (both modes).
+    """
+
+    mode: str = "open"
+    passphrase_sha256: str | None = None
+    max_uploads_per_session: int = DEFAULT_MAX_UPLOADS
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise InputError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
+        if self.passphrase_sha256 is not None and not _HEX64.match(str(self.passphrase_sha256)):
+            raise InputError("passphrase_sha256 must be 64 lower-case hex digits")
+        n = self.max_uploads_per_session
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_UPLOADS_LIMIT:
+            raise InputError(f"max_uploads_per_session must be an integer in 0..{MAX_UPLOADS_LIMIT}, got {n!r}")
+
+    @property
+    def classroom(self) -> bool:
+        return self.mode == "classroom"
+
+    def allows(self, action: str, unlocked: bool = False) -> tuple[bool, str]:
+        """Whether a session may do ``action`` (``unlocked``: it entered the passphrase), and one sentence why.
+
+        Read actions (anything not in :data:`WRITE_ACTIONS`, e.g. ``"browse"``, ``"sample"``, ``"download"``)
+        are always allowed. Raises ``InputError`` for an empty or non-string action.
+        """
+        if not isinstance(action, str) or not action:
+            raise InputError(f"action must be a non-empty name, got {action!r}")
+        if action not in WRITE_ACTIONS:
+            return True, f"'{action}' only reads the workspace."
+        if not self.classroom:
+            return True, "The dashboard runs in open mode: every action is allowed."
+        if self.passphrase_sha256 is None:
+            return False, (f"'{action}' is disabled in classroom mode: visitors can browse, sample, compare and "
+                           "plot, but not change the workspace.")
+        if unlocked:
+            return True, f"'{action}' is allowed: this session was unlocked with the passphrase."
+        return False, f"'{action}' is locked in classroom mode: enter the teacher's passphrase to unlock it."
+
+    def check_passphrase(self, text: str) -> bool:
+        """True when ``text`` is the passphrase (sha256 compared in constant time); always False without one."""
+        if self.passphrase_sha256 is None or not isinstance(text, str) or not text:
+            return False
+        return hmac.compare_digest(sha256_hex(text), self.passphrase_sha256)
+
+    def uploads_left(self, used: int) -> int:
+        """Files a session that has uploaded ``used`` may still upload."""
+        return max(0, self.max_uploads_per_session - max(0, int(used)))
+
+    def display_path(self, ws: Workspace, path: str | os.PathLike) -> str:
+        """``path`` for display: as it is in open mode; in classroom mode relative to the workspace
+        (``workspace/...``), and ``<outside the workspace>`` for anything else, so no server path is shown."""
+        if not self.classroom:
+            return str(path)
+        p = Path(path)
+        full = p if p.is_absolute() else ws.root / p
+        try:
+            rel = full.resolve().relative_to(ws.root)
+        except (ValueError, OSError, RuntimeError):
+            return "<outside the workspace>"
+        return "workspace" if str(rel) == "." else f"workspace/{rel.as_posix()}"
+
+
+def policy_from_env(environ: Mapping[str, str] = os.environ) -> AccessPolicy:
+    """The policy the server's environment sets (see the module docstring).
+
+    Raises:
+        InputError: an unknown mode, an empty passphrase, a malformed sha256, both passphrase variables, a
+            passphrase in open mode (it would protect nothing), or an upload cap that is not a count.
+    """
+    mode = (environ.get(MODE_ENV) or "open").strip().lower()
+    if mode not in MODES:
+        raise InputError(f"{MODE_ENV}={environ.get(MODE_ENV)!r}: use one of {', '.join(MODES)}")
+    plain, hashed = environ.get(PASSPHRASE_ENV), environ.get(PASSPHRASE_SHA256_ENV)
+    if plain is not None and hashed is not None:
+        raise InputError(f"set {PASSPHRASE_ENV} or {PASSPHRASE_SHA256_ENV}, not both")
+    digest: str | None = None
+    if plain is not None:
+        if not plain.strip():
+            raise InputError(f"{PASSPHRASE_ENV} is empty; unset it to disable write actions in classroom mode")
+        if len(plain) < 8:
+            raise InputError(f"{PASSPHRASE_ENV} is shorter than 8 characters; choose a longer passphrase")
+        digest = sha256_hex(plain)
+    elif hashed is not None:
+        digest = hashed.strip().lower()
+        if not _HEX64.match(digest):
+            raise InputError(f"{PASSPHRASE_SHA256_ENV} must be 64 hex digits (sha256sum of the passphrase)")
+    if digest is not None and mode != "classroom":
+        raise InputError(f"a passphrase only applies with {MODE_ENV}=classroom (open mode allows everything)")
+    raw = environ.get(MAX_UPLOADS_ENV)
+    cap = DEFAULT_MAX_UPLOADS
+    if raw is not None:
+        try:
+            cap = int(raw.strip())
+        except ValueError:
+            raise InputError(f"{MAX_UPLOADS_ENV}={raw!r} is not a whole number") from None
+        if not 0 <= cap <= MAX_UPLOADS_LIMIT:
+            raise InputError(f"{MAX_UPLOADS_ENV}={raw!r} must be in 0..{MAX_UPLOADS_LIMIT}")
+    return AccessPolicy(mode, digest, cap)
+
+
+__all__ = ["AccessPolicy", "DEFAULT_MAX_UPLOADS", "MODES", "WRITE_ACTIONS", "policy_from_env", "sha256_hex"]
