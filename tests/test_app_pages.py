@@ -340,7 +340,7 @@ def write_set(ws: Workspace, name: str, n: int, checkpoint: str, seed: int) -> P
 
 
 def test_every_disabled_button_says_why(demo_ws: Workspace) -> None:
-    demo_ws.add_pairs("two", [(f"x{i}.png", png(np.full((20, 24, 3), 90, np.uint8)),
+    demo_ws.add_pairs("two", [(f"x{i}.png", png(np.full((20, 24, 3), 90 + i, np.uint8)),  # two different pairs
                                 png(np.tile(np.uint8([0, 255]), (20, 12)))) for i in range(2)])
     at = ok(page("pages/5_Augmentation_study.py").run())  # the newest dataset has 2 images: no 3 folds
     go = by_key(at, "button", "au_go")

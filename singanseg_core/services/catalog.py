@@ -56,9 +56,12 @@ def _when(ts: float) -> str:
 
 
 def item_names(ws: Workspace, category: str) -> list[str]:
-    """The items of ``category`` as the workspace lists them (alphabetical)."""
+    """The items of ``category`` as the workspace lists them (alphabetical); for checkpoints also the broken ones
+    (the table shows them with their problem, and they can be deleted)."""
     _check_category(category)
-    return {"datasets": ws.list_datasets, "checkpoints": ws.list_checkpoints, "samples": ws.list_sample_sets,
+    if category == "checkpoints":
+        return sorted([*ws.list_checkpoints(), *ws.checkpoint_problems()])
+    return {"datasets": ws.list_datasets, "samples": ws.list_sample_sets,
             "style": ws.list_style_sets, "studies": ws.list_studies}[category]()
 
 
