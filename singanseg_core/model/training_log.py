@@ -26,12 +26,15 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from ..errors import CheckpointError
 from ..files.atomic import atomic_write_json, save_png
+
+if TYPE_CHECKING:
+    import torch
 
 TRAINING_LOG_NAME = "training_log.json"
 PROGRESS_DIR = "progress"
@@ -98,11 +101,14 @@ def estimate_eta(sizes: Sequence[Sequence[int]], nfcs: Sequence[int], niter: int
     return left
 
 
-def progress_tile(x: np.ndarray) -> np.ndarray:
-    """``(C, h, w)`` float in [-1, 1] → uint8 RGB ``(h', w', 3)``: the image, with the mask channel beside it
-    when there is one (C = 4), each tile at most :data:`PREVIEW_SIZE` px on its longest side."""
+def progress_tile(x: "np.ndarray | torch.Tensor") -> np.ndarray:
+    """``(C, h, w)`` float in [-1, 1] (numpy, or a tensor on any device) → uint8 RGB ``(h', w', 3)``: the image,
+    with the mask channel beside it when there is one (C = 4), each tile at most :data:`PREVIEW_SIZE` px on its
+    longest side."""
     from PIL import Image
 
+    if hasattr(x, "detach"):
+        x = x.detach().float().cpu().numpy()
     levels = (np.clip((np.asarray(x, np.float32) + 1.0) / 2.0, 0.0, 1.0) * 255.0).astype(np.uint8)
     tiles = [np.transpose(levels[:3], (1, 2, 0))]
     if levels.shape[0] >= 4:
@@ -154,9 +160,10 @@ class TrainingRecord:
         return scales[-1]
 
     def iteration(self, scale: int, iteration: int, seconds: float, losses: dict[str, float] | None = None,
-                  fake: np.ndarray | None = None, rec: np.ndarray | None = None) -> None:
+                  fake: Any = None, rec: Any = None) -> None:
         """A logged iteration of ``scale``: ``seconds`` spent on the scale so far, the model's ``losses``, and its
-        current sample / reconstruction ``(C, h, w)`` in [-1, 1] (written as PNGs with the log)."""
+        current sample / reconstruction ``(C, h, w)`` in [-1, 1], numpy or tensor (written as PNGs with the log,
+        at most every :data:`WRITE_INTERVAL_S`)."""
         entry = self._entry(scale)
         if losses:
             entry["iterations"].append(int(iteration))
@@ -170,8 +177,7 @@ class TrainingRecord:
             self._write(fake, rec)
             self._last_write = now
 
-    def scale_done(self, scale: int, seconds: float, fake: np.ndarray | None = None,
-                   rec: np.ndarray | None = None) -> None:
+    def scale_done(self, scale: int, seconds: float, fake: Any = None, rec: Any = None) -> None:
         """``scale`` finished in ``seconds`` (called after the checkpoint of that scale is saved)."""
         entry = self._entry(scale)
         niter = self.data["niter"]
@@ -200,7 +206,7 @@ class TrainingRecord:
         return self.data["s_per_it"]
 
     # ------------------------------------------------------------------ files
-    def _write(self, fake: np.ndarray | None, rec: np.ndarray | None) -> None:
+    def _write(self, fake: Any, rec: Any) -> None:
         self.data["updated"] = time.time()
         for arr, name in ((fake, LATEST_SAMPLE_NAME), (rec, LATEST_REC_NAME)):
             if arr is not None:

@@ -79,7 +79,7 @@ class ModelState:
     d_state: dict[str, torch.Tensor] | None = None
     images_saved: bool = False
     record: TrainingRecord | None = None                          # training_log.json + progress/*.png
-    latest: tuple = (None, None)                                  # last (sample, rec) (C, h, w) in [-1, 1]
+    latest: tuple = (None, None)                                  # last (sample, rec), (C, h, w) tensors in [-1, 1]
 
     @property
     def done(self) -> int:

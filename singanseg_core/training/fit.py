@@ -190,8 +190,9 @@ def _recording(states: list[ModelState], progress: ProgressFn | None) -> Progres
 
     def on_progress(ev: TrainProgress) -> "bool | None":
         if ev.losses and not ev.scale_done:
-            fake = None if ev.fake is None else ev.fake[0].float().cpu().numpy()
-            rec = None if ev.rec is None else ev.rec[0].float().cpu().numpy()
+            # views on the device: copied to the host only when a record writes its PNGs (every few seconds)
+            fake = None if ev.fake is None else ev.fake[0]
+            rec = None if ev.rec is None else ev.rec[0]
             for i, s in enumerate(states):
                 s.latest = (None if fake is None else fake[i * nc:(i + 1) * nc],
                             None if rec is None else rec[i * nc:(i + 1) * nc])
