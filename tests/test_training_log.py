@@ -171,5 +171,5 @@ def test_train_job_status_has_timing(demo_ws) -> None:
     for where in (status, item):
         assert where["scale"] == where["num_scales"] == 2       # 1-based: the last scale is "scale 2 of 2"
         assert where["s_per_it"] > 0 and where["eta_s"] == 0.0
-    assert "scale 2 of 2 done" in (job.dir / "log.txt").read_text()
+    assert "scale 2/2 done" in (job.dir / "log.txt").read_text()
     assert read_training_log(demo_ws.checkpoints / "timed")["state"] == "finished"

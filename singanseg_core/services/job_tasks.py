@@ -113,7 +113,6 @@ def _check_train(ws: Workspace, a: dict) -> dict:
 def _run_train(ctx: JobContext) -> dict[str, Any]:
     """Every model gets ``config.seed`` (as ``singanseg train`` does) and its per-scale progress is an item; a
     resumed job continues partial checkpoints from their last finished scale and skips finished ones."""
-    from ..model.training_log import scale_label
     from ..training.config import TrainConfig
     from ..training.many import train_pairs
 
@@ -138,21 +137,19 @@ def _run_train(ctx: JobContext) -> dict[str, Any]:
             msg = "already trained"
         elif ev.kind == "failed":
             msg = ev.message
-        elif ev.kind == "started":
-            msg = f"starting ({ev.num_scales} scales)"
-        elif ev.kind == "finished":
-            msg = "finished"
         elif ev.num_scales:
-            msg = f"{scale_label(ev.scale, ev.num_scales)}, iteration {ev.iteration} of {ev.niter}" + (
+            msg = f"scale {ev.scale + 1}/{ev.num_scales}, iteration {ev.iteration}/{ev.niter}" + (
                 f", about {ev.eta_s / 60:.0f} min left" if ev.eta_s else "")
         else:
             msg = ev.kind
-        if ev.num_scales and ev.kind in ("iteration", "scale_done"):
-            # 1-based scale: what a person reads ("scale 3 of 8"); s_per_it and eta_s in seconds
+        if ev.num_scales and ev.kind in ("started", "iteration", "scale_done"):
+            # 1-based scale: what a person reads ("scale 3 of 8"); s_per_it and eta_s in seconds (None until known)
             fields = {"scale": ev.scale + 1, "num_scales": ev.num_scales, "s_per_it": ev.s_per_it,
                       "eta_s": ev.eta_s}
+        elif ev.num_scales and ev.kind == "finished":
+            fields = {"scale": ev.num_scales, "num_scales": ev.num_scales, "eta_s": 0.0}
         if ev.kind == "scale_done":
-            ctx.log(f"{ev.stem}: {scale_label(ev.scale, ev.num_scales)} done")
+            ctx.log(f"{ev.stem}: scale {ev.scale + 1}/{ev.num_scales} done")
         elif ev.kind == "failed":
             ctx.log(f"{ev.stem}: failed: {ev.message}")
         total = sum(fractions.values()) / max(len(fractions), 1)
