@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from ..errors import CheckpointError
-from ..files.atomic import atomic_write_json, save_png
+from ..files.atomic import atomic_write_text, save_png
 
 if TYPE_CHECKING:
     import torch
@@ -211,7 +211,8 @@ class TrainingRecord:
         for arr, name in ((fake, LATEST_SAMPLE_NAME), (rec, LATEST_REC_NAME)):
             if arr is not None:
                 save_png(self.folder / PROGRESS_DIR / name, progress_tile(arr))
-        atomic_write_json(self.folder / TRAINING_LOG_NAME, self.data)
+        # compact: a 2000-iteration, 8-scale record at log_every=10 is ~100 KB this way, ~2x that indented
+        atomic_write_text(self.folder / TRAINING_LOG_NAME, json.dumps(self.data, separators=(",", ":")))
 
 
 def _round(x: float) -> float | None:
