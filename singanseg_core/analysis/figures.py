@@ -125,6 +125,56 @@ def training_history_figure(history: pd.DataFrame) -> "go.Figure":
 
 
 # --------------------------------------------------------------------------------------------
+# SinGAN-Seg training record
+
+LOSS_LABELS = {"d_real": "D(real)", "d_fake": "D(fake)", "gp": "gradient penalty", "g_adv": "G adversarial",
+               "rec": "reconstruction (x alpha)"}
+
+
+def training_log_figure(log: dict) -> "go.Figure":
+    """The losses of a SinGAN-Seg training record (``SinGANSeg.training_log()`` / ``read_training_log``), scale
+    after scale on one axis of iterations: the adversarial terms on top, the reconstruction loss (log scale)
+    below; each scale's span is labelled "scale k of n" with its size and time. Works on a log of a run still
+    training (the live plot, whose x axis already spans every scale) as on a finished one."""
+    from plotly.subplots import make_subplots
+
+    from ..model.training_log import LOSS_KEYS, scale_label
+
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.6, 0.4])
+    niter, n = int(log.get("niter") or 1), int(log.get("num_scales") or 0)
+    colors = dict(zip(LOSS_KEYS, ("#1f77b4", "#ff7f0e", "#7f7f7f", "#2ca02c", "#d62728")))
+    for i, entry in enumerate(log.get("scales") or []):
+        k = int(entry["scale"])
+        x = [k * niter + it for it in entry.get("iterations", [])]
+        for key in LOSS_KEYS:
+            fig.add_scatter(x=x, y=entry.get("losses", {}).get(key, []), mode="lines", name=LOSS_LABELS[key],
+                            legendgroup=key, showlegend=i == 0, line={"color": colors[key], "width": 1.5},
+                            row=2 if key == "rec" else 1, col=1,
+                            hovertemplate=f"{scale_label(k, n)}, iteration %{{customdata}}: %{{y:.4g}}"
+                                          "<extra>" + LOSS_LABELS[key] + "</extra>",
+                            customdata=entry.get("iterations", []))
+        h, w = entry.get("size", [0, 0])
+        secs = float(entry.get("seconds") or 0.0)
+        label = f"{scale_label(k, n)}<br>{w}x{h} px, {secs:.0f} s" + ("" if entry.get("done") else " so far")
+        fig.add_vrect(x0=k * niter, x1=(k + 1) * niter, fillcolor="#000000" if k % 2 else "#ffffff",
+                      opacity=0.04, line_width=0, row="all", col=1)
+        fig.add_annotation(x=(k + 0.5) * niter, y=1.0, yref="paper", yanchor="bottom", showarrow=False,
+                           text=label, font={"size": 10})
+    eta = log.get("eta_s")
+    state = log.get("state", "")
+    status = ("finished" if state == "finished" else
+              f"training {scale_label(int(log.get('scale', 0)), n)}"
+              + (f", about {float(eta) / 60:.0f} min left" if eta else ""))
+    fig.update_yaxes(title_text="adversarial (WGAN-GP)", row=1, col=1)
+    fig.update_yaxes(type="log", title_text="reconstruction", row=2, col=1)
+    fig.update_xaxes(range=[0, max(n, 1) * niter])
+    fig.update_xaxes(title_text=f"iteration ({niter} per scale)", row=2, col=1)
+    fig.update_layout(title=f"Training losses of {log.get('name', 'the model')} ({status})", template="plotly_white",
+                      margin={"t": 110}, legend={"orientation": "h", "y": -0.15})
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
 # Studies
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -20,6 +20,9 @@ from ..persistence import CONFIG_NAME, WEIGHTS_NAME, read_config, read_weights, 
 from ..pyramid.imresize import imresize
 from .config import FORMAT_VERSION, KIND, ModelConfig
 from .samples import Samples, tensor_to_uint8
+
+if TYPE_CHECKING:
+    from .trace import PyramidTrace
 
 REAL_IMAGE_NAME = "real.png"
 REAL_MASK_NAME = "real_mask.png"
@@ -217,16 +220,12 @@ class SinGANSeg:
                 per_scale[s].append(torch.randn(shape, generator=generator))
         return [torch.stack(items) for items in per_scale]
 
-    @torch.no_grad()
-    def generate(self, noise: Sequence[torch.Tensor] | None, gen_start_scale: int = 0, scale_v: float = 1.0,
-                 scale_h: float = 1.0, batch: int = 1) -> torch.Tensor:
-        """Run the pyramid; returns ``(N, nc_im, H, W)`` in [-1, 1] on ``self.device``.
-
-        Args:
-            noise: per scale, ``(N, 1 or nc_z, h, w)`` unpadded noise (see :meth:`draw_noise`); scales
-                below ``gen_start_scale`` use the stored reconstruction noise instead. ``None`` only
-                when every scale is below ``gen_start_scale`` (pure reconstruction), with ``batch`` copies.
-        """
+    def _run_scales(self, noise: Sequence[torch.Tensor] | None, gen_start_scale: int, scale_v: float,
+                    scale_h: float, batch: int) -> Iterator[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """The pyramid, coarse to fine: yields ``(n, z, prev_p, out)`` per scale, where ``z`` is the padded noise
+        before its amplitude (stored ``z_opt`` below ``gen_start_scale``), ``prev_p`` the padded upsampled output
+        of the scale below (zeros at scale 0) and ``out`` this scale's output ``(N, nc_im, h, w)`` in [-1, 1].
+        The one loop behind :meth:`generate` and :meth:`trace` (call it under ``torch.no_grad()``)."""
         cfg, pad = self.config, self.config.pad
         if (scale_v != 1.0 or scale_h != 1.0) and gen_start_scale > 0:
             raise InputError("scale_v/scale_h other than 1 only work with gen_start_scale=0 "
@@ -253,7 +252,22 @@ class SinGANSeg:
             if not cfg.faithful_resize:
                 z_in = z_in.contiguous(memory_format=torch.channels_last)
             prev = g(z_in, prev_p)
-        return prev.contiguous()
+            yield n, z, prev_p, prev
+
+    @torch.no_grad()
+    def generate(self, noise: Sequence[torch.Tensor] | None, gen_start_scale: int = 0, scale_v: float = 1.0,
+                 scale_h: float = 1.0, batch: int = 1) -> torch.Tensor:
+        """Run the pyramid; returns ``(N, nc_im, H, W)`` in [-1, 1] on ``self.device``.
+
+        Args:
+            noise: per scale, ``(N, 1 or nc_z, h, w)`` unpadded noise (see :meth:`draw_noise`); scales
+                below ``gen_start_scale`` use the stored reconstruction noise instead. ``None`` only
+                when every scale is below ``gen_start_scale`` (pure reconstruction), with ``batch`` copies.
+        """
+        out = None
+        for _, _, _, out in self._run_scales(noise, gen_start_scale, scale_v, scale_h, batch):
+            pass
+        return out.contiguous()
 
     def reconstruct(self) -> torch.Tensor:
         """All scales on the stored reconstruction noise: ``(1, nc_im, H, W)`` in [-1, 1] (≈ the training image)."""
@@ -306,6 +320,26 @@ class SinGANSeg:
         msk = np.concatenate(masks) if masks else np.zeros(img.shape[:3], np.uint8)
         raw = np.concatenate(raws) if raws else None
         return Samples(img, msk, raw, k, int(seed))
+
+    # ------------------------------------------------------------------ teaching
+    def trace(self, seed: int = 0, gen_start_scale: int = 0) -> "PyramidTrace":
+        """Every scale's intermediates for one sample (see :mod:`.trace`); its final image and mask are exactly
+        ``sample(1, gen_start_scale, seed=seed)``'s."""
+        from .trace import trace_pyramid
+
+        return trace_pyramid(self, seed, gen_start_scale)
+
+    def start_scale_grid(self, seed: int = 0, n: int = 1) -> list[Samples]:
+        """The same seed generated from every start scale: element ``k`` is ``sample(n, k, seed=seed)`` for
+        ``k = 0..num_scales`` (0 = all scales draw fresh noise, ``num_scales`` = the reconstruction)."""
+        return [self.sample(n, k, seed=seed) for k in range(self.num_scales + 1)]
+
+    def training_log(self) -> dict[str, Any] | None:
+        """The training record kept with the checkpoint (``training_log.json``, see :mod:`.training_log`), or
+        ``None`` when it has none (imported or older checkpoints, models held only in memory)."""
+        from .training_log import read_training_log
+
+        return None if self.path is None else read_training_log(self.path)
 
 
 def weights_budget(config: ModelConfig) -> int:

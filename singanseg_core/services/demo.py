@@ -7,9 +7,11 @@ inside scikit-image, so it works offline) is cut into 128x128 tiles. Each tile's
 :data:`DAB_THRESHOLD`, with objects under 200 px removed and holes under 400 px filled: the stained
 gland epithelium, blob-shaped regions like polyps in Kvasir-SEG. See ``demo_assets/README.md``.
 
-Checkpoints: ``singanseg demo build`` trains :data:`DEMO_CHECKPOINTS` tiles with
-``TrainConfig.from_preset("quick", max_size=64, niter=100)`` into ``demo_assets/checkpoints/`` (a few
-minutes each on CPU); the results are committed, so sampling works without training.
+Checkpoints: ``singanseg demo build`` trains every :data:`DEMO_SPECS` entry into ``demo_assets/checkpoints/``
+with its own recorded settings (CPU, one torch thread, seed 0), resuming a partial checkpoint and skipping a
+finished one unless forced; the results are committed, so sampling works without training. Two small 64 px
+models show the workflow; :data:`SHOWCASE_CHECKPOINT` (128 px, 1000 iterations per scale) is the one a
+projector deserves and the one the pages open by default. Build times are in ``demo_assets/README.md``.
 ``ensure_demo_workspace(ws)`` copies both into an empty workspace on first start and writes a first samples
 set (8 per checkpoint, seed 0) so that style transfer and mask statistics work at once.
 """
@@ -17,8 +19,10 @@ set (8 per checkpoint, seed 0) so that style transfer and mask statistics work a
 from __future__ import annotations
 
 import shutil
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -32,7 +36,32 @@ DAB_SIGMA = 4.0
 # Tiles whose masks cover 10-65 % of the tile (the all-brown / all-blue tiles are left out).
 TILE_POSITIONS: list[tuple[int, int]] = [(0, 384), (128, 256), (128, 384), (256, 0), (256, 256), (256, 384),
                                          (384, 0), (384, 128)]
-DEMO_CHECKPOINTS = ["ihc_r256_c256", "ihc_r128_c384"]  # 1.4 MB each (the finest scale has 64 channels)
+
+
+@dataclass(frozen=True)
+class DemoCheckpoint:
+    """How one demo checkpoint is built: the tile it learns and its training settings (``TrainConfig`` fields
+    over the defaults; seed 0)."""
+
+    name: str
+    tile: str
+    settings: tuple[tuple[str, Any], ...]
+
+    def config(self) -> "TrainConfig":  # noqa: F821 (doc type)
+        from ..training.config import TrainConfig
+
+        return TrainConfig(**dict(self.settings)).validated()
+
+
+DEMO_SPECS: dict[str, DemoCheckpoint] = {d.name: d for d in [
+    # 5 scales, 26 -> 64 px, 1.4 MB each: quick to rebuild, blurry on a projector
+    DemoCheckpoint("ihc_r256_c256", "ihc_r256_c256", (("max_size", 64), ("niter", 100))),
+    DemoCheckpoint("ihc_r128_c384", "ihc_r128_c384", (("max_size", 64), ("niter", 100))),
+    # 8 scales, 25 -> 128 px (the tile's own resolution), 1000 iterations per scale: the showcase
+    DemoCheckpoint("ihc_gland_128px", "ihc_r256_c256", (("max_size", 128), ("niter", 1000))),
+]}
+DEMO_CHECKPOINTS = list(DEMO_SPECS)
+SHOWCASE_CHECKPOINT = "ihc_gland_128px"   # the demo checkpoint the pages open by default
 DEMO_SAMPLES = "demo-samples"
 
 
@@ -74,24 +103,48 @@ def build_dataset(dest: Path) -> Path:
     return dest
 
 
-def build_assets(niter: int = 100, names: list[str] | None = None, log: Callable[[str], None] = print,
-                 device: str = "cpu") -> Path:
-    """(Re)build ``demo_assets/``: the dataset, then one small checkpoint per name in :data:`DEMO_CHECKPOINTS`."""
-    from ..training.config import TrainConfig
+def build_assets(names: list[str] | None = None, log: Callable[[str], None] = print, device: str = "cpu",
+                 force: bool = False, root: Path | None = None) -> dict[str, float]:
+    """(Re)build ``demo_assets/``: the dataset, then every checkpoint of :data:`DEMO_SPECS` (or ``names``).
+
+    A finished checkpoint is skipped unless ``force``; a partial one (an interrupted build) is resumed.
+    ``trainer_state.safetensors`` and the folder's ``.lock`` are dropped afterwards.
+    Returns the training seconds of each checkpoint trained now (training time recorded in its config).
+    """
+    from ..model.config import is_finished_checkpoint
     from ..training.fit import train
 
-    dataset = build_dataset(ASSETS_DIR / "dataset")
+    unknown = sorted(set(names or []) - set(DEMO_SPECS))
+    if unknown:
+        from ..errors import InputError
+
+        raise InputError(f"unknown demo checkpoint(s) {', '.join(unknown)}; choose from {', '.join(DEMO_SPECS)}")
+    root = root or ASSETS_DIR
+    dataset = build_dataset(root / "dataset")
     log(f"dataset: {dataset}")
-    cfg = TrainConfig.from_preset("quick", max_size=64, niter=niter)
+    seconds: dict[str, float] = {}
     for name in names or DEMO_CHECKPOINTS:
-        out = ASSETS_DIR / "checkpoints" / name
-        log(f"training {name} -> {out}")
-        train(dataset / "images" / f"{name}.png", dataset / "masks" / f"{name}.png", out, cfg,
-              overwrite=True, device=device, name=name,
-              progress=lambda p: log(f"  scale {p.scale + 1}/{p.num_scales} done in {p.seconds:.0f}s")
+        spec, out = DEMO_SPECS[name], root / "checkpoints" / name
+        if is_finished_checkpoint(out) and not force:
+            log(f"{name}: finished, skipped (--force rebuilds it)")
+            continue
+        log(f"training {name} on {spec.tile} ({dict(spec.settings)}) -> {out}")
+        t0 = time.perf_counter()
+        train(dataset / "images" / f"{spec.tile}.png", dataset / "masks" / f"{spec.tile}.png", out, spec.config(),
+              overwrite=force, resume=not force, device=device, name=name,
+              progress=lambda p: log(f"  scale {p.scale + 1} of {p.num_scales} done in {p.seconds:.0f} s"
+                                     + (f", about {p.eta_s / 60:.0f} min left" if p.eta_s else ""))
               if p.scale_done else None)
-        (out / "trainer_state.safetensors").unlink(missing_ok=True)  # not needed to sample; keeps assets small
-    return ASSETS_DIR
+        for leftover in ("trainer_state.safetensors", ".lock"):  # not needed to sample; keeps the assets small
+            (out / leftover).unlink(missing_ok=True)
+        seconds[name] = time.perf_counter() - t0
+        log(f"{name}: {seconds[name] / 60:.1f} min")
+    return seconds
+
+
+def default_checkpoint(names: list[str]) -> str | None:
+    """The checkpoint a page opens by default among ``names``: the showcase when it is there, else the first."""
+    return SHOWCASE_CHECKPOINT if SHOWCASE_CHECKPOINT in names else (names[0] if names else None)
 
 
 def demo_available() -> bool:

@@ -181,14 +181,22 @@ def _run_train(ctx: JobContext) -> dict[str, Any]:
     def on_event(ev) -> bool:  # noqa: ANN001 - groups.ModelEvent
         fractions[ev.stem] = ev.fraction
         state = {"finished": "done", "skipped": "done", "failed": "failed"}.get(ev.kind, "running")
+        fields = None
         if ev.kind == "skipped":
             msg = "already trained"
         elif ev.kind == "failed":
             msg = ev.message
         elif ev.num_scales:
-            msg = f"scale {ev.scale + 1}/{ev.num_scales}, iteration {ev.iteration}/{ev.niter}"
+            msg = f"scale {ev.scale + 1}/{ev.num_scales}, iteration {ev.iteration}/{ev.niter}" + (
+                f", about {ev.eta_s / 60:.0f} min left" if ev.eta_s else "")
         else:
             msg = ev.kind
+        if ev.num_scales and ev.kind in ("started", "iteration", "scale_done"):
+            # 1-based scale: what a person reads ("scale 3 of 8"); s_per_it and eta_s in seconds (None until known)
+            fields = {"scale": ev.scale + 1, "num_scales": ev.num_scales, "s_per_it": ev.s_per_it,
+                      "eta_s": ev.eta_s}
+        elif ev.num_scales and ev.kind == "finished":
+            fields = {"scale": ev.num_scales, "num_scales": ev.num_scales, "eta_s": 0.0}
         if ev.kind == "scale_done":
             ctx.log(f"{ev.stem}: scale {ev.scale + 1}/{ev.num_scales} done")
         elif ev.kind == "failed":
@@ -196,7 +204,7 @@ def _run_train(ctx: JobContext) -> dict[str, Any]:
         total = sum(fractions.values()) / max(len(fractions), 1)
         return ctx.update(progress=total, message=f"{ev.stem}: {msg}", item=ev.stem, item_progress=ev.fraction,
                           item_state=state if state != "running" or ev.kind == "started" else None,
-                          item_message=msg, force=ev.kind in ("scale_done", "finished", "failed"))
+                          item_message=msg, force=ev.kind in ("scale_done", "finished", "failed"), fields=fields)
 
     summary = train_pairs(entries, cfg, parallel=a.get("parallel", 1), progress=on_event,
                           device=a.get("device", "auto"), derive_seeds=False)

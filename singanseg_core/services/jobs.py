@@ -360,8 +360,11 @@ class JobContext:
 
     def update(self, progress: float | None = None, message: str | None = None, item: str | None = None,
                item_progress: float | None = None, item_state: str | None = None, item_message: str | None = None,
-               force: bool = False) -> bool:
-        """Record progress (throttled to ~4 writes/s unless ``force``). Returns ``False`` when cancelled."""
+               force: bool = False, fields: dict[str, Any] | None = None) -> bool:
+        """Record progress (throttled to ~4 writes/s unless ``force``). Returns ``False`` when cancelled.
+
+        ``fields``: extra JSON values a job kind reports, set at the top level of the status and, with ``item``,
+        in that item too (e.g. training's ``scale``, ``num_scales``, ``s_per_it``, ``eta_s``)."""
         if progress is not None:
             self.status["progress"] = round(min(max(float(progress), 0.0), 1.0), 4)
         if message is not None:
@@ -374,6 +377,10 @@ class JobContext:
                 it["state"] = item_state
             if item_message is not None:
                 it["message"] = item_message
+            if fields:
+                it.update(fields)
+        if fields:
+            self.status.update(fields)
         now = time.time()
         if force or item_state is not None or now - self._last_write > 0.25:
             _write_status(self.dir, self.status)

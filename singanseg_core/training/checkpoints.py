@@ -13,12 +13,14 @@ from ..files.atomic import atomic_write_bytes
 from ..files.pairs import ImagePair
 from ..model.config import ModelConfig, checkpoint_status
 from ..model.singanseg import SinGANSeg
+from ..model.training_log import PROGRESS_DIR, TRAINING_LOG_NAME, TrainingRecord
 from ..networks.singan import Generator
 from ..pyramid.schedule import ScaleSchedule
 from .config import TrainConfig
 
 TRAINER_STATE_NAME = "trainer_state.safetensors"   # the last scale's discriminator, for resuming
-CHECKPOINT_FILES = ("config.json", "model.safetensors", TRAINER_STATE_NAME, "real.png", "real_mask.png")
+CHECKPOINT_FILES = ("config.json", "model.safetensors", TRAINER_STATE_NAME, "real.png", "real_mask.png",
+                    TRAINING_LOG_NAME)
 
 
 def resume_point(out: Path, pair: ImagePair, cfg: TrainConfig, resume: bool, overwrite: bool) -> int:
@@ -53,6 +55,10 @@ def clear_checkpoint(out: Path) -> None:
     """Remove exactly the files a checkpoint consists of (``config.json`` first, so it never outlives its weights)."""
     for name in CHECKPOINT_FILES:
         (Path(out) / name).unlink(missing_ok=True)
+    progress = Path(out) / PROGRESS_DIR
+    if progress.is_dir() and not progress.is_symlink():
+        for p in progress.glob("*.png"):
+            p.unlink(missing_ok=True)
 
 
 @dataclass
@@ -72,6 +78,8 @@ class ModelState:
     timings: list[float] = field(default_factory=list)
     d_state: dict[str, torch.Tensor] | None = None
     images_saved: bool = False
+    record: TrainingRecord | None = None                          # training_log.json + progress/*.png
+    latest: tuple = (None, None)                                  # last (sample, rec), (C, h, w) tensors in [-1, 1]
 
     @property
     def done(self) -> int:
@@ -86,6 +94,11 @@ class ModelState:
         self.timings = list(partial.config.train.get("seconds_per_scale", []))
         if (self.out / TRAINER_STATE_NAME).is_file():
             self.d_state = _read_trainer_state(self.out)
+
+    def start_record(self, nfcs: list[int], log_every: int) -> None:
+        """Open the training record of ``out`` (a resumed run keeps the record of its finished scales)."""
+        self.record = TrainingRecord(self.out, self.name, self.schedule.sizes, nfcs, self.config.niter, log_every,
+                                     done=self.done)
 
     def model_config(self, device: torch.device, group_size: int) -> ModelConfig:
         cfg, pair, schedule = self.config, self.pair, self.schedule
@@ -120,6 +133,8 @@ class ModelState:
         model.save_pretrained(self.out, real_image=self.pair.image if first else None,
                               real_mask=self.pair.mask if first and self.config.nc_im >= 4 else None)
         self.images_saved = True
+        if self.record is not None:
+            self.record.scale_done(self.done - 1, self.timings[-1], *self.latest)
         return model
 
 

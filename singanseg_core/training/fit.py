@@ -128,6 +128,10 @@ def _train_scales(states: list[ModelState], dev: torch.device, schedule: ScaleSc
                   chunk: int, log_every: int, draws: DrawsFactory | None) -> list[SinGANSeg]:
     k, cfg, start = len(states), states[0].config, states[0].done
     names = [s.name for s in states]
+    nfcs = [nfc_for_scale(n, cfg.nfc, cfg.max_nfc) for n in range(schedule.num_scales)]
+    for s in states:
+        s.start_record(nfcs, log_every)
+    progress = _recording(states, progress)
 
     def cat(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
         return torch.cat(list(tensors), dim=1)
@@ -176,10 +180,31 @@ def _train_scales(states: list[ModelState], dev: torch.device, schedule: ScaleSc
             s.d_state = {key: v.contiguous() for key, v in d.state_dict().items()}
             models.append(s.save(dev, k))
         if progress is not None:
-            ev = TrainProgress(names, n, schedule.num_scales, cfg.niter, cfg.niter, [], seconds, True)
+            ev = TrainProgress(names, n, schedule.num_scales, cfg.niter, cfg.niter, [], seconds, True,
+                               s_per_it=states[0].record.s_per_it, eta_s=states[0].record.eta_s)
             if progress(ev) is False:
                 raise Cancelled(f"training cancelled after scale {n}")
     return models
+
+
+def _recording(states: list[ModelState], progress: ProgressFn | None) -> ProgressFn:
+    """``progress`` behind each model's training record: logged iterations go to the records (losses, timing,
+    latest sample and reconstruction), and the event gets ``s_per_it`` and ``eta_s`` before it is passed on."""
+    nc = states[0].config.nc_im
+
+    def on_progress(ev: TrainProgress) -> "bool | None":
+        if ev.losses and not ev.scale_done:
+            # views on the device: copied to the host only when a record writes its PNGs (every few seconds)
+            fake = None if ev.fake is None else ev.fake[0]
+            rec = None if ev.rec is None else ev.rec[0]
+            for i, s in enumerate(states):
+                s.latest = (None if fake is None else fake[i * nc:(i + 1) * nc],
+                            None if rec is None else rec[i * nc:(i + 1) * nc])
+                s.record.iteration(ev.scale, ev.iteration, ev.seconds, ev.losses[i], *s.latest)
+            ev.s_per_it, ev.eta_s = states[0].record.s_per_it, states[0].record.eta_s
+        return None if progress is None else progress(ev)
+
+    return on_progress
 
 
 def train(image: "str | os.PathLike | ImagePair", mask: "str | os.PathLike | None" = None,

@@ -56,6 +56,8 @@ class ModelEvent:
 
     ``kind``: ``"skipped"`` (already finished), ``"failed"`` (``message`` says why), ``"started"``,
     ``"iteration"`` (every ``log_every`` iterations, with ``losses``), ``"scale_done"`` or ``"finished"``.
+    ``s_per_it`` / ``eta_s``: seconds per iteration on this scale and seconds left for the model (from its
+    training record; ``None`` until known).
     """
 
     stem: str
@@ -67,6 +69,8 @@ class ModelEvent:
     losses: dict[str, float] = field(default_factory=dict)
     message: str = ""
     group: int = -1
+    s_per_it: float | None = None
+    eta_s: float | None = None
 
     @property
     def fraction(self) -> float:
@@ -133,7 +137,8 @@ def run_group(task: GroupTask, emit: EventFn | None = None) -> GroupResult:
         for i, name in enumerate(ev.names):
             kind = "scale_done" if ev.scale_done else "iteration"
             send(ModelEvent(name, kind, ev.scale, ev.num_scales, ev.iteration, ev.niter,
-                            ev.losses[i] if ev.losses else {}, group=task.index))
+                            ev.losses[i] if ev.losses else {}, group=task.index, s_per_it=ev.s_per_it,
+                            eta_s=ev.eta_s))
         return True
 
     def train(items: list[TrainItem], start: int) -> None:

@@ -44,7 +44,11 @@ class TrainProgress:
 
     ``iteration`` counts from 1 to ``niter`` within ``scale`` (0-based); ``losses[k]`` belongs to ``names[k]``
     (``d_real``, ``d_fake``, ``gp``, ``g_adv``, ``rec``; empty except on logged iterations); ``seconds`` is the
-    time spent on this scale so far.
+    time spent on this scale so far. On logged iterations ``fake`` is the last discriminator step's generated
+    image and ``rec`` the reconstruction (``None`` when ``alpha`` is 0), both ``(1, K*nc_im, h, w)`` in [-1, 1],
+    detached: what the scale's generator produces right now (for a progress view; never written back).
+    ``s_per_it`` (seconds per iteration on this scale) and ``eta_s`` (seconds left for the whole model) are
+    filled in by ``fit`` from the checkpoint's training record.
     """
 
     names: list[str]
@@ -55,6 +59,10 @@ class TrainProgress:
     losses: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
     scale_done: bool = False
+    fake: torch.Tensor | None = None
+    rec: torch.Tensor | None = None
+    s_per_it: float | None = None
+    eta_s: float | None = None
 
     @property
     def fraction(self) -> float:
@@ -296,7 +304,8 @@ def train_scale(n: int, netG: Generator, netD: Discriminator, pyramid: FrozenPyr
         if progress is not None and (it % log_every == 0 or it == cfg.niter or it == 1):
             cols = torch.stack([-err_real, err_fake, gp, err_g, rec_loss]).detach().cpu().tolist()
             losses = [dict(zip(("d_real", "d_fake", "gp", "g_adv", "rec"), vals)) for vals in zip(*cols)]
-            ev = TrainProgress(list(names), n, num_scales, it, cfg.niter, losses, time.perf_counter() - t0)
+            ev = TrainProgress(list(names), n, num_scales, it, cfg.niter, losses, time.perf_counter() - t0,
+                               fake=fake.detach(), rec=rec_out.detach() if cfg.alpha != 0 else None)
             if progress(ev) is False:
                 raise Cancelled(f"training cancelled at scale {n}, iteration {it}")
     return ScaleResult(z_opt.detach(), amps, optG, optD)

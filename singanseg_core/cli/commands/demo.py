@@ -1,4 +1,4 @@
-"""``singanseg demo build|init``: the embedded demo (see ``singanseg_core/demo.py``)."""
+"""``singanseg demo build|init``: the embedded demo (see ``singanseg_core/services/demo.py``)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from ._common import device_name, ranged
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="build the demo assets or copy them into a workspace")
     dsub = p.add_subparsers(dest="demo_command", metavar="ACTION")
-    b = dsub.add_parser("build", help="rebuild demo_assets/: IHC tiles + masks, then train the small demo checkpoints")
-    b.add_argument("--iters", type=ranged("demo_iters"), default=100,
-                   help="iterations per scale (default 100, as committed)")
+    b = dsub.add_parser("build", help="rebuild demo_assets/: IHC tiles + masks, then train every demo checkpoint "
+                                      "with its recorded settings (resumes an interrupted build)")
+    b.add_argument("names", nargs="*", metavar="NAME", help="only these checkpoints (default: all)")
+    b.add_argument("--force", action="store_true", help="retrain finished checkpoints too")
     b.add_argument("--device", type=device_name, default="cpu", help="cpu (default, reproducible), auto or cuda")
+    b.add_argument("--threads", type=ranged("threads"), default=1,
+                   help="torch threads (default 1, as the committed assets)")
     b.add_argument("--dataset-only", action="store_true", help="only write the tiles and masks")
     b.set_defaults(func=_build)
     i = dsub.add_parser("init", help="copy the demo dataset and checkpoints into a workspace")
@@ -31,8 +34,8 @@ def _build(args: argparse.Namespace) -> int:
         return 0
     import torch
 
-    torch.set_num_threads(1)  # as the committed assets were built (small nets: faster, and reproducible)
-    build_assets(niter=args.iters, device=args.device)
+    torch.set_num_threads(max(1, args.threads))  # 1: as the committed assets were built (reproducible)
+    build_assets(args.names or None, device=args.device, force=args.force)
     return 0
 
 
