@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._common import SEED, device_name, float_in, int_in
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("explain", help="teaching figures: a sample scale by scale, every start scale, the training "
@@ -23,16 +25,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="write the losses per scale of the checkpoint's training record as HTML")
     mode.add_argument("--quality", action="store_true",
                       help="sample --n images and report empty / full / identical masks (no file written)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--start-scale", type=int, default=0,
+    p.add_argument("--seed", type=int_in(*SEED), default=0, help="random seed (default 0)")
+    p.add_argument("--start-scale", type=int_in(0, 64), default=0,
                    help="first scale drawing fresh noise for the scale-by-scale figure (default 0)")
-    p.add_argument("--n", type=int, default=None,
+    p.add_argument("--n", type=int_in(1, 256), default=None,
                    help="samples per row with --start-scales (default 4), samples checked with --quality (16)")
-    p.add_argument("--threshold", type=float, default=0.5, help="mask threshold shown in the final row (0..1)")
-    p.add_argument("--tile", type=int, default=128, help="tile size in the figure, px (32..512)")
+    p.add_argument("--threshold", type=float_in(0.0, 1.0), default=0.5, help="mask threshold shown in the final row (0..1)")
+    p.add_argument("--tile", type=int_in(32, 512), default=128, help="tile size in the figure, px (32..512)")
     p.add_argument("--no-captions", action="store_true", help="leave the explanatory sentences out")
     p.add_argument("--out", default=None, help="output file: .png for the figures, .html for --training-log")
-    p.add_argument("--device", default="cpu", help="cpu (default), auto or cuda")
+    p.add_argument("--device", type=device_name, default="cpu", help="cpu (default), auto or cuda")
     p.set_defaults(func=run)
 
 
@@ -43,14 +45,8 @@ def _check(args: argparse.Namespace) -> None:
         suffix = ".html" if args.training_log else ".png"
         if not args.out or Path(args.out).suffix.lower() != suffix:
             raise InputError(f"--out must name a {suffix} file, got {args.out!r}")
-    if not 32 <= args.tile <= 512:
-        raise InputError(f"--tile must be in 32..512 px, got {args.tile}")
-    if not 0.0 <= args.threshold <= 1.0:
-        raise InputError(f"--threshold must be in 0..1, got {args.threshold}")
-    if args.n is not None and not 1 <= args.n <= (256 if args.quality else 16):
-        raise InputError(f"--n must be in 1..{256 if args.quality else 16}, got {args.n}")
-    if args.seed < 0:
-        raise InputError(f"--seed must be ≥ 0, got {args.seed}")
+    if args.n is not None and not args.quality and args.n > 16:
+        raise InputError(f"--n must be in 1..16 without --quality, got {args.n}")
 
 
 def run(args: argparse.Namespace) -> int:
