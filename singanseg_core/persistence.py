@@ -30,15 +30,19 @@ MAX_CONFIG_BYTES = 1 << 20  # 1 MiB; real configs are a few KB
 
 
 def save_pretrained(folder: str | os.PathLike, kind: str, version: int, config: Mapping[str, Any],
-                    tensors: Mapping[str, torch.Tensor]) -> Path:
-    """Write ``tensors`` and then ``config`` (with ``kind`` and ``format_version`` set) into ``folder``."""
+                    tensors: Mapping[str, torch.Tensor], extra: Mapping[str, bytes] | None = None) -> Path:
+    """Write ``tensors`` and then ``config`` (with ``kind`` and ``format_version`` set) into ``folder``.
+
+    ``extra``: more files (name → bytes) that belong to this state, e.g. a trainer's resume state; they are
+    written in the same all-or-nothing set, so they never describe another state than the weights."""
     from safetensors.torch import save as st_save
 
     folder = Path(folder)
     host = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     weights = st_save(host, metadata={"kind": kind, "format_version": str(version)})
     text = json.dumps({**config, "kind": kind, "format_version": version}, indent=2, sort_keys=True) + "\n"
-    atomic_write_together([(folder / WEIGHTS_NAME, weights), (folder / CONFIG_NAME, text.encode("utf-8"))])
+    atomic_write_together([*((folder / name, data) for name, data in (extra or {}).items()),
+                           (folder / WEIGHTS_NAME, weights), (folder / CONFIG_NAME, text.encode("utf-8"))])
     return folder
 
 

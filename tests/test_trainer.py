@@ -206,3 +206,32 @@ def test_group_rejects_mixed_pyramids(tmp_path):
     a, b = [v[0] for v in list(buckets.values())[:2]]
     with pytest.raises(InputError, match="pyramid"):
         train_group([TrainItem(a, tmp_path / "a", CFG), TrainItem(b, tmp_path / "b", CFG)], device="cpu")
+
+
+def test_a_failed_checkpoint_write_leaves_the_trainer_state_of_the_saved_scales(tmp_path, monkeypatch):
+    """Disk full while saving scale 1: the discriminator state on disk still belongs to the generators on disk
+    (written as one all-or-nothing set), so a resume never pairs scale 1's D with scale 0's checkpoint."""
+    import errno
+
+    from singanseg_core.files import atomic
+    from singanseg_core.files.atomic import DiskFullError
+    from singanseg_core.training.checkpoints import TRAINER_STATE_NAME
+
+    pair = _bucket(CFG, 1)[0]
+    out = tmp_path / "ck"
+    real_write_temp, seen = atomic._write_temp, {"configs": 0, "state": None}
+
+    def write_temp(path, data):
+        if seen["configs"] == 1 and seen["state"] is None:  # the first write of the second save
+            seen["state"] = (out / TRAINER_STATE_NAME).read_bytes()
+        if path.name == "config.json":
+            seen["configs"] += 1
+            if seen["configs"] == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write_temp(path, data)
+
+    monkeypatch.setattr(atomic, "_write_temp", write_temp)
+    with pytest.raises(DiskFullError):
+        train(pair.image_path, pair.mask_path, out, replace(CFG, niter=1), device="cpu")
+    assert json.loads((out / "config.json").read_text())["num_trained"] == 1
+    assert (out / TRAINER_STATE_NAME).read_bytes() == seen["state"]

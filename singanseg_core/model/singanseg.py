@@ -89,13 +89,15 @@ class SinGANSeg:
         return out
 
     def save_pretrained(self, path: str | os.PathLike, real_image: np.ndarray | None = None,
-                        real_mask: np.ndarray | None = None) -> Path:
+                        real_mask: np.ndarray | None = None, extra: dict[str, bytes] | None = None) -> Path:
         """Write ``model.safetensors`` then ``config.json`` (see :mod:`..persistence`) and, when given or missing,
         ``real.png`` / ``real_mask.png`` (written before the config, so a config always has its images).
 
         Args:
             real_image: ``(H, W, 3)`` uint8 to keep with the checkpoint; default: the finest real scale.
             real_mask: ``(H, W)`` uint8 0/255; default: the finest real scale's mask channel > 0.
+            extra: more files (name → bytes) written together with the weights and config (all or nothing),
+                e.g. the trainer's resume state.
         """
         path = Path(path)
         problem = self.config.problem()  # never write a checkpoint that from_pretrained would refuse
@@ -109,7 +111,7 @@ class SinGANSeg:
                 mask = real_mask if real_mask is not None else np.where(finest[..., 3] > 127, 255, 0).astype(np.uint8)
                 save_png(path / REAL_MASK_NAME, mask)
         config = {k: v for k, v in self.config.to_dict().items() if k != "format_version"}
-        save_pretrained(path, KIND, FORMAT_VERSION, config, self.state_dict())
+        save_pretrained(path, KIND, FORMAT_VERSION, config, self.state_dict(), extra=extra)
         self.path = path
         return path
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
-from ..files.atomic import atomic_write_bytes
 from ..files.pairs import ImagePair
 from ..model.config import ModelConfig, checkpoint_status
 from ..model.singanseg import SinGANSeg
@@ -121,17 +120,18 @@ class ModelState:
                          self.reals[:self.done], device)
 
     def save(self, device: torch.device, group_size: int) -> SinGANSeg:
-        """Write the checkpoint after a finished scale: trainer state, weights and real images, config last.
-        The real image and mask are written once per run (they do not change)."""
+        """Write the checkpoint after a finished scale: the real images (once per run: they do not change), then
+        the trainer state, weights and config as one all-or-nothing set, so a resume never pairs the
+        discriminator of one scale with the generators of another."""
         from safetensors.torch import save as st_save
 
         self.out.mkdir(parents=True, exist_ok=True)
         assert self.d_state is not None
-        atomic_write_bytes(self.out / TRAINER_STATE_NAME, st_save(self.d_state))
         model = self.model(device, group_size)
         first = not self.images_saved
         model.save_pretrained(self.out, real_image=self.pair.image if first else None,
-                              real_mask=self.pair.mask if first and self.config.nc_im >= 4 else None)
+                              real_mask=self.pair.mask if first and self.config.nc_im >= 4 else None,
+                              extra={TRAINER_STATE_NAME: st_save(self.d_state)})
         self.images_saved = True
         if self.record is not None:
             self.record.scale_done(self.done - 1, self.timings[-1], *self.latest)
