@@ -8,9 +8,7 @@ widgets that keep a person's choices sensible while other choices change:
 * :func:`sticky_multiselect`: picks that survive a change of the options they come from (or a sensible default);
 * :func:`button`: a button that, when disabled, says why;
 * :func:`delete_control`: deleting a workspace item after a confirmation, refused while a job uses it;
-* projector mode (:func:`projector`): larger tiles, fewer per row, bigger captions, one sidebar toggle;
-* classroom mode (:func:`locked`): the server's ``services.access`` policy disables every write action (with
-  the reason) unless this session entered the teacher's passphrase; paths are shown relative to the workspace.
+* projector mode (:func:`projector`): larger tiles, fewer per row, bigger captions, one sidebar toggle.
 """
 
 from __future__ import annotations
@@ -31,11 +29,6 @@ from singanseg_core.services.workspace import Workspace
 
 APP_TITLE = "SinGAN-Seg Studio"
 PROJECTOR_KEY = "projector_mode"          # remembered for the session (not a widget key: survives page changes)
-UNLOCKED_KEY = "_classroom_unlocked"     # this session entered the classroom passphrase
-UPLOADS_KEY = "_uploads_used"            # files this session has uploaded (capped by the access policy)
-# The write action (services.access.WRITE_ACTIONS) each background job kind performs.
-JOB_ACTIONS = {"train": "train", "train-many": "train", "import-legacy": "import", "style-batch": "style",
-               "study": "study", "sample": "sample-save"}
 JOB_REFRESH_S = 1.5          # live panels while a job is active
 IDLE_REFRESH_S = 10.0        # while nothing runs (notices jobs started from another tab)
 PAGES = [
@@ -88,7 +81,7 @@ def _logger(ws: Workspace) -> logging.Logger:
 def show_error(err: BaseException) -> None:
     """One friendly line: the message of a ``SinGANSegError``; for anything else a generic line (traceback logged)."""
     if isinstance(err, SinGANSegError):
-        st.error(scrub(str(err).splitlines()[0] if str(err) else type(err).__name__), icon=":material/error:")
+        st.error(str(err).splitlines()[0] if str(err) else type(err).__name__, icon=":material/error:")
         return
     try:
         ws = workspace()
@@ -97,26 +90,8 @@ def show_error(err: BaseException) -> None:
     except Exception:  # noqa: BLE001 - never fail while reporting a failure
         where = ""
     first = str(err).splitlines()[0][:200] if str(err) else ""
-    st.error(scrub(f"Something went wrong: {type(err).__name__}{': ' + first if first else ''}{where}"),
+    st.error(f"Something went wrong: {type(err).__name__}{': ' + first if first else ''}{where}",
              icon=":material/error:")
-
-
-def scrub(text: str) -> str:
-    """In classroom mode, the workspace's server path in ``text`` becomes ``workspace`` (no server path shown)."""
-    try:
-        if access_policy().classroom:
-            return text.replace(str(workspace().root), "workspace")
-    except Exception:  # noqa: BLE001 - never fail while reporting
-        pass
-    return text
-
-
-def report_lines(skipped: list[str], notes: list[str], limit: int = 20) -> None:
-    """What an import skipped (a warning) and the conversions it made (an info), at most ``limit`` lines each."""
-    for lines, box, icon in ((skipped, st.warning, ":material/warning:"), (notes, st.info, ":material/info:")):
-        if lines:
-            more = f"\n- … and {len(lines) - limit} more" if len(lines) > limit else ""
-            box("\n".join(f"- {scrub(line)}" for line in lines[:limit]) + more, icon=icon)
 
 
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -148,8 +123,7 @@ def page_header(title: str, icon: str, intro: str) -> Workspace:
     ws = workspace()
     with st.sidebar:
         projector_toggle()
-        access_sidebar()
-        st.caption(f"Workspace: `{shown_path(ws, ws.root)}`")
+        st.caption(f"Workspace: `{ws.root}`")
         from singanseg_core.services.demo import is_demo_workspace
 
         if is_demo_workspace(ws):
@@ -196,12 +170,9 @@ def sticky_multiselect(label: str, options: list[str], key: str, default: list[s
 
 
 def button(label: str, key: str, help: str, why_not: str | None = None, container: Any = None,
-           action: str | None = None, **kwargs: Any) -> bool:
-    """A button that is disabled while ``why_not`` is set, and then says why (as its tooltip and a caption).
-    ``action`` (a ``services.access`` write action, e.g. ``"train"``): also disabled while the access policy
-    locks it (classroom mode), with the policy's reason first."""
+           **kwargs: Any) -> bool:
+    """A button that is disabled while ``why_not`` is set, and then says why (as its tooltip and a caption)."""
     where = container or st
-    why_not = (locked(action) if action else None) or why_not
     clicked = where.button(label, key=key, disabled=bool(why_not),
                            help=f"Disabled: {why_not}" if why_not else help, **kwargs)
     if why_not:
@@ -216,8 +187,8 @@ def delete_control(ws: Workspace, category: str, name: str, key: str) -> None:
 
     label, pending = catalog.LABELS[category], f"{key}__confirm"
     users = catalog.jobs_using(ws, category, name)
-    why = locked("delete") or (f"the {users[0].state} job '{users[0].title}' uses it" if users else None)
-    if st.session_state.get(pending) != name or why:
+    why = f"the {users[0].state} job '{users[0].title}' uses it" if users else None
+    if st.session_state.get(pending) != name:
         if button(f"Delete {label} {name}…", key=f"{key}_ask", icon=":material/delete:", why_not=why,
                   help=f"Remove {category}/{name} from the workspace (you will be asked to confirm)."):
             st.session_state[pending] = name
@@ -230,7 +201,6 @@ def delete_control(ws: Workspace, category: str, name: str, key: str) -> None:
                  help="Delete it now."):
         st.session_state.pop(pending, None)
         try:
-            refuse_if_locked("delete")
             flash(catalog.delete_item(ws, category, name))
         except Exception as err:  # noqa: BLE001 - one line, never a traceback
             show_error(err)
@@ -239,95 +209,6 @@ def delete_control(ws: Workspace, category: str, name: str, key: str) -> None:
     if c2.button("Keep it", key=f"{key}_no", icon=":material/undo:", help="Do not delete anything."):
         st.session_state.pop(pending, None)
         st.rerun()
-
-
-# ---------------------------------------------------------------------------------------------- classroom mode
-def access_policy() -> "AccessPolicy":  # noqa: F821 (doc type)
-    """The server's access policy (``services.access.policy_from_env``). A malformed setting locks every write
-    action (and says so once per run in the sidebar) rather than opening the server."""
-    from singanseg_core.errors import InputError
-    from singanseg_core.services.access import AccessPolicy, policy_from_env
-
-    try:
-        return policy_from_env()
-    except InputError as err:
-        st.session_state["_policy_error"] = str(err)
-        return AccessPolicy("classroom", None)
-
-
-def locked(action: str) -> str | None:
-    """``None`` when this session may do ``action``; otherwise the one-sentence reason it may not."""
-    ok, why = access_policy().allows(action, unlocked=bool(st.session_state.get(UNLOCKED_KEY)))
-    return None if ok else why
-
-
-def refuse_if_locked(action: str) -> None:
-    """Raise ``InputError`` (shown as one line) when ``action`` is locked: the server-side check behind a
-    disabled button."""
-    why = locked(action)
-    if why:
-        from singanseg_core.errors import InputError
-
-        raise InputError(why)
-
-
-def shown_path(ws: Workspace, path: str | Path) -> str:
-    """``path`` as this server may show it (relative to the workspace in classroom mode)."""
-    return access_policy().display_path(ws, path)
-
-
-def upload_budget(files: int) -> str | None:
-    """``None`` when this session may upload ``files`` more files, else why not (the per-session cap)."""
-    left = access_policy().uploads_left(int(st.session_state.get(UPLOADS_KEY, 0)))
-    if files > left:
-        return (f"this session may upload {left} more file(s) (the server allows "
-                f"{access_policy().max_uploads_per_session} per session)")
-    return None
-
-
-def refuse_upload(files: int) -> None:
-    """The server-side check behind the upload buttons: the access policy, then this session's upload cap."""
-    refuse_if_locked("upload")
-    why = upload_budget(files)
-    if why:
-        from singanseg_core.errors import InputError
-
-        raise InputError(f"upload refused: {why}")
-
-
-def count_uploads(files: int) -> None:
-    st.session_state[UPLOADS_KEY] = int(st.session_state.get(UPLOADS_KEY, 0)) + int(files)
-
-
-def access_sidebar() -> None:
-    """Classroom mode: say so, and offer the passphrase (when the server set one) to unlock write actions."""
-    policy = access_policy()
-    problem = st.session_state.pop("_policy_error", None)
-    if problem:
-        st.error(f"Access setting refused: {problem}. Write actions are disabled until the operator fixes it.",
-                 icon=":material/lock:")
-    if not policy.classroom:
-        return
-    if st.session_state.get(UNLOCKED_KEY):
-        st.success("Classroom mode: unlocked in this tab.", icon=":material/lock_open:")
-        if st.button("Lock again", key="_lock_again", icon=":material/lock:",
-                     help="Disable write actions again in this browser tab."):
-            st.session_state[UNLOCKED_KEY] = False
-            st.rerun()
-        return
-    st.info("Classroom mode: browse, sample, compare and plot. Uploading, training, deleting and cancelling "
-            "are locked.", icon=":material/lock:")
-    if policy.passphrase_sha256 is None:
-        return
-    with st.form("_unlock_form", border=False):
-        text = st.text_input("Teacher's passphrase", type="password", key="_passphrase",
-                             help="Unlocks write actions in this browser tab only.")
-        if st.form_submit_button("Unlock", icon=":material/key:"):
-            if policy.check_passphrase(text):
-                st.session_state[UNLOCKED_KEY] = True
-                st.rerun()
-            time.sleep(1.0)  # slows guessing down (one try per second per tab)
-            st.error("Wrong passphrase.", icon=":material/block:")
 
 
 # ---------------------------------------------------------------------------------------------- projector mode
@@ -479,7 +360,6 @@ def submit_job(ws: Workspace, kind: str, args: dict[str, Any], title: str) -> No
     from singanseg_core.services import jobs
 
     try:
-        refuse_if_locked(JOB_ACTIONS.get(kind, kind))
         job = jobs.submit(ws, kind, args, title=title)
     except Exception as err:  # noqa: BLE001
         show_error(err)
@@ -517,20 +397,21 @@ def _job_row(ws: Workspace, job: Any, key: str, details: bool) -> None:
         elif job.message:
             st.caption(job.message[:200])
     with cols[1]:  # the buttons that apply, stacked (room for their labels on a narrow screen)
-        controls = [("cancel", job.active, "Cancel", ":material/stop:", jobs.cancel,
-                     "Ask the job to stop; finished parts stay on disk and it can be resumed."),
-                    ("resume", job.resumable, "Resume", ":material/play_arrow:", jobs.resume,
-                     "Start a new worker that continues where this job stopped (finished scales, runs and files "
-                     "are kept)."),
-                    ("delete", not job.active, "Delete", ":material/delete:", jobs.delete,
-                     "Remove this job's folder and log. What it produced (checkpoints, samples, style results, "
-                     "studies) stays in the workspace.")]
-        for action, applies, label, icon, fn, tip in controls:
-            why = locked(action)
-            if applies and st.button(label, key=f"{action}_{key}_{job.id}", icon=icon, width="stretch",
-                                     disabled=bool(why), help=f"Disabled: {why}" if why else tip):
-                guarded(fn)(ws, job.id)
-                _rerun_panel()
+        if job.active and st.button("Cancel", key=f"cancel_{key}_{job.id}", icon=":material/stop:", width="stretch",
+                                    help="Ask the job to stop; finished parts stay on disk and it can be resumed."):
+            guarded(jobs.cancel)(ws, job.id)
+            _rerun_panel()
+        if job.resumable and st.button("Resume", key=f"resume_{key}_{job.id}", icon=":material/play_arrow:",
+                                       width="stretch", help="Start a new worker that continues where this job "
+                                                             "stopped (finished scales, runs and files are kept)."):
+            guarded(jobs.resume)(ws, job.id)
+            _rerun_panel()
+        if not job.active and st.button("Delete", key=f"delete_{key}_{job.id}", icon=":material/delete:",
+                                        width="stretch",
+                                        help="Remove this job's folder and log. What it produced (checkpoints, "
+                                             "samples, style results, studies) stays in the workspace."):
+            guarded(jobs.delete)(ws, job.id)
+            _rerun_panel()
     if details and job.items:
         with st.expander(f"Details ({len(job.items)} item(s))", expanded=job.active):
             for name, item in list(job.items.items())[:50]:
@@ -538,7 +419,7 @@ def _job_row(ws: Workspace, job: Any, key: str, details: bool) -> None:
                 st.progress(float(item.get("progress") or 0.0), text=text[:160])
             log = job.log_tail(8)
             if log:
-                st.code(scrub(log), language=None)
+                st.code(log, language=None)
 
 
 def _refresh_interval(ws: Workspace) -> float:
@@ -564,11 +445,9 @@ def job_panel(ws: Workspace, kinds: tuple[str, ...] | None, key: str, limit: int
             head, clear = st.columns([6, 2], vertical_alignment="bottom")
             head.subheader(title)
             finished = sum(j.state == "done" for j in mine)
-            why = locked("delete")
             if finished and clear.button(f"Clear {finished} finished", key=f"clear_{key}", icon=":material/delete_sweep:",
-                                         disabled=bool(why), help=f"Disabled: {why}" if why else
-                                         "Delete the folders of the jobs listed here that finished "
-                                         "successfully; their results stay in the workspace."):
+                                         help="Delete the folders of the jobs listed here that finished "
+                                              "successfully; their results stay in the workspace."):
                 for kind in sorted({j.kind for j in mine}):
                     guarded(jobs.clear_finished)(ws, kind=kind)
                 _rerun_panel()

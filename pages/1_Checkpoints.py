@@ -28,12 +28,12 @@ def browse(ws: Workspace) -> None:
     c1, c2, c3 = st.columns(3)
     real, mask = path / "real.png", path / "real_mask.png"
     if real.exists():
-        from singanseg_core.files.images import open_bounded
+        from PIL import Image
 
-        img = open_bounded(real, f"checkpoints/{name}/real.png").convert("RGB")
+        img = Image.open(real).convert("RGB")
         c1.image(ui.upscale(img, ui.tile_side()), caption="real image", width="stretch")
         if mask.exists():
-            m = open_bounded(mask, f"checkpoints/{name}/real_mask.png").convert("L").resize(img.size)
+            m = Image.open(mask).convert("L").resize(img.size)
             c2.image(ui.upscale(ui.framed(m), ui.tile_side()), caption="real mask", width="stretch")
             c3.image(ui.upscale(ui.overlay(img, m), ui.tile_side()), caption="overlay", width="stretch")
     sizes = cfg["sizes"]
@@ -72,34 +72,27 @@ def add_data(ws: Workspace) -> None:
                                  max_upload_size=MAX_UPLOAD_MB,
                                  help="Binary masks (white = object), same size as their image; grey levels are "
                                       "thresholded at 127 when training.")
-        files = len(images or []) + len(masks or [])
-        if ui.button("Add pairs", key="up_add", icon=":material/upload:", type="primary", action="upload",
-                     why_not=ui.upload_budget(files) if images else "choose at least one image and its mask",
+        if ui.button("Add pairs", key="up_add", icon=":material/upload:", type="primary",
+                     why_not=None if images else "choose at least one image and its mask",
                      help="Check the files and copy them into the dataset (names are made unique)."):
             try:
                 pairs = pair_uploads([(f.name, f.getvalue()) for f in images or []],
                                      [(f.name, f.getvalue()) for f in masks or []])
-                ui.refuse_upload(files)
-                added = ws.add_pairs(dataset, pairs)
-                ui.count_uploads(files)
-                st.success(f"Added {len(added.written)} pair(s) to datasets/{added.folder.name}.")
-                ui.report_lines(added.skipped, added.notes)
+                folder, written = ws.add_pairs(dataset, pairs)
+                st.success(f"Added {len(written)} pair(s) to datasets/{folder.name}.")
             except Exception as err:  # noqa: BLE001
                 ui.show_error(err)
     else:
         zfile = st.file_uploader("Zip file", type=["zip"], key="up_zip", max_upload_size=MAX_ZIP_MB,
                                  help="A zip with images/ and masks/ (e.g. kvasir-seg.zip). Links, absolute paths and "
                                       "'..' entries are refused.")
-        if ui.button("Import zip", key="up_zip_go", icon=":material/upload:", type="primary", action="upload",
-                     why_not=ui.upload_budget(1) if zfile is not None else "choose a zip file first",
+        if ui.button("Import zip", key="up_zip_go", icon=":material/upload:", type="primary",
+                     why_not=None if zfile is not None else "choose a zip file first",
                      help="Unpack into a new dataset folder (a unique name is chosen if it exists)."):
             try:
-                ui.refuse_upload(1)
                 with st.spinner("Unpacking..."):
-                    done = ws.import_zip(zfile.getvalue(), dataset)
-                ui.count_uploads(1)
-                st.success(f"Imported {done.pairs} pair(s) into datasets/{done.folder.name}.")
-                ui.report_lines(done.skipped, done.notes)
+                    folder, n = ws.import_zip(zfile.getvalue(), dataset)
+                st.success(f"Imported {n} pair(s) into datasets/{folder.name}.")
             except Exception as err:  # noqa: BLE001
                 ui.show_error(err)
     st.subheader("Datasets")
@@ -150,7 +143,7 @@ def train_tab(ws: Workspace) -> None:
                             help="On: new folders with a -2, -3... suffix; existing checkpoints stay as they are. "
                                  "Off: finished checkpoints are skipped and partial ones continue from their last "
                                  "finished scale (same settings needed).")
-    if ui.button("Start training job", key="tr_go", type="primary", icon=":material/model_training:", action="train",
+    if ui.button("Start training job", key="tr_go", type="primary", icon=":material/model_training:",
                  why_not=None if chosen else "choose at least one image to train on",
                  help="Runs in a background process; you can leave the page."):
         names = {s: ws.unique_dir(ws.checkpoints, s).name if fresh else safe_name(s) for s in chosen}
@@ -164,17 +157,16 @@ def train_tab(ws: Workspace) -> None:
 
 def legacy_tab(ws: Workspace) -> None:
     st.markdown("Copy the published SinGAN-Seg checkpoints (`Gs.pth`, `Zs.pth`, `reals.pth`, `NoiseAmp.pth` per "
-                f"model, e.g. `TrainedModels_1_clean/`) into `{ui.shown_path(ws, ws.legacy)}`; they are read with a "
-                "restricted "
+                f"model, e.g. `TrainedModels_1_clean/`) into `{ws.legacy}`; they are read with a restricted "
                 "unpickler (nothing is executed) and converted to the safe checkpoint format.")
     folders = sorted(p.name for p in ws.legacy.iterdir() if p.is_dir() and not p.is_symlink()) \
         if ws.legacy.is_dir() else []
     if not folders:
-        st.info(f"No folders in `{ui.shown_path(ws, ws.legacy)}` yet.")
+        st.info(f"No folders in `{ws.legacy}` yet.")
         return
     src = st.selectbox("Legacy folder", folders, key="lg_src",
                        help="A folder inside legacy/ (one model or a tree of models).")
-    if ui.button("Import", key="lg_go", icon=":material/move_to_inbox:", type="primary", action="import",
+    if st.button("Import", key="lg_go", icon=":material/move_to_inbox:", type="primary",
                  help="Runs as a background job; already imported models are skipped."):
         ui.submit_job(ws, "import-legacy", {"src": f"legacy/{safe_name(src)}"}, title=f"import legacy/{src}")
     ui.job_panel(ws, ("import-legacy",), key="legacy")

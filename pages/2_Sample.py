@@ -114,10 +114,9 @@ def save(ws: Workspace, result: dict) -> None:
                                  max_chars=80, help="Follows the shown samples' start scale and seed until you type "
                                  "a name of your own. A new folder is created; if the name is taken a suffix is "
                                  "added.")
-    if ui.button("Save samples", key="sm_save", icon=":material/save:", container=c2, action="sample-save",
+    if c2.button("Save samples", key="sm_save", icon=":material/save:",
                  help=f"Writes the {p['n']} sample(s) per checkpoint shown above (start scale "
                       f"{p['gen_start_scale']}, seed {p['seed']}): images, masks and manifest.csv."):
-        ui.refuse_if_locked("sample-save")
         base = safe_name(name, "folder name")
         tmp = ws.samples / f".{base}.partial-{unique_suffix()}"
         try:

@@ -54,7 +54,7 @@ def launch(ws: Workspace) -> None:
     name = ui.derived_text_input("Save as (folder under style/)", f"{src}-st-{ratio.replace(':', 'x')}", key="st_out",
                                  max_chars=80, help="Follows the samples set and ratio until you type a name of your "
                                                     "own. A new folder is made (suffix added if the name is taken).")
-    if ui.button("Start style transfer job", key="st_go", type="primary", icon=":material/palette:", action="style",
+    if ui.button("Start style transfer job", key="st_go", type="primary", icon=":material/palette:",
                  why_not=None if chosen else "choose at least one generated image",
                  help="Runs in a background process; progress shows below."):
         out = ws.unique_dir(ws.style, safe_name(name, "folder name")).name
