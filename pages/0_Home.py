@@ -96,6 +96,7 @@ def main() -> None:
     descriptions = {
         "Checkpoints": "browse models, add data, train in the background, import legacy checkpoints",
         "Sample": "generate image+mask pairs, see overlays and mean/std masks, save and download",
+        "How it works": "one model building one sample, scale by scale (for teaching)",
         "Style transfer": "make generated images look like the real one; before/after comparison",
         "Mask statistics": "true-pixel-percentage histograms of real vs synthetic masks",
         "Augmentation study": "UNet++ with real, synthetic and both; IoU/F-score vs number of real images",

@@ -25,17 +25,13 @@ def browse(ws: Workspace) -> None:
                         help="Pick a checkpoint (newest first) to see its training image, mask, scales and settings.")
     path = ws.resolve(Path("checkpoints") / name, must_exist=True)
     cfg = ui.checkpoint_config(ws, name)
-    c1, c2, c3 = st.columns(3)
-    real, mask = path / "real.png", path / "real_mask.png"
-    if real.exists():
-        from PIL import Image
-
-        img = Image.open(real).convert("RGB")
+    pair = ui.real_pair(ws, name)
+    if pair is not None:
+        img, m = pair
+        c1, c2, c3 = st.columns(3)
         c1.image(ui.upscale(img, ui.tile_side()), caption="real image", width="stretch")
-        if mask.exists():
-            m = Image.open(mask).convert("L").resize(img.size)
-            c2.image(ui.upscale(ui.framed(m), ui.tile_side()), caption="real mask", width="stretch")
-            c3.image(ui.upscale(ui.overlay(img, m), ui.tile_side()), caption="overlay", width="stretch")
+        c2.image(ui.upscale(ui.framed(m), ui.tile_side()), caption="real mask", width="stretch")
+        c3.image(ui.upscale(ui.overlay(img, m), ui.tile_side()), caption="overlay", width="stretch")
     sizes = cfg["sizes"]
     scales = pd.DataFrame({"scale": [f"{i} of {len(sizes)}" for i in range(1, len(sizes) + 1)],
                            "height": [s[0] for s in sizes], "width": [s[1] for s in sizes],
@@ -47,6 +43,9 @@ def browse(ws: Workspace) -> None:
         st.dataframe(pd.concat([catalog.settings_table(cfg.get("train") or {}, "train"),
                                 catalog.settings_table(cfg.get("source") or {}, "source")]),
                      hide_index=True, width="stretch")
+    with st.expander("Training record (losses per scale, last sample and reconstruction)",
+                     icon=":material/monitoring:"):
+        ui.training_record(path, key="ck_record", live=name in ui.training_now(ws))
     ui.delete_control(ws, "checkpoints", name, key="ck_del")
 
 
@@ -72,7 +71,7 @@ def add_data(ws: Workspace) -> None:
                                  max_upload_size=MAX_UPLOAD_MB,
                                  help="Binary masks (white = object), same size as their image; grey levels are "
                                       "thresholded at 127 when training.")
-        if ui.button("Add pairs", key="up_add", icon=":material/upload:", type="primary",
+        if ui.button("Add pairs", key="up_add", icon=":material/upload:", type="primary", action="upload",
                      why_not=None if images else "choose at least one image and its mask",
                      help="Check the files and copy them into the dataset (names are made unique)."):
             try:
@@ -86,7 +85,7 @@ def add_data(ws: Workspace) -> None:
         zfile = st.file_uploader("Zip file", type=["zip"], key="up_zip", max_upload_size=MAX_ZIP_MB,
                                  help="A zip with images/ and masks/ (e.g. kvasir-seg.zip). Links, absolute paths and "
                                       "'..' entries are refused.")
-        if ui.button("Import zip", key="up_zip_go", icon=":material/upload:", type="primary",
+        if ui.button("Import zip", key="up_zip_go", icon=":material/upload:", type="primary", action="upload",
                      why_not=None if zfile is not None else "choose a zip file first",
                      help="Unpack into a new dataset folder (a unique name is chosen if it exists)."):
             try:
@@ -143,7 +142,7 @@ def train_tab(ws: Workspace) -> None:
                             help="On: new folders with a -2, -3... suffix; existing checkpoints stay as they are. "
                                  "Off: finished checkpoints are skipped and partial ones continue from their last "
                                  "finished scale (same settings needed).")
-    if ui.button("Start training job", key="tr_go", type="primary", icon=":material/model_training:",
+    if ui.button("Start training job", key="tr_go", type="primary", icon=":material/model_training:", action="train",
                  why_not=None if chosen else "choose at least one image to train on",
                  help="Runs in a background process; you can leave the page."):
         names = {s: ws.unique_dir(ws.checkpoints, s).name if fresh else safe_name(s) for s in chosen}
@@ -153,6 +152,13 @@ def train_tab(ws: Workspace) -> None:
         shown = ", ".join(list(names.values())[:3]) + (" …" if len(names) > 3 else "")
         ui.submit_job(ws, "train", args, title=f"train {len(chosen)} model(s) on {dataset}: {shown}")
     ui.job_panel(ws, ("train",), key="train")
+    live = ui.training_now(ws)
+    if live:
+        st.subheader("Watch training")
+        watch = st.selectbox("Checkpoint being trained", live, key="tr_watch",
+                             help="Its losses per scale, latest sample and reconstruction, time per iteration and "
+                                  "ETA, redrawn every few seconds from the checkpoint folder's training record.")
+        ui.training_record(ws.checkpoints / watch, key="tr_record", live=True)
 
 
 def legacy_tab(ws: Workspace) -> None:
@@ -166,7 +172,7 @@ def legacy_tab(ws: Workspace) -> None:
         return
     src = st.selectbox("Legacy folder", folders, key="lg_src",
                        help="A folder inside legacy/ (one model or a tree of models).")
-    if st.button("Import", key="lg_go", icon=":material/move_to_inbox:", type="primary",
+    if ui.button("Import", key="lg_go", icon=":material/move_to_inbox:", type="primary", action="import",
                  help="Runs as a background job; already imported models are skipped."):
         ui.submit_job(ws, "import-legacy", {"src": f"legacy/{safe_name(src)}"}, title=f"import legacy/{src}")
     ui.job_panel(ws, ("import-legacy",), key="legacy")

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
-from PIL import Image
 
 import ui_common as ui
 from singanseg_core.services import catalog
@@ -54,7 +52,7 @@ def launch(ws: Workspace) -> None:
     name = ui.derived_text_input("Save as (folder under style/)", f"{src}-st-{ratio.replace(':', 'x')}", key="st_out",
                                  max_chars=80, help="Follows the samples set and ratio until you type a name of your "
                                                     "own. A new folder is made (suffix added if the name is taken).")
-    if ui.button("Start style transfer job", key="st_go", type="primary", icon=":material/palette:",
+    if ui.button("Start style transfer job", key="st_go", type="primary", icon=":material/palette:", action="style",
                  why_not=None if chosen else "choose at least one generated image",
                  help="Runs in a background process; progress shows below."):
         out = ws.unique_dir(ws.style, safe_name(name, "folder name")).name
@@ -92,9 +90,11 @@ def results(ws: Workspace) -> None:
 def compare(ws: Workspace, folder: Path, frame) -> None:  # noqa: ANN001 - pandas frame
     pick = st.selectbox("Image", list(frame["image"]), key="st_pick", help="Which result to compare in detail.")
     row = frame[frame["image"] == pick].iloc[0]
-    raw = np.asarray(Image.open(ws.inside(str(row["st_source_image"]))).convert("RGB"))  # only inside the workspace
-    styled = np.asarray(Image.open(folder / safe_name(pick, "file name")).convert("RGB"))
-    real = np.asarray(Image.open(ws.inside(str(row["st_style_image"]))).convert("RGB"))
+    from singanseg_core.files.images import read_rgb  # the bounded reader; only files inside the workspace
+
+    raw = read_rgb(ws.inside(str(row["st_source_image"])))
+    styled = read_rgb(folder / safe_name(pick, "file name"))
+    real = read_rgb(ws.inside(str(row["st_style_image"])))
     side = ui.tile_side()
     c1, c2, c3 = st.columns(3)
     c1.image(ui.upscale(real, side), caption="real (style) image", width="stretch")
