@@ -104,6 +104,25 @@ def compare(ws: Workspace, folder: Path, frame) -> None:  # noqa: ANN001 - panda
                    help="Drag: left of the line is the style-transferred image, right of it the raw one.")
     st.image(ui.before_after(raw, styled, at, 2 * side), caption="◀ style-transferred | raw ▶",
              width=640 if ui.projector() else 420)
+    losses(folder, pick)
+
+
+def losses(folder: Path, pick: str) -> None:
+    """The content and style loss curves of the batch that made ``pick`` (recorded in style_transfer.json)."""
+    from singanseg_core.analysis.figures import style_loss_figure
+    from singanseg_core.style.preview import RATIO_EXPLANATION
+
+    record = folder / "style_transfer.json"
+    batches = ui.read_json(str(record), record.stat().st_mtime).get("loss_history") if record.is_file() else None
+    batch = next((b for b in batches or [] if isinstance(b, dict) and pick in (b.get("images") or [])), None)
+    if batch and batch.get("history"):
+        n = len(batch["images"])
+        st.plotly_chart(style_loss_figure(batch["history"], f"Losses of the run that made {pick}"
+                                          + (f" (summed over its batch of {n})" if n > 1 else "")),
+                        width="stretch", key="st_losses", config={"displaylogo": False})
+    else:
+        st.caption("No loss curves recorded for this image (made before they were kept, or resumed).")
+    st.caption(RATIO_EXPLANATION)
 
 
 @ui.guarded

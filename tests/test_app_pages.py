@@ -265,6 +265,7 @@ def test_style_transfer_job_and_results(demo_ws: Workspace, spawned: list[Path])
     at = by_key(at, "slider", "st_split").set_value(0.9).run()
     ok(at)
     assert at.get("image")[-1].proto.imgs[0].url != before  # the before/after view follows the slider
+    assert len(at.get("plotly_chart")) == 1  # the content and style loss curves of the run
     assert any(b.proto.label == "Download zip" for b in at.get("download_button"))
 
 
