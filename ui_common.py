@@ -734,7 +734,7 @@ def style_preview_panel(images: list[np.ndarray], style: np.ndarray, key: str) -
         st.caption(RATIO_EXPLANATION)
         return
     result = done[1]
-    st.caption(f"{result.note} ({result.seconds:.1f} s).")
+    st.caption(f"{result.note.split('. ')[0]} ({result.seconds:.1f} s).")
     per_row, side = tiles_per_row(), tile_side()
     for lo in range(0, len(images), per_row):
         cols = st.columns(per_row)
@@ -744,6 +744,10 @@ def style_preview_panel(images: list[np.ndarray], style: np.ndarray, key: str) -
     st.plotly_chart(style_loss_figure(result.history, f"Preview losses (ratio {ratio})"), width="stretch",
                     key=f"{key}_losses", config={"displaylogo": False})
     st.caption(RATIO_EXPLANATION)
+
+
+START_SCALE_TILE = 128   # px per sample in the start-scale figure (twice that in projector mode)
+PREVIEW_IMAGES = 4       # samples restyled by the in-page style preview (< 3 s on 2 CPU cores)
 
 
 def start_scale_panel(model: Any, seed: int, key: str) -> None:
@@ -758,7 +762,7 @@ def start_scale_panel(model: Any, seed: int, key: str) -> None:
     if st.button("Compare start scales", key=f"{key}_go", icon=":material/stacks:",
                  help="Generate the same seed from every start scale of this checkpoint, one row per start scale."):
         with st.spinner("Generating every start scale..."):
-            fig = start_scale_figure(model.start_scale_grid(int(seed), n), tile=160 if projector() else 96,
+            fig = start_scale_figure(model.start_scale_grid(int(seed), n), tile=START_SCALE_TILE * (1 + projector()),
                                      real=np.asarray(model.real_image()), real_mask=np.asarray(model.real_mask()),
                                      font_size=20 if projector() else 14, captions=False, name=model.name)
         st.session_state[key] = (stamp, fig)

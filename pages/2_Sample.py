@@ -145,7 +145,7 @@ def explore(ws: Workspace, result: dict) -> None:
                                        key="sm_hist")
     with tabs[2]:
         st.caption(f"The first samples of **{first}**, restyled with its training image.")
-        images = list(result["results"][first]["images"][:8])
+        images = list(result["results"][first]["images"][:ui.PREVIEW_IMAGES])
         ui.guarded(ui.style_preview_panel)(images, np.asarray(ui.load_model(ws, first).real_image()), key="sm_style")
 
 

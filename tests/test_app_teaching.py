@@ -82,10 +82,10 @@ def test_sample_start_scale_comparison(demo_ws: Workspace) -> None:
     ok(at)
     fig = at.session_state["sm_grid"][1]
     model = _model(demo_ws)
-    expected = start_scale_figure(model.start_scale_grid(0, 4), tile=96, real=np.asarray(model.real_image()),
+    expected = start_scale_figure(model.start_scale_grid(0, 4), tile=128, real=np.asarray(model.real_image()),
                                   real_mask=np.asarray(model.real_mask()), captions=False, name=model.name)
     assert np.array_equal(np.asarray(fig), np.asarray(expected))  # one row per start scale, same seed
-    assert fig.height > (model.num_scales + 2) * 96
+    assert fig.height > (model.num_scales + 2) * 128
 
 
 def test_sample_histogram_without_saving(demo_ws: Workspace) -> None:
@@ -123,7 +123,7 @@ def test_sample_flags_an_undertrained_model(demo_ws: Workspace, monkeypatch: pyt
 def test_sample_style_preview_with_loss_curves(demo_ws: Workspace) -> None:
     from singanseg_core.style.preview import RATIO_EXPLANATION
 
-    at = _generated(4)
+    at = _generated(6)
     at = ok(by_key(at, "button", "sm_style_go").click().run())  # the preview's defaults: 12 L-BFGS steps
     stamp, result = at.session_state["sm_style"]
     assert len(result.images) == 4 and result.images[0].shape == (64, 64, 3)
