@@ -252,6 +252,25 @@ def why_locked(action: str) -> str | None:
     return None if allowed else why
 
 
+UPLOADS_KEY = "uploads_used"             # session key: files this browser session has uploaded
+
+
+def upload_limit(n_files: int) -> str | None:
+    """``None`` when this session may upload ``n_files`` more files under the server's per-session cap
+    (``SINGANSEG_MAX_UPLOADS``, both modes); else why not."""
+    pol = policy()
+    left = pol.uploads_left(int(st.session_state.get(UPLOADS_KEY, 0)))
+    if n_files > left:
+        return (f"this session may upload {left} more file(s) (the server allows "
+                f"{pol.max_uploads_per_session} per browser session)")
+    return None
+
+
+def count_uploads(n_files: int) -> None:
+    """Add ``n_files`` to this session's upload count (see :func:`upload_limit`)."""
+    st.session_state[UPLOADS_KEY] = int(st.session_state.get(UPLOADS_KEY, 0)) + int(n_files)
+
+
 def classroom_sidebar() -> None:
     """In classroom mode: what visitors may do, and the passphrase field that unlocks write actions."""
     pol = policy()

@@ -72,12 +72,14 @@ def add_data(ws: Workspace) -> None:
                                  help="Binary masks (white = object), same size as their image; grey levels are "
                                       "thresholded at 127 when training.")
         if ui.button("Add pairs", key="up_add", icon=":material/upload:", type="primary", action="upload",
-                     why_not=None if images else "choose at least one image and its mask",
+                     why_not=ui.upload_limit(len(images) + len(masks or [])) if images
+                     else "choose at least one image and its mask",
                      help="Check the files and copy them into the dataset (names are made unique)."):
             try:
                 pairs = pair_uploads([(f.name, f.getvalue()) for f in images or []],
                                      [(f.name, f.getvalue()) for f in masks or []])
                 folder, written = ws.add_pairs(dataset, pairs)
+                ui.count_uploads(len(images) + len(masks or []))
                 st.success(f"Added {len(written)} pair(s) to datasets/{folder.name}.")
             except Exception as err:  # noqa: BLE001
                 ui.show_error(err)
@@ -86,11 +88,12 @@ def add_data(ws: Workspace) -> None:
                                  help="A zip with images/ and masks/ (e.g. kvasir-seg.zip). Links, absolute paths and "
                                       "'..' entries are refused.")
         if ui.button("Import zip", key="up_zip_go", icon=":material/upload:", type="primary", action="upload",
-                     why_not=None if zfile is not None else "choose a zip file first",
+                     why_not=ui.upload_limit(1) if zfile is not None else "choose a zip file first",
                      help="Unpack into a new dataset folder (a unique name is chosen if it exists)."):
             try:
                 with st.spinner("Unpacking..."):
                     folder, n = ws.import_zip(zfile.getvalue(), dataset)
+                ui.count_uploads(2 * n)  # its images and masks
                 st.success(f"Imported {n} pair(s) into datasets/{folder.name}.")
             except Exception as err:  # noqa: BLE001
                 ui.show_error(err)

@@ -286,3 +286,32 @@ def test_open_mode_allows_everything(demo_ws: Workspace) -> None:
     at = ok(page("pages/1_Checkpoints.py").run())
     assert not by_key(at, "button", "tr_go").disabled
     assert not [t for t in at.text_input if t.key == "_classroom_pass"]
+
+
+def test_uploads_per_session_are_capped(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_app_pages import png
+
+    monkeypatch.setenv("SINGANSEG_MAX_UPLOADS", "2")
+    mask = np.zeros((20, 24), np.uint8)
+    mask[5:15, 5:15] = 255
+    at = page("pages/1_Checkpoints.py").run()
+    for i in range(2):
+        by_key(at, "file_uploader", "up_images").upload(f"x{i}.png", png(np.full((20, 24, 3), 90 + i, np.uint8)),
+                                                        "image/png")
+        by_key(at, "file_uploader", "up_masks").upload(f"x{i}.png", png(mask), "image/png")
+        at = at.run()
+        if i == 0:
+            at = ok(by_key(at, "button", "up_add").click().run())
+            assert any("Added 1 pair" in s.value for s in at.success)
+    add = by_key(at, "button", "up_add")  # 2 of 2 files used: the next pair is refused, and the button says why
+    assert add.disabled and "may upload 0 more file(s)" in add.proto.help
+    assert not (demo_ws.datasets / "my-data" / "images" / "x1.png").exists()
+
+
+def test_browse_survives_a_real_png_of_another_size(demo_ws: Workspace) -> None:
+    name = _model(demo_ws).name
+    Image.fromarray(np.zeros((10, 30), np.uint8)).save(demo_ws.checkpoints / name / "real_mask.png")
+    at = page("pages/1_Checkpoints.py")
+    at.session_state["ck_pick"] = name
+    at = ok(at.run())
+    assert len(at.get("image")) >= 3  # image, mask (brought to the image's size) and overlay
