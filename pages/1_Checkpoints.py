@@ -55,6 +55,7 @@ def add_data(ws: Workspace) -> None:
     st.markdown("Add real image/mask pairs to a workspace dataset (Kvasir-SEG layout `images/` + `masks/`). "
                 f"Single files up to {MAX_UPLOAD_MB} MB, zips up to {MAX_ZIP_MB} MB.")
     existing = catalog.newest_first(ws, "datasets")
+    locked = bool(ui.why_locked("upload"))  # no file even reaches the server while uploads are locked
     dataset = st.text_input("Dataset name", value="my-data", key="up_dataset", max_chars=60,
                             help="A new or existing dataset folder under datasets/ (letters, digits, . _ -). "
                                  f"Existing: {', '.join(existing) or 'none'}.")
@@ -64,10 +65,10 @@ def add_data(ws: Workspace) -> None:
     if mode.startswith("image"):
         c1, c2 = st.columns(2)
         kinds = ["png", "jpg", "jpeg", "bmp", "tif", "tiff"]
-        images = c1.file_uploader("Images", type=kinds, accept_multiple_files=True, key="up_images",
+        images = c1.file_uploader("Images", type=kinds, accept_multiple_files=True, key="up_images", disabled=locked,
                                   max_upload_size=MAX_UPLOAD_MB, help="RGB images; each needs a mask with the same "
                                                                       "file stem.")
-        masks = c2.file_uploader("Masks", type=kinds, accept_multiple_files=True, key="up_masks",
+        masks = c2.file_uploader("Masks", type=kinds, accept_multiple_files=True, key="up_masks", disabled=locked,
                                  max_upload_size=MAX_UPLOAD_MB,
                                  help="Binary masks (white = object), same size as their image; grey levels are "
                                       "thresholded at 127 when training.")
@@ -84,7 +85,7 @@ def add_data(ws: Workspace) -> None:
             except Exception as err:  # noqa: BLE001
                 ui.show_error(err)
     else:
-        zfile = st.file_uploader("Zip file", type=["zip"], key="up_zip", max_upload_size=MAX_ZIP_MB,
+        zfile = st.file_uploader("Zip file", type=["zip"], key="up_zip", max_upload_size=MAX_ZIP_MB, disabled=locked,
                                  help="A zip with images/ and masks/ (e.g. kvasir-seg.zip). Links, absolute paths and "
                                       "'..' entries are refused.")
         if ui.button("Import zip", key="up_zip_go", icon=":material/upload:", type="primary", action="upload",

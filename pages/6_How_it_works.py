@@ -107,6 +107,10 @@ def main() -> None:
     pyramid(trace, model.num_scales, side)
     st.divider()
     threshold_view(trace, ui.tile_side())
+    with st.expander("What the start scale does: this seed from every start scale", icon=":material/stacks:"):
+        ui.start_scale_panel(model, seed, key="hw_grid")
+    with st.expander("How this model was trained (its training record)", icon=":material/monitoring:"):
+        ui.training_record(cfg.parent, key="hw_record")
 
     def png() -> bytes:
         buf = io.BytesIO()

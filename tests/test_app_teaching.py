@@ -72,6 +72,10 @@ def test_how_it_works_in_projector_mode_and_figure_download(demo_ws: Workspace) 
     at = ok(at.run())
     assert any("stImageCaption" in m.value for m in at.markdown)  # the projector CSS is on
     assert by_key(at, "download_button", "hw_dl").proto.label.startswith("Download this figure")
+    at = ok(by_key(at, "button", "hw_grid_go").click().run())  # every start scale, at projector size
+    fig = at.session_state["hw_grid"][1]
+    n = _model(demo_ws).num_scales
+    assert fig.height > (n + 2) * 256 and fig.width > 3 * 256  # 3 per row, twice the normal tiles
 
 
 # ---------------------------------------------------------------------------------------------- Sample page
