@@ -684,25 +684,44 @@ def dataset_pcts(folder: str, stamp: float) -> list[float]:
     return [float(v) for v in mask_table(Path(folder) / "masks", "real")["true_pixel_pct"]]
 
 
+def checkpoint_dataset(ws: Workspace, names: list[str]) -> str | None:
+    """The dataset of the workspace that holds the training image of the first of ``names`` that has one
+    (by the file name kept in its ``config.json``), or ``None``."""
+    from singanseg_core.services import catalog
+
+    for name in names:
+        image = str((checkpoint_config(ws, name).get("source") or {}).get("image") or "")
+        if image and "/" not in image and "\\" not in image:
+            found = [d for d in catalog.newest_first(ws, "datasets") if (ws.datasets / d / "images" / image).is_file()]
+            if found:
+                return found[0]
+    return None
+
+
 def histogram_panel(ws: Workspace, synthetic: np.ndarray, real_masks: dict[str, np.ndarray], key: str) -> None:
     """True-pixel histogram of samples in memory (``synthetic``: their %) against the checkpoints' own training
-    masks (``real_masks``: name → mask) or a dataset's masks, nothing saved (``analysis.stats``)."""
+    masks (``real_masks``: name → mask) or a dataset's masks (by default the one they were trained from, when
+    the workspace holds it), nothing saved (``analysis.stats``)."""
     from singanseg_core.analysis.figures import true_pixel_histogram
     from singanseg_core.analysis.stats import mask_stats_from_values, true_pixel_pct
     from singanseg_core.services import catalog
 
     own = "training mask(s) of the checkpoint(s)"
     datasets = catalog.newest_first(ws, "datasets")
+    theirs = checkpoint_dataset(ws, list(real_masks))
+    options = [own] + [f"dataset {d}" + (" (trained from)" if d == theirs else "") for d in datasets]
     c1, c2 = st.columns([3, 1])
-    ref = c1.selectbox("Compare with", [own] + [f"dataset {d}" for d in datasets], key=f"{key}_ref",
+    ref = c1.selectbox("Compare with", options, index=1 + datasets.index(theirs) if theirs else 0, key=f"{key}_ref",
                        help="The real masks to compare these samples with: each checkpoint's own training mask, "
-                            "or every mask of a dataset of the workspace.")
+                            "or every mask of a dataset of the workspace (by default the one the checkpoint was "
+                            "trained from, when it is here).")
     width = c2.select_slider("Bin width (%)", [1, 2, 5, 10, 20], value=5, key=f"{key}_bin",
                              help="Histogram bin width in percentage points (the paper uses 5).")
     if ref == own:
         real = [true_pixel_pct(np.asarray(m)) for m in real_masks.values()]
     else:
-        folder = ws.resolve(Path("datasets") / ref.removeprefix("dataset "), must_exist=True)
+        folder = ws.resolve(Path("datasets") / ref.removeprefix("dataset ").removesuffix(" (trained from)"),
+                            must_exist=True)
         real = dataset_pcts(str(folder), catalog.folder_stamp(folder))
     stats = mask_stats_from_values(real, synthetic, float(width))
     st.plotly_chart(true_pixel_histogram(stats, "overlay"), width="stretch", key=f"{key}_chart",

@@ -97,13 +97,16 @@ def test_sample_histogram_without_saving(demo_ws: Workspace) -> None:
     at = _generated(8)
     pct = at.session_state["sm_result"]["results"][_model(demo_ws).name]["pct"]
     assert len(at.get("plotly_chart")) == 1  # the histogram (the style preview has no curves yet)
-    caption = next(c.value for c in at.caption if c.value.startswith("Mean true pixels"))
-    assert f"these 8 samples {np.mean(pct):.1f} %" in caption and "(n = 1)" in caption
-    by_key(at, "selectbox", "sm_hist_ref").set_value("dataset demo-ihc")
-    at = ok(at.run())
+    # by default against the dataset the checkpoint was trained from
+    assert by_key(at, "selectbox", "sm_hist_ref").value == "dataset demo-ihc (trained from)"
     caption = next(c.value for c in at.caption if c.value.startswith("Mean true pixels"))
     n_masks = len(demo_ws.dataset_pairs("demo-ihc"))
-    assert f"(n = {n_masks})" in caption
+    assert f"these 8 samples {np.mean(pct):.1f} %" in caption and f"(n = {n_masks})" in caption
+    by_key(at, "selectbox", "sm_hist_ref").set_value("training mask(s) of the checkpoint(s)")
+    at = ok(at.run())
+    caption = next(c.value for c in at.caption if c.value.startswith("Mean true pixels"))
+    real = np.asarray(_model(demo_ws).real_mask())
+    assert f"real {(real > 127).mean() * 100:.1f} % (n = 1)" in caption
     assert sorted(demo_ws.list_sample_sets()) == before  # nothing was saved
 
 
