@@ -71,6 +71,9 @@ def main() -> None:
             "segmented images) and upload its zip on **Checkpoints → Add data**, or put the published SinGAN-Seg "
             "checkpoints in `legacy/` of the workspace and use **Checkpoints → Import legacy**.",
             icon=":material/school:")
+        st.caption(":material/co_present: A five-minute tour: **Sample** → Generate, then the tabs *Start scales*, "
+                   "*True-pixel histogram* and *Style preview* → **How it works** (the pyramid, scale by scale) → "
+                   "**Mask statistics**. For a lecture room, switch on *Projector mode* in the sidebar.")
 
     st.subheader("Environment")
     c1, c2 = st.columns(2)
