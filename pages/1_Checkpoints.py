@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import ui_common as ui
+import ui_panels as panels
 from singanseg_core.services import catalog
 from singanseg_core.services.workspace import MAX_UPLOAD_MB, MAX_ZIP_MB, Workspace, safe_name
 
@@ -45,7 +46,7 @@ def browse(ws: Workspace) -> None:
                      hide_index=True, width="stretch")
     with st.expander("Training record (losses per scale, last sample and reconstruction)",
                      icon=":material/monitoring:"):
-        ui.training_record(path, key="ck_record", live=name in ui.training_now(ws))
+        panels.training_record(path, key="ck_record", live=name in panels.training_now(ws))
     ui.delete_control(ws, "checkpoints", name, key="ck_del")
 
 
@@ -156,13 +157,13 @@ def train_tab(ws: Workspace) -> None:
         shown = ", ".join(list(names.values())[:3]) + (" …" if len(names) > 3 else "")
         ui.submit_job(ws, "train", args, title=f"train {len(chosen)} model(s) on {dataset}: {shown}")
     ui.job_panel(ws, ("train",), key="train")
-    live = ui.training_now(ws)
+    live = panels.training_now(ws)
     if live:
         st.subheader("Watch training")
         watch = st.selectbox("Checkpoint being trained", live, key="tr_watch",
                              help="Its losses per scale, latest sample and reconstruction, time per iteration and "
                                   "ETA, redrawn every few seconds from the checkpoint folder's training record.")
-        ui.training_record(ws.checkpoints / watch, key="tr_record", live=True)
+        panels.training_record(ws.checkpoints / watch, key="tr_record", live=True)
 
 
 def legacy_tab(ws: Workspace) -> None:

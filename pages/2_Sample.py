@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 import ui_common as ui
+import ui_panels as panels
 from singanseg_core.services.workspace import Workspace, safe_name
 
 MAX_SAMPLES = 64
@@ -75,7 +76,7 @@ def gallery(ws: Workspace, result: dict) -> None:
     per_row, side = ui.tiles_per_row(wide), ui.tile_side()
     for name, r in result["results"].items():
         st.markdown(f"#### {name}")
-        ui.quality_flag(r["samples"], name)
+        panels.quality_flag(r["samples"], name)
         mean, std = _mean_std(r["masks"])
         cols = st.columns(4)
         cols[0].image(ui.upscale(ui.load_model(ws, name).real_image(), side), caption="real image", width="stretch")
@@ -138,15 +139,16 @@ def explore(ws: Workspace, result: dict) -> None:
     p, first = result["params"], result["params"]["checkpoints"][0]
     tabs = st.tabs(["Start scales", "True-pixel histogram", "Style preview"])
     with tabs[0]:
-        ui.guarded(ui.start_scale_panel)(ui.load_model(ws, first), p["seed"], key="sm_grid")
+        ui.guarded(panels.start_scale_panel)(ui.load_model(ws, first), p["seed"], key="sm_grid")
     with tabs[1]:
         pct = np.concatenate([r["pct"] for r in result["results"].values()])
-        ui.guarded(ui.histogram_panel)(ws, pct, {n: ui.load_model(ws, n).real_mask() for n in result["results"]},
-                                       key="sm_hist")
+        real_masks = {n: ui.load_model(ws, n).real_mask() for n in result["results"]}
+        ui.guarded(panels.histogram_panel)(ws, pct, real_masks, key="sm_hist")
     with tabs[2]:
         st.caption(f"The first samples of **{first}**, restyled with its training image.")
-        images = list(result["results"][first]["images"][:ui.PREVIEW_IMAGES])
-        ui.guarded(ui.style_preview_panel)(images, np.asarray(ui.load_model(ws, first).real_image()), key="sm_style")
+        images = list(result["results"][first]["images"][:panels.PREVIEW_IMAGES])
+        style = np.asarray(ui.load_model(ws, first).real_image())
+        ui.guarded(panels.style_preview_panel)(images, style, key="sm_style")
 
 
 def from_checkpoints(ws: Workspace) -> None:
@@ -189,7 +191,7 @@ def main() -> None:
     with tab_ck:
         from_checkpoints(ws)
     with tab_nn:
-        ui.guarded(ui.patch_nn_panel)(ws, key="sm_nn")
+        ui.guarded(panels.patch_nn_panel)(ws, key="sm_nn")
 
 
 main()

@@ -12,6 +12,7 @@ import numpy as np
 import streamlit as st
 
 import ui_common as ui
+import ui_panels as panels
 from singanseg_core.analysis import teaching
 from singanseg_core.model.trace import MASK_THRESHOLD
 from singanseg_core.services.workspace import Workspace
@@ -108,9 +109,9 @@ def main() -> None:
     st.divider()
     threshold_view(trace, ui.tile_side())
     with st.expander("What the start scale does: this seed from every start scale", icon=":material/stacks:"):
-        ui.start_scale_panel(model, seed, key="hw_grid")
+        panels.start_scale_panel(model, seed, key="hw_grid")
     with st.expander("How this model was trained (its training record)", icon=":material/monitoring:"):
-        ui.training_record(cfg.parent, key="hw_record")
+        panels.training_record(cfg.parent, key="hw_record")
 
     def png() -> bytes:
         buf = io.BytesIO()
