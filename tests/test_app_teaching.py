@@ -322,3 +322,22 @@ def test_browse_survives_a_real_png_of_another_size(demo_ws: Workspace) -> None:
     at.session_state["ck_pick"] = name
     at = ok(at.run())
     assert len(at.get("image")) >= 3  # image, mask (brought to the image's size) and overlay
+
+
+def test_classroom_mode_locks_job_controls(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from singanseg_core.files.atomic import atomic_write_json
+    from singanseg_core.services import jobs
+
+    stem = demo_ws.dataset_pairs("demo-ihc")[0][0]
+    job = jobs.submit(demo_ws, "train", {"dataset": "demo-ihc", "stems": [stem], "preset": "tiny"},
+                      title="train done", start=False)
+    atomic_write_json(job.dir / "status.json", {"state": "failed", "progress": 0.5, "message": "boom", "items": {},
+                                                "updated": time.time()})
+    monkeypatch.setenv("SINGANSEG_MODE", "classroom")
+    at = ok(page("pages/1_Checkpoints.py").run())
+    for name in ("delete", "resume"):
+        b = by_key(at, "button", f"{name}_train_{job.id}")
+        assert b.disabled and b.proto.help.startswith(f"Disabled: '{name}' is disabled in classroom mode")
+    monkeypatch.setenv("SINGANSEG_MODE", "open")
+    at = ok(page("pages/1_Checkpoints.py").run())
+    assert not by_key(at, "button", f"delete_train_{job.id}").disabled
