@@ -128,7 +128,7 @@ def page_header(title: str, icon: str, intro: str) -> Workspace:
     with st.sidebar:
         projector_toggle()
         classroom_sidebar()
-        st.caption(f"Workspace: `{policy().display_path(ws, ws.root)}`")
+        st.caption(f"Workspace: `{shown_path(ws, ws.root)}`")
         from singanseg_core.services.demo import is_demo_workspace
 
         if is_demo_workspace(ws):
@@ -239,6 +239,11 @@ def policy():  # noqa: ANN201 - AccessPolicy
 
     return _policy(*(os.environ.get(k) for k in ("SINGANSEG_MODE", "SINGANSEG_PASSPHRASE",
                                                  "SINGANSEG_PASSPHRASE_SHA256", "SINGANSEG_MAX_UPLOADS")))
+
+
+def shown_path(ws: Workspace, path: str | Path) -> str:
+    """``path`` as the page may show it: as is in open mode, relative to the workspace in classroom mode."""
+    return policy().display_path(ws, path)
 
 
 def why_help(action: str) -> str | None:

@@ -169,7 +169,10 @@ def style_preview_panel(images: list[np.ndarray], style: np.ndarray, key: str) -
                      help=RATIO_EXPLANATION)
     steps = int(c2.number_input("Steps", 1, 100, PREVIEW_STEPS, key=f"{key}_steps",
                                 help="L-BFGS steps of the preview (most of the change happens in the first ~8)."))
-    stamp = (len(images), int(np.asarray(images[0]).sum()) if images else 0, ratio, steps)
+    import hashlib
+
+    digest = hashlib.sha1(b"".join(np.ascontiguousarray(a).tobytes() for a in images)).hexdigest()
+    stamp = (digest, ratio, steps)  # a result is shown only for the very images and settings it was made from
     if c3.button("Preview style transfer", key=f"{key}_go", icon=":material/palette:",
                  help="Restyle these samples right here, small and quick; the full-quality run is a job on the "
                       "Style transfer page."):

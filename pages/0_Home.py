@@ -53,8 +53,8 @@ def main() -> None:
          "Background jobs (training, style transfer, studies, imports) under jobs/."),
     ]):
         col.metric(label, value, help=help_text)
-    st.caption(f"Folder: `{ws.root}` (set `SINGANSEG_WORKSPACE` to use another one). The dashboard never reads "
-               "or writes outside it.")
+    st.caption(f"Folder: `{ui.shown_path(ws, ws.root)}` (set `SINGANSEG_WORKSPACE` to use another one). The "
+               "dashboard never reads or writes outside it.")
     with st.expander("Manage workspace items (list, delete)", icon=":material/folder_managed:"):
         manage(ws)
 

@@ -168,12 +168,12 @@ def train_tab(ws: Workspace) -> None:
 
 def legacy_tab(ws: Workspace) -> None:
     st.markdown("Copy the published SinGAN-Seg checkpoints (`Gs.pth`, `Zs.pth`, `reals.pth`, `NoiseAmp.pth` per "
-                f"model, e.g. `TrainedModels_1_clean/`) into `{ws.legacy}`; they are read with a restricted "
-                "unpickler (nothing is executed) and converted to the safe checkpoint format.")
+                f"model, e.g. `TrainedModels_1_clean/`) into `{ui.shown_path(ws, ws.legacy)}`; they are read with a "
+                "restricted unpickler (nothing is executed) and converted to the safe checkpoint format.")
     folders = sorted(p.name for p in ws.legacy.iterdir() if p.is_dir() and not p.is_symlink()) \
         if ws.legacy.is_dir() else []
     if not folders:
-        st.info(f"No folders in `{ws.legacy}` yet.")
+        st.info(f"No folders in `{ui.shown_path(ws, ws.legacy)}` yet.")
         return
     src = st.selectbox("Legacy folder", folders, key="lg_src",
                        help="A folder inside legacy/ (one model or a tree of models).")

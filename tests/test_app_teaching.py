@@ -260,6 +260,8 @@ def test_classroom_mode_locks_write_actions_until_the_passphrase(demo_ws: Worksp
             b = by_key(at, "button", key)
             assert b.disabled and "locked in classroom mode" in b.proto.help, (path, key)
         assert "Workspace: `workspace`" in " ".join(c.value for c in at.caption)  # no server path
+        shown = " ".join(e.value for kind in ("caption", "markdown", "info") for e in at.get(kind))
+        assert str(demo_ws.root) not in shown, path
     at = _generated(2)  # sampling and exploring stay open; saving is locked
     assert not by_key(at, "button", "sm_grid_go").disabled
     assert by_key(at, "button", "sm_save").disabled
