@@ -140,6 +140,9 @@ def test_sample_style_preview_with_loss_curves(demo_ws: Workspace) -> None:
     assert any(RATIO_EXPLANATION == c.value for c in at.caption)
     assert any(c.value.startswith("4 image(s) restyled") for c in at.caption)
     assert sum("restyled" in (i.proto.imgs[0].caption if i.proto.imgs else "") for i in at.get("image")) == 4
+    by_key(at, "number_input", "sm_seed").set_value(5)  # other samples: the old preview is not shown with them
+    at = ok(by_key(at.run(), "button", "sm_go").click().run())
+    assert not any("restyled" in (i.proto.imgs[0].caption if i.proto.imgs else "") for i in at.get("image"))
 
 
 def test_sample_patch_nn_needs_no_checkpoint(demo_ws: Workspace) -> None:
