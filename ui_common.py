@@ -47,6 +47,25 @@ PAGES = [
 
 
 
+@st.cache_resource(show_spinner=False)
+def warm_up() -> bool:
+    """Once per server process, after the first page is drawn: import the heavy libraries the first plot needs
+    (plotly, scipy) on a background thread, so the first histogram or loss curve a lecturer asks for does not
+    wait for them."""
+    import threading
+
+    def load() -> None:
+        try:
+            import plotly.graph_objects  # noqa: F401
+            import plotly.subplots  # noqa: F401
+            import scipy.stats  # noqa: F401
+        except Exception:  # noqa: BLE001 - only a speed-up
+            pass
+
+    threading.Thread(target=load, name="singanseg-warm-up", daemon=True).start()
+    return True
+
+
 def page_slug(label: str) -> str:
     """URL path of a page: "Style transfer" -> "Style_transfer" (the Home page is served at "/")."""
     return label.replace(" ", "_")

@@ -13,8 +13,8 @@ checkpoints → 128x128 px), seed 0, one checkpoint; the time of the script run 
 (generation + drawing the gallery) and the generation time alone. Targets: < 2 s each on 2 CPU cores.
 
 Demo path (issue 12): in one session, as a lecturer clicks it: Home, Sample, Generate (8 samples of the default
-checkpoint, drawn with their histogram against the dataset it was trained from), Compare start scales, the
-histogram against the training mask, the style preview (4 samples; the first one in a process also builds
+checkpoint), Compare start scales, the histogram (against the dataset it was trained from, then against its
+training mask), the style preview (4 samples; the first one in a process also builds
 VGG19), How it works, its threshold slider, Mask statistics; the time of the script run each step triggers,
 median over ``--repeats`` fresh sessions. Target: < 3 s per step.
 Rewrites the ``## Dashboard`` section of ``bench/RESULTS.md``.
@@ -91,8 +91,12 @@ def demo_path() -> list[tuple[str, float]]:
     times.append(("Generate 8 samples", _timed_run(at, "generate")))
     _key(at, "button", "sm_grid_go").click()
     times.append(("Compare start scales", _timed_run(at, "start scales")))
+    _key(at, "radio", "sm_explore").set_value("True-pixel histogram")
+    times.append(("True-pixel histogram (against its dataset)", _timed_run(at, "histogram")))
     _key(at, "selectbox", "sm_hist_ref").set_value("training mask(s) of the checkpoint(s)")
-    times.append(("Histogram: against the training mask", _timed_run(at, "histogram")))
+    times.append(("Histogram: against the training mask", _timed_run(at, "histogram 2")))
+    _key(at, "radio", "sm_explore").set_value("Style preview")
+    times.append(("Style preview tab", _timed_run(at, "style tab")))
     _key(at, "button", "sm_style_go").click()
     times.append(("Style preview (4 samples)", _timed_run(at, "style preview")))
     keep(at)

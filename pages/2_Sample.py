@@ -12,6 +12,7 @@ import ui_panels as panels
 from singanseg_core.services.workspace import Workspace, safe_name
 
 MAX_SAMPLES = 64
+EXPLORE = ["Start scales", "True-pixel histogram", "Style preview"]
 
 
 def settings(ws: Workspace, names: list[str]) -> dict | None:
@@ -135,16 +136,18 @@ def save(ws: Workspace, result: dict) -> None:
 
 
 def explore(ws: Workspace, result: dict) -> None:
-    """What the shown samples tell: every start scale, their true-pixel histogram, a quick style preview."""
+    """Every start scale, the true-pixel histogram or a style preview of the shown samples (only the one chosen)."""
     p, first = result["params"], result["params"]["checkpoints"][0]
-    tabs = st.tabs(["Start scales", "True-pixel histogram", "Style preview"])
-    with tabs[0]:
+    view = st.radio("Explore these samples", EXPLORE, horizontal=True, key="sm_explore",
+                    help="Start scales: this seed from every start scale. True-pixel histogram: these samples' "
+                         "masks against real ones, without saving. Style preview: a quick in-page style transfer.")
+    if view == EXPLORE[0]:
         ui.guarded(panels.start_scale_panel)(ui.load_model(ws, first), p["seed"], key="sm_grid")
-    with tabs[1]:
+    elif view == EXPLORE[1]:
         pct = np.concatenate([r["pct"] for r in result["results"].values()])
         real_masks = {n: ui.load_model(ws, n).real_mask() for n in result["results"]}
         ui.guarded(panels.histogram_panel)(ws, pct, real_masks, key="sm_hist")
-    with tabs[2]:
+    else:
         st.caption(f"The first samples of **{first}**, restyled with its training image.")
         images = list(result["results"][first]["images"][:panels.PREVIEW_IMAGES])
         style = np.asarray(ui.load_model(ws, first).real_image())

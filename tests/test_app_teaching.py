@@ -32,10 +32,11 @@ def _model(ws: Workspace, name: str | None = None):  # noqa: ANN202
     return SinGANSeg.from_pretrained(ws.checkpoints / (name or default_checkpoint(ws.list_checkpoints())))
 
 
-def _generated(n: int = 8) -> object:
+def _generated(n: int = 8, explore: str = "Start scales") -> object:
     at = page("pages/2_Sample.py").run()
     by_key(at, "number_input", "sm_n").set_value(n)
-    return ok(by_key(at.run(), "button", "sm_go").click().run())
+    at = ok(by_key(at.run(), "button", "sm_go").click().run())
+    return ok(by_key(at, "radio", "sm_explore").set_value(explore).run())
 
 
 # ---------------------------------------------------------------------------------------------- How it works
@@ -94,7 +95,7 @@ def test_sample_start_scale_comparison(demo_ws: Workspace) -> None:
 
 def test_sample_histogram_without_saving(demo_ws: Workspace) -> None:
     before = sorted(demo_ws.list_sample_sets())
-    at = _generated(8)
+    at = _generated(8, "True-pixel histogram")
     pct = at.session_state["sm_result"]["results"][_model(demo_ws).name]["pct"]
     assert len(at.get("plotly_chart")) == 1  # the histogram (the style preview has no curves yet)
     # by default against the dataset the checkpoint was trained from
@@ -130,7 +131,7 @@ def test_sample_flags_an_undertrained_model(demo_ws: Workspace, monkeypatch: pyt
 def test_sample_style_preview_with_loss_curves(demo_ws: Workspace) -> None:
     from singanseg_core.style.preview import RATIO_EXPLANATION
 
-    at = _generated(6)
+    at = _generated(6, "Style preview")
     at = ok(by_key(at, "button", "sm_style_go").click().run())  # the preview's defaults: 12 L-BFGS steps
     stamp, result = at.session_state["sm_style"]
     assert len(result.images) == 4 and result.images[0].shape == (64, 64, 3)

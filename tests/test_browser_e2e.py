@@ -226,6 +226,14 @@ def add_run(study: Path, run_id: str, iou: float) -> None:
         (tmp / "result.json").write_text(json.dumps(row))
 
 
+def explore(page, view: str) -> None:  # noqa: ANN001
+    """Pick one of the Sample page's explorers (a radio) and wait for its run."""
+    page.locator('[data-testid="stRadio"] label').filter(has_text=view).click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stApp\"]')"
+        "?.getAttribute('data-test-script-state') === 'notRunning'", timeout=60_000)
+
+
 def test_five_minute_demo_path_in_chromium(server: str, demo_ws) -> None:  # noqa: ANN001
     """The lecturer's demo on the embedded demo: Home → Sample (generate, start-scale comparison, histogram,
     style preview) → How it works → Mask statistics, each step's content checked, a screenshot per step
@@ -266,16 +274,19 @@ def test_five_minute_demo_path_in_chromium(server: str, demo_ws) -> None:  # noq
             grid = page.locator('[data-testid="stImage"]').filter(has_text="one row per start scale")
             assert grid.locator("img").evaluate("i => i.naturalHeight") > (model.num_scales + 2) * 128
 
-            step("histogram", lambda: page.get_by_role("tab", name="True-pixel histogram").click(),
-                 lambda: page.get_by_text("Mean true pixels: these 8 samples").wait_for(state="visible"))
-            assert page.locator('[data-testid="stPlotlyChart"]:visible').count() == 1
+            step("histogram", lambda: explore(page, "True-pixel histogram"),
+                 lambda: (page.get_by_text("Mean true pixels: these 8 samples").wait_for(state="visible"),
+                          page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(state="visible")))
+            assert page.locator('[data-testid="stPlotlyChart"]').count() == 1
 
             def preview() -> None:
-                page.get_by_role("tab", name="Style preview").click()
+                explore(page, "Style preview")
                 page.get_by_role("button", name="Preview style transfer").click()
-            step("style_preview", preview, lambda: wait_rendered(page, "image(s) restyled"))
+            step("style_preview", preview, lambda: (
+                wait_rendered(page, "image(s) restyled"),
+                page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(state="visible")))
             assert page.locator('[data-testid="stImage"]').filter(has_text="restyled").count() == 4
-            assert page.locator('[data-testid="stPlotlyChart"]:visible').count() == 1  # the loss curves
+            assert page.locator('[data-testid="stPlotlyChart"]').count() == 1  # the loss curves
 
             page.set_viewport_size({"width": 1280, "height": 3000})  # the whole pyramid in one screenshot
             step("how_it_works", lambda: nav(page, "How it works", "From the raw mask channel to the mask"),
