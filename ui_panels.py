@@ -81,6 +81,33 @@ def training_record(folder: Path, key: str, live: bool = False) -> None:
     record()
 
 
+def watch_training(ws: Workspace, key: str) -> None:
+    """While a training job runs: its checkpoints' training records, redrawn every :data:`JOB_REFRESH_S` (a
+    record that appears after the page was drawn shows up too)."""
+    from singanseg_core.services import catalog
+
+    active = any(job.kind == "train" for job in catalog.active_jobs(ws))
+
+    @st.fragment(run_every=JOB_REFRESH_S if active else None)
+    def watch() -> None:
+        try:
+            live = training_now(ws)
+            if not live:
+                if active:
+                    st.caption(":material/hourglass_top: Training started: its losses, latest sample and ETA "
+                               "appear here after its first iterations.")
+                return
+            st.subheader("Watch training")
+            pick = st.selectbox("Checkpoint being trained", live, key=f"{key}_pick",
+                                help="Its losses per scale, latest sample and reconstruction, time per iteration "
+                                     "and ETA, redrawn every few seconds from its training record.")
+            draw_training_record(ws.checkpoints / pick, key)
+        except Exception as err:  # noqa: BLE001
+            show_error(err)
+
+    watch()
+
+
 def training_now(ws: Workspace) -> list[str]:
     """Checkpoints that an active training job writes into and that already have a training record."""
     from singanseg_core.model.training_log import TRAINING_LOG_NAME

@@ -184,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
               f"| same, projector mode (tiles enlarged to 320 px) | {statistics.median(projector_times):.2f} s "
               f"| {max(projector_times):.2f} s |",
               f"| generation alone | {statistics.median(gen_times):.2f} s | {max(gen_times):.2f} s |", "",
+              "Demo path: one session per repeat clicking through Home, Sample (Generate 8 samples of the default "
+              "checkpoint, then each explorer), How it works and Mask statistics; the time of the script run each "
+              "click triggers (the style preview's first run in a process also builds VGG19).", "",
               f"| demo path step (target < {STEP_TARGET_S:g} s) | median | worst |", "|---|---:|---:|",
               *(f"| {name} | {med:.2f} s | {worst:.2f} s |" for name, med, worst in steps), "",
               f"Cold start (first page in a new process, after {import_s:.1f} s of imports and demo set-up): "

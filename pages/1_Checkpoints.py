@@ -157,13 +157,7 @@ def train_tab(ws: Workspace) -> None:
         shown = ", ".join(list(names.values())[:3]) + (" …" if len(names) > 3 else "")
         ui.submit_job(ws, "train", args, title=f"train {len(chosen)} model(s) on {dataset}: {shown}")
     ui.job_panel(ws, ("train",), key="train")
-    live = panels.training_now(ws)
-    if live:
-        st.subheader("Watch training")
-        watch = st.selectbox("Checkpoint being trained", live, key="tr_watch",
-                             help="Its losses per scale, latest sample and reconstruction, time per iteration and "
-                                  "ETA, redrawn every few seconds from the checkpoint folder's training record.")
-        panels.training_record(ws.checkpoints / watch, key="tr_record", live=True)
+    panels.watch_training(ws, key="tr_watch")
 
 
 def legacy_tab(ws: Workspace) -> None:

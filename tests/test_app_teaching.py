@@ -241,7 +241,7 @@ def test_training_job_is_watched_live(demo_ws: Workspace) -> None:
                                                 "updated": time.time()})
     _record(demo_ws.checkpoints / "live-ck", finished=False)
     at = ok(page("pages/1_Checkpoints.py").run())
-    assert by_key(at, "selectbox", "tr_watch").value == "live-ck"
+    assert by_key(at, "selectbox", "tr_watch_pick").value == "live-ck"
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Scale"] == "scale 2 of 3" and metrics["Iteration"] == "10 / 20"
     assert metrics["Time left (ETA)"] != "—"
