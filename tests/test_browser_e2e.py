@@ -299,6 +299,16 @@ def test_five_minute_demo_path_in_chromium(server: str, demo_ws) -> None:  # noq
             assert "True pixels at this threshold" in body
             shutil.copy(ARTIFACTS / f"demo_{len(times)}_how_it_works.png", ARTIFACTS / "teaching_page.png")
 
+            # projector mode on the teaching page: bigger captions, same content
+            page.locator('[data-testid="stSidebar"] label').filter(has_text="Projector mode").click()
+            page.wait_for_function(
+                "() => parseFloat(getComputedStyle(document.querySelector('[data-testid=\"stCaptionContainer\"]'))"
+                ".fontSize) >= 17", timeout=60_000)
+            wait_rendered(page, "From the raw mask channel to the mask")
+            page.screenshot(path=str(ARTIFACTS / "teaching_page_projector.png"), full_page=True)
+            page.locator('[data-testid="stSidebar"] label').filter(has_text="Projector mode").click()
+            wait_rendered(page, "From the raw mask channel to the mask")
+
             step("mask_statistics", lambda: nav(page, "Mask statistics", "Summary"),
                  lambda: page.locator('[data-testid="stPlotlyChart"]').first.wait_for(state="visible"))
             assert page.locator('[data-testid="stException"]').count() == 0
