@@ -14,3 +14,4 @@ st.navigation([
     st.Page(path, title=label, icon=icon, url_path=ui.page_slug(label), default=i == 0)
     for i, (path, label, icon) in enumerate(ui.PAGES)
 ]).run()
+ui.warm_up()  # after the page is drawn: heavy imports for the first plot, once per process

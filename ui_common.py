@@ -8,7 +8,10 @@ widgets that keep a person's choices sensible while other choices change:
 * :func:`sticky_multiselect`: picks that survive a change of the options they come from (or a sensible default);
 * :func:`button`: a button that, when disabled, says why;
 * :func:`delete_control`: deleting a workspace item after a confirmation, refused while a job uses it;
-* projector mode (:func:`projector`): larger tiles, fewer per row, bigger captions, one sidebar toggle.
+* projector mode (:func:`projector`): larger tiles, fewer per row, bigger captions, one sidebar toggle;
+* classroom mode (:func:`why_locked`): write actions gated by ``services.access`` with a passphrase unlock.
+
+Larger panels that several pages draw (the training record, the Sample page's explorers) are in ``ui_panels``.
 """
 
 from __future__ import annotations
@@ -35,12 +38,32 @@ PAGES = [
     ("pages/0_Home.py", "Home", ":material/home:"),
     ("pages/1_Checkpoints.py", "Checkpoints", ":material/inventory_2:"),
     ("pages/2_Sample.py", "Sample", ":material/auto_awesome:"),
+    ("pages/6_How_it_works.py", "How it works", ":material/school:"),
     ("pages/3_Style_transfer.py", "Style transfer", ":material/palette:"),
     ("pages/4_Mask_statistics.py", "Mask statistics", ":material/bar_chart:"),
     ("pages/5_Augmentation_study.py", "Augmentation study", ":material/science:"),
 ]
 
 
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> bool:
+    """Once per server process, after the first page is drawn: import the heavy libraries the first plot needs
+    (plotly, scipy) on a background thread, so the first histogram or loss curve a lecturer asks for does not
+    wait for them."""
+    import threading
+
+    def load() -> None:
+        try:
+            import plotly.graph_objects  # noqa: F401
+            import plotly.subplots  # noqa: F401
+            import scipy.stats  # noqa: F401
+        except Exception:  # noqa: BLE001 - only a speed-up
+            pass
+
+    threading.Thread(target=load, name="singanseg-warm-up", daemon=True).start()
+    return True
 
 
 def page_slug(label: str) -> str:
@@ -123,7 +146,8 @@ def page_header(title: str, icon: str, intro: str) -> Workspace:
     ws = workspace()
     with st.sidebar:
         projector_toggle()
-        st.caption(f"Workspace: `{ws.root}`")
+        classroom_sidebar()
+        st.caption(f"Workspace: `{shown_path(ws, ws.root)}`")
         from singanseg_core.services.demo import is_demo_workspace
 
         if is_demo_workspace(ws):
@@ -170,9 +194,11 @@ def sticky_multiselect(label: str, options: list[str], key: str, default: list[s
 
 
 def button(label: str, key: str, help: str, why_not: str | None = None, container: Any = None,
-           **kwargs: Any) -> bool:
-    """A button that is disabled while ``why_not`` is set, and then says why (as its tooltip and a caption)."""
+           action: str | None = None, **kwargs: Any) -> bool:
+    """A button that is disabled while ``why_not`` is set, and then says why (as its tooltip and a caption).
+    ``action`` (a ``services.access`` action, e.g. ``"train"``): also disabled while the access policy locks it."""
     where = container or st
+    why_not = (why_locked(action) if action else None) or why_not
     clicked = where.button(label, key=key, disabled=bool(why_not),
                            help=f"Disabled: {why_not}" if why_not else help, **kwargs)
     if why_not:
@@ -189,7 +215,7 @@ def delete_control(ws: Workspace, category: str, name: str, key: str) -> None:
     users = catalog.jobs_using(ws, category, name)
     why = f"the {users[0].state} job '{users[0].title}' uses it" if users else None
     if st.session_state.get(pending) != name:
-        if button(f"Delete {label} {name}…", key=f"{key}_ask", icon=":material/delete:", why_not=why,
+        if button(f"Delete {label} {name}…", key=f"{key}_ask", icon=":material/delete:", why_not=why, action="delete",
                   help=f"Remove {category}/{name} from the workspace (you will be asked to confirm)."):
             st.session_state[pending] = name
             st.rerun()
@@ -209,6 +235,90 @@ def delete_control(ws: Workspace, category: str, name: str, key: str) -> None:
     if c2.button("Keep it", key=f"{key}_no", icon=":material/undo:", help="Do not delete anything."):
         st.session_state.pop(pending, None)
         st.rerun()
+
+
+# ---------------------------------------------------------------------------------------------- classroom mode
+UNLOCKED_KEY = "classroom_unlocked"      # session key: this browser session entered the passphrase
+JOB_ACTIONS = {"train": "train", "import-legacy": "import", "style-batch": "style", "study": "study",
+               "sample": "sample-save"}
+
+
+@st.cache_resource(show_spinner=False)
+def _policy(mode: str | None, plain: str | None, hashed: str | None, cap: str | None):  # noqa: ANN202
+    from singanseg_core.services.access import policy_from_env
+
+    env = {k: v for k, v in (("SINGANSEG_MODE", mode), ("SINGANSEG_PASSPHRASE", plain),
+                             ("SINGANSEG_PASSPHRASE_SHA256", hashed), ("SINGANSEG_MAX_UPLOADS", cap)) if v is not None}
+    return policy_from_env(env)
+
+
+def policy():  # noqa: ANN201 - AccessPolicy
+    """The server's access policy (``services.access.policy_from_env``; open mode unless set)."""
+    import os
+
+    return _policy(*(os.environ.get(k) for k in ("SINGANSEG_MODE", "SINGANSEG_PASSPHRASE",
+                                                 "SINGANSEG_PASSPHRASE_SHA256", "SINGANSEG_MAX_UPLOADS")))
+
+
+def shown_path(ws: Workspace, path: str | Path) -> str:
+    """``path`` as the page may show it: as is in open mode, relative to the workspace in classroom mode."""
+    return policy().display_path(ws, path)
+
+
+def why_help(action: str) -> str | None:
+    """The tooltip of a control the policy locks (``"Disabled: <why>"``), or ``None`` when it is allowed."""
+    why = why_locked(action)
+    return f"Disabled: {why}" if why else None
+
+
+def why_locked(action: str) -> str | None:
+    """``None`` when this session may do ``action``; else the policy's one sentence why not."""
+    allowed, why = policy().allows(action, unlocked=bool(st.session_state.get(UNLOCKED_KEY)))
+    return None if allowed else why
+
+
+UPLOADS_KEY = "uploads_used"             # session key: files this browser session has uploaded
+
+
+def upload_limit(n_files: int) -> str | None:
+    """``None`` when this session may upload ``n_files`` more files under the server's per-session cap
+    (``SINGANSEG_MAX_UPLOADS``, both modes); else why not."""
+    pol = policy()
+    left = pol.uploads_left(int(st.session_state.get(UPLOADS_KEY, 0)))
+    if n_files > left:
+        return (f"this session may upload {left} more file(s) (the server allows "
+                f"{pol.max_uploads_per_session} per browser session)")
+    return None
+
+
+def count_uploads(n_files: int) -> None:
+    """Add ``n_files`` to this session's upload count (see :func:`upload_limit`)."""
+    st.session_state[UPLOADS_KEY] = int(st.session_state.get(UPLOADS_KEY, 0)) + int(n_files)
+
+
+def classroom_sidebar() -> None:
+    """In classroom mode: what visitors may do, and the passphrase field that unlocks write actions."""
+    pol = policy()
+    if not pol.classroom:
+        return
+    if st.session_state.get(UNLOCKED_KEY):
+        st.caption(":material/lock_open: Classroom mode: unlocked in this session.")
+        if st.button("Lock again", key="_classroom_lock", help="Lock write actions again in this session."):
+            st.session_state[UNLOCKED_KEY] = False
+            st.rerun()
+        return
+    st.caption(":material/lock: Classroom mode: browse, sample, compare and plot; training, uploads, saving "
+               "and deleting are locked.")
+    if pol.passphrase_sha256 is None:
+        return
+    with st.form("_classroom_unlock", border=False):
+        text = st.text_input("Teacher's passphrase", type="password", key="_classroom_pass",
+                             help="Unlocks write actions (uploads, training, deleting, ...) in this browser session.")
+        if st.form_submit_button("Unlock", help="Check the passphrase."):
+            if pol.check_passphrase(text):
+                st.session_state[UNLOCKED_KEY] = True
+                st.rerun()
+            st.error("Wrong passphrase.", icon=":material/lock:")
 
 
 # ---------------------------------------------------------------------------------------------- projector mode
@@ -263,6 +373,16 @@ def load_model(ws: Workspace, name: str):  # noqa: ANN201
     path = ws.resolve(Path("checkpoints") / name, must_exist=True)
     cfg = path / "config.json"
     return _load_model(str(path), cfg.stat().st_mtime if cfg.exists() else 0.0)
+
+
+def real_pair(ws: Workspace, name: str) -> tuple[Image.Image, Image.Image] | None:
+    """The training image (RGB) and mask (L) kept with checkpoint ``name``, through the model's own bounded
+    readers (never a link, mask at the image's size); ``None`` when the checkpoint does not load."""
+    try:
+        model = load_model(ws, name)
+    except Exception:  # noqa: BLE001 - a partial or broken checkpoint: no pictures, the table says why
+        return None
+    return model.real_image(), model.real_mask()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -359,6 +479,10 @@ def submit_job(ws: Workspace, kind: str, args: dict[str, Any], title: str) -> No
     """Start a background job and say so (errors as one line)."""
     from singanseg_core.services import jobs
 
+    locked = why_locked(JOB_ACTIONS.get(kind, kind))
+    if locked:
+        st.error(locked, icon=":material/lock:")
+        return
     try:
         job = jobs.submit(ws, kind, args, title=title)
     except Exception as err:  # noqa: BLE001
@@ -398,17 +522,21 @@ def _job_row(ws: Workspace, job: Any, key: str, details: bool) -> None:
             st.caption(job.message[:200])
     with cols[1]:  # the buttons that apply, stacked (room for their labels on a narrow screen)
         if job.active and st.button("Cancel", key=f"cancel_{key}_{job.id}", icon=":material/stop:", width="stretch",
-                                    help="Ask the job to stop; finished parts stay on disk and it can be resumed."):
+                                    disabled=bool(why_locked("cancel")),
+                                    help=why_help("cancel") or "Ask the job to stop; finished parts stay on disk "
+                                                               "and it can be resumed."):
             guarded(jobs.cancel)(ws, job.id)
             _rerun_panel()
         if job.resumable and st.button("Resume", key=f"resume_{key}_{job.id}", icon=":material/play_arrow:",
-                                       width="stretch", help="Start a new worker that continues where this job "
+                                       width="stretch", disabled=bool(why_locked("resume")),
+                                       help=why_help("resume") or "Start a new worker that continues where this job "
                                                              "stopped (finished scales, runs and files are kept)."):
             guarded(jobs.resume)(ws, job.id)
             _rerun_panel()
         if not job.active and st.button("Delete", key=f"delete_{key}_{job.id}", icon=":material/delete:",
-                                        width="stretch",
-                                        help="Remove this job's folder and log. What it produced (checkpoints, "
+                                        width="stretch", disabled=bool(why_locked("delete")),
+                                        help=why_help("delete") or "Remove this job's folder and log. What it "
+                                                                   "produced (checkpoints, "
                                              "samples, style results, studies) stays in the workspace."):
             guarded(jobs.delete)(ws, job.id)
             _rerun_panel()
@@ -446,7 +574,9 @@ def job_panel(ws: Workspace, kinds: tuple[str, ...] | None, key: str, limit: int
             head.subheader(title)
             finished = sum(j.state == "done" for j in mine)
             if finished and clear.button(f"Clear {finished} finished", key=f"clear_{key}", icon=":material/delete_sweep:",
-                                         help="Delete the folders of the jobs listed here that finished "
+                                         disabled=bool(why_locked("delete")),
+                                         help=why_help("delete") or "Delete the folders of the jobs listed here "
+                                                                    "that finished "
                                               "successfully; their results stay in the workspace."):
                 for kind in sorted({j.kind for j in mine}):
                     guarded(jobs.clear_finished)(ws, kind=kind)

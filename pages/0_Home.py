@@ -53,8 +53,8 @@ def main() -> None:
          "Background jobs (training, style transfer, studies, imports) under jobs/."),
     ]):
         col.metric(label, value, help=help_text)
-    st.caption(f"Folder: `{ws.root}` (set `SINGANSEG_WORKSPACE` to use another one). The dashboard never reads "
-               "or writes outside it.")
+    st.caption(f"Folder: `{ui.shown_path(ws, ws.root)}` (set `SINGANSEG_WORKSPACE` to use another one). The "
+               "dashboard never reads or writes outside it.")
     with st.expander("Manage workspace items (list, delete)", icon=":material/folder_managed:"):
         manage(ws)
 
@@ -71,6 +71,9 @@ def main() -> None:
             "segmented images) and upload its zip on **Checkpoints → Add data**, or put the published SinGAN-Seg "
             "checkpoints in `legacy/` of the workspace and use **Checkpoints → Import legacy**.",
             icon=":material/school:")
+        st.caption(":material/co_present: A five-minute tour: **Sample** → Generate, then the tabs *Start scales*, "
+                   "*True-pixel histogram* and *Style preview* → **How it works** (the pyramid, scale by scale) → "
+                   "**Mask statistics**. For a lecture room, switch on *Projector mode* in the sidebar.")
 
     st.subheader("Environment")
     c1, c2 = st.columns(2)
@@ -96,6 +99,7 @@ def main() -> None:
     descriptions = {
         "Checkpoints": "browse models, add data, train in the background, import legacy checkpoints",
         "Sample": "generate image+mask pairs, see overlays and mean/std masks, save and download",
+        "How it works": "one model building one sample, scale by scale (for teaching)",
         "Style transfer": "make generated images look like the real one; before/after comparison",
         "Mask statistics": "true-pixel-percentage histograms of real vs synthetic masks",
         "Augmentation study": "UNet++ with real, synthetic and both; IoU/F-score vs number of real images",

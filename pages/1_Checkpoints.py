@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import ui_common as ui
+import ui_panels as panels
 from singanseg_core.services import catalog
 from singanseg_core.services.workspace import MAX_UPLOAD_MB, MAX_ZIP_MB, Workspace, safe_name
 
@@ -25,17 +26,13 @@ def browse(ws: Workspace) -> None:
                         help="Pick a checkpoint (newest first) to see its training image, mask, scales and settings.")
     path = ws.resolve(Path("checkpoints") / name, must_exist=True)
     cfg = ui.checkpoint_config(ws, name)
-    c1, c2, c3 = st.columns(3)
-    real, mask = path / "real.png", path / "real_mask.png"
-    if real.exists():
-        from PIL import Image
-
-        img = Image.open(real).convert("RGB")
+    pair = ui.real_pair(ws, name)
+    if pair is not None:
+        img, m = pair
+        c1, c2, c3 = st.columns(3)
         c1.image(ui.upscale(img, ui.tile_side()), caption="real image", width="stretch")
-        if mask.exists():
-            m = Image.open(mask).convert("L").resize(img.size)
-            c2.image(ui.upscale(ui.framed(m), ui.tile_side()), caption="real mask", width="stretch")
-            c3.image(ui.upscale(ui.overlay(img, m), ui.tile_side()), caption="overlay", width="stretch")
+        c2.image(ui.upscale(ui.framed(m), ui.tile_side()), caption="real mask", width="stretch")
+        c3.image(ui.upscale(ui.overlay(img, m), ui.tile_side()), caption="overlay", width="stretch")
     sizes = cfg["sizes"]
     scales = pd.DataFrame({"scale": [f"{i} of {len(sizes)}" for i in range(1, len(sizes) + 1)],
                            "height": [s[0] for s in sizes], "width": [s[1] for s in sizes],
@@ -47,6 +44,9 @@ def browse(ws: Workspace) -> None:
         st.dataframe(pd.concat([catalog.settings_table(cfg.get("train") or {}, "train"),
                                 catalog.settings_table(cfg.get("source") or {}, "source")]),
                      hide_index=True, width="stretch")
+    with st.expander("Training record (losses per scale, last sample and reconstruction)",
+                     icon=":material/monitoring:"):
+        panels.training_record(path, key="ck_record", live=name in panels.training_now(ws))
     ui.delete_control(ws, "checkpoints", name, key="ck_del")
 
 
@@ -56,6 +56,7 @@ def add_data(ws: Workspace) -> None:
     st.markdown("Add real image/mask pairs to a workspace dataset (Kvasir-SEG layout `images/` + `masks/`). "
                 f"Single files up to {MAX_UPLOAD_MB} MB, zips up to {MAX_ZIP_MB} MB.")
     existing = catalog.newest_first(ws, "datasets")
+    locked = bool(ui.why_locked("upload"))  # no file even reaches the server while uploads are locked
     dataset = st.text_input("Dataset name", value="my-data", key="up_dataset", max_chars=60,
                             help="A new or existing dataset folder under datasets/ (letters, digits, . _ -). "
                                  f"Existing: {', '.join(existing) or 'none'}.")
@@ -65,33 +66,36 @@ def add_data(ws: Workspace) -> None:
     if mode.startswith("image"):
         c1, c2 = st.columns(2)
         kinds = ["png", "jpg", "jpeg", "bmp", "tif", "tiff"]
-        images = c1.file_uploader("Images", type=kinds, accept_multiple_files=True, key="up_images",
+        images = c1.file_uploader("Images", type=kinds, accept_multiple_files=True, key="up_images", disabled=locked,
                                   max_upload_size=MAX_UPLOAD_MB, help="RGB images; each needs a mask with the same "
                                                                       "file stem.")
-        masks = c2.file_uploader("Masks", type=kinds, accept_multiple_files=True, key="up_masks",
+        masks = c2.file_uploader("Masks", type=kinds, accept_multiple_files=True, key="up_masks", disabled=locked,
                                  max_upload_size=MAX_UPLOAD_MB,
                                  help="Binary masks (white = object), same size as their image; grey levels are "
                                       "thresholded at 127 when training.")
-        if ui.button("Add pairs", key="up_add", icon=":material/upload:", type="primary",
-                     why_not=None if images else "choose at least one image and its mask",
+        if ui.button("Add pairs", key="up_add", icon=":material/upload:", type="primary", action="upload",
+                     why_not=ui.upload_limit(len(images) + len(masks or [])) if images
+                     else "choose at least one image and its mask",
                      help="Check the files and copy them into the dataset (names are made unique)."):
             try:
                 pairs = pair_uploads([(f.name, f.getvalue()) for f in images or []],
                                      [(f.name, f.getvalue()) for f in masks or []])
                 folder, written = ws.add_pairs(dataset, pairs)
+                ui.count_uploads(len(images) + len(masks or []))
                 st.success(f"Added {len(written)} pair(s) to datasets/{folder.name}.")
             except Exception as err:  # noqa: BLE001
                 ui.show_error(err)
     else:
-        zfile = st.file_uploader("Zip file", type=["zip"], key="up_zip", max_upload_size=MAX_ZIP_MB,
+        zfile = st.file_uploader("Zip file", type=["zip"], key="up_zip", max_upload_size=MAX_ZIP_MB, disabled=locked,
                                  help="A zip with images/ and masks/ (e.g. kvasir-seg.zip). Links, absolute paths and "
                                       "'..' entries are refused.")
-        if ui.button("Import zip", key="up_zip_go", icon=":material/upload:", type="primary",
-                     why_not=None if zfile is not None else "choose a zip file first",
+        if ui.button("Import zip", key="up_zip_go", icon=":material/upload:", type="primary", action="upload",
+                     why_not=ui.upload_limit(1) if zfile is not None else "choose a zip file first",
                      help="Unpack into a new dataset folder (a unique name is chosen if it exists)."):
             try:
                 with st.spinner("Unpacking..."):
                     folder, n = ws.import_zip(zfile.getvalue(), dataset)
+                ui.count_uploads(2 * n)  # its images and masks
                 st.success(f"Imported {n} pair(s) into datasets/{folder.name}.")
             except Exception as err:  # noqa: BLE001
                 ui.show_error(err)
@@ -143,7 +147,7 @@ def train_tab(ws: Workspace) -> None:
                             help="On: new folders with a -2, -3... suffix; existing checkpoints stay as they are. "
                                  "Off: finished checkpoints are skipped and partial ones continue from their last "
                                  "finished scale (same settings needed).")
-    if ui.button("Start training job", key="tr_go", type="primary", icon=":material/model_training:",
+    if ui.button("Start training job", key="tr_go", type="primary", icon=":material/model_training:", action="train",
                  why_not=None if chosen else "choose at least one image to train on",
                  help="Runs in a background process; you can leave the page."):
         names = {s: ws.unique_dir(ws.checkpoints, s).name if fresh else safe_name(s) for s in chosen}
@@ -153,20 +157,21 @@ def train_tab(ws: Workspace) -> None:
         shown = ", ".join(list(names.values())[:3]) + (" …" if len(names) > 3 else "")
         ui.submit_job(ws, "train", args, title=f"train {len(chosen)} model(s) on {dataset}: {shown}")
     ui.job_panel(ws, ("train",), key="train")
+    panels.watch_training(ws, key="tr_watch")
 
 
 def legacy_tab(ws: Workspace) -> None:
     st.markdown("Copy the published SinGAN-Seg checkpoints (`Gs.pth`, `Zs.pth`, `reals.pth`, `NoiseAmp.pth` per "
-                f"model, e.g. `TrainedModels_1_clean/`) into `{ws.legacy}`; they are read with a restricted "
-                "unpickler (nothing is executed) and converted to the safe checkpoint format.")
+                f"model, e.g. `TrainedModels_1_clean/`) into `{ui.shown_path(ws, ws.legacy)}`; they are read with a "
+                "restricted unpickler (nothing is executed) and converted to the safe checkpoint format.")
     folders = sorted(p.name for p in ws.legacy.iterdir() if p.is_dir() and not p.is_symlink()) \
         if ws.legacy.is_dir() else []
     if not folders:
-        st.info(f"No folders in `{ws.legacy}` yet.")
+        st.info(f"No folders in `{ui.shown_path(ws, ws.legacy)}` yet.")
         return
     src = st.selectbox("Legacy folder", folders, key="lg_src",
                        help="A folder inside legacy/ (one model or a tree of models).")
-    if st.button("Import", key="lg_go", icon=":material/move_to_inbox:", type="primary",
+    if ui.button("Import", key="lg_go", icon=":material/move_to_inbox:", type="primary", action="import",
                  help="Runs as a background job; already imported models are skipped."):
         ui.submit_job(ws, "import-legacy", {"src": f"legacy/{safe_name(src)}"}, title=f"import legacy/{src}")
     ui.job_panel(ws, ("import-legacy",), key="legacy")

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
-from PIL import Image
 
 import ui_common as ui
-from singanseg_core.errors import InputError
-from singanseg_core.services.workspace import Workspace, safe_name, unique_suffix
+import ui_panels as panels
+from singanseg_core.services.workspace import Workspace, safe_name
 
 MAX_SAMPLES = 64
+EXPLORE = ["Start scales", "True-pixel histogram", "Style preview"]
 
 
 def settings(ws: Workspace, names: list[str]) -> dict | None:
-    chosen = st.multiselect("Checkpoints", names, default=names[:1], key="sm_ckpts",
+    from singanseg_core.services.demo import default_checkpoint
+
+    chosen = st.multiselect("Checkpoints", names, default=[default_checkpoint(names)], key="sm_ckpts",
                             help="Samples are generated from each chosen checkpoint with the same settings.")
     if not chosen:
         st.info("Choose at least one checkpoint.")
@@ -62,7 +63,7 @@ def generate(ws: Workspace, params: dict) -> dict:
         model = ui.load_model(ws, name)
         s = model.sample(params["n"], params["gen_start_scale"], scale_h=params["scale_h"],
                          scale_v=params["scale_v"], seed=params["seed"])
-        out["results"][name] = {"images": s.images, "masks": s.masks, "pct": s.true_pixel_pct}
+        out["results"][name] = {"images": s.images, "masks": s.masks, "pct": s.true_pixel_pct, "samples": s}
         progress.progress((i + 1) / len(params["checkpoints"]), text=f"{name}: {len(s)} samples")
     progress.empty()
     out["seconds"] = time.perf_counter() - t0
@@ -76,11 +77,10 @@ def gallery(ws: Workspace, result: dict) -> None:
     per_row, side = ui.tiles_per_row(wide), ui.tile_side()
     for name, r in result["results"].items():
         st.markdown(f"#### {name}")
-        real = ws.resolve(Path("checkpoints") / name / "real.png")
+        panels.quality_flag(r["samples"], name)
         mean, std = _mean_std(r["masks"])
         cols = st.columns(4)
-        if real.exists():
-            cols[0].image(ui.upscale(Image.open(real).convert("RGB"), side), caption="real image", width="stretch")
+        cols[0].image(ui.upscale(ui.load_model(ws, name).real_image(), side), caption="real image", width="stretch")
         cols[1].image(ui.upscale(ui.framed(ui.grey(mean)), side), caption="mask mean (white = always object)",
                       width="stretch")
         cols[2].image(ui.upscale(ui.framed(ui.grey(std, 0.5)), side), caption="mask std (white = varies most)",
@@ -104,7 +104,7 @@ def _mean_std(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def save(ws: Workspace, result: dict) -> None:
     from singanseg_core.files.zips import zip_sample_folder as samples_to_zip
-    from singanseg_core.sampling.writer import write_samples
+    from singanseg_core.sampling.writer import write_sample_set
 
     p = result["params"]  # the shown samples' own settings, never the widgets' current ones
     more = "-etc" if len(p["checkpoints"]) > 1 else ""
@@ -114,31 +114,17 @@ def save(ws: Workspace, result: dict) -> None:
                                  max_chars=80, help="Follows the shown samples' start scale and seed until you type "
                                  "a name of your own. A new folder is created; if the name is taken a suffix is "
                                  "added.")
-    if c2.button("Save samples", key="sm_save", icon=":material/save:",
+    if ui.button("Save samples", key="sm_save", icon=":material/save:", action="sample-save", container=c2,
                  help=f"Writes the {p['n']} sample(s) per checkpoint shown above (start scale "
                       f"{p['gen_start_scale']}, seed {p['seed']}): images, masks and manifest.csv."):
-        base = safe_name(name, "folder name")
-        tmp = ws.samples / f".{base}.partial-{unique_suffix()}"
-        try:
-            for ck in p["checkpoints"]:
-                model = ui.load_model(ws, ck)
-                with st.spinner(f"Writing {p['n']} samples of {ck}..."):
-                    write_samples(model, tmp, p["n"], p["gen_start_scale"], p["seed"], scale_h=p["scale_h"],
-                                  scale_v=p["scale_v"])
-            for _ in range(20):  # another session may take the same name meanwhile: rename never overwrites
-                folder = ws.unique_dir(ws.samples, base)
-                try:
-                    tmp.rename(folder)
-                    break
-                except OSError:
-                    continue
-            else:
-                raise InputError(f"could not find a free folder name for {base!r} under samples/")
-        finally:
-            if tmp.exists():
-                import shutil
-
-                shutil.rmtree(tmp, ignore_errors=True)
+        folder = ws.reserve_dir(ws.samples, safe_name(name, "folder name"))  # ours alone, even if another
+        try:                                                                  # session asks for the same name
+            with st.spinner(f"Writing {p['n']} sample(s) per checkpoint..."):
+                write_sample_set([ui.load_model(ws, ck) for ck in p["checkpoints"]], folder, p["n"],
+                                 p["gen_start_scale"], p["seed"], scale_h=p["scale_h"], scale_v=p["scale_v"])
+        except BaseException:
+            ws.release_dir(folder)
+            raise
         st.session_state["sm_saved"] = folder.name
     saved = st.session_state.get("sm_saved")
     if saved and (ws.samples / saved).is_dir():
@@ -149,14 +135,30 @@ def save(ws: Workspace, result: dict) -> None:
                            help="The saved set as a zip: images/, masks/ and manifest.csv.")
 
 
-@ui.guarded
-def main() -> None:
-    ws = ui.page_header("Sample", ":material/auto_awesome:",
-                        "Generate new image+mask pairs. Sampling runs right here (it is fast); everything is "
-                        "reproducible from the seed.")
+def explore(ws: Workspace, result: dict) -> None:
+    """Every start scale, the true-pixel histogram or a style preview of the shown samples (only the one chosen)."""
+    p, first = result["params"], result["params"]["checkpoints"][0]
+    view = st.radio("Explore these samples", EXPLORE, horizontal=True, key="sm_explore",
+                    help="Start scales: this seed from every start scale. True-pixel histogram: these samples' "
+                         "masks against real ones, without saving. Style preview: a quick in-page style transfer.")
+    if view == EXPLORE[0]:
+        ui.guarded(panels.start_scale_panel)(ui.load_model(ws, first), p["seed"], key="sm_grid")
+    elif view == EXPLORE[1]:
+        pct = np.concatenate([r["pct"] for r in result["results"].values()])
+        real_masks = {n: ui.load_model(ws, n).real_mask() for n in result["results"]}
+        ui.guarded(panels.histogram_panel)(ws, pct, real_masks, key="sm_hist")
+    else:
+        st.caption(f"The first samples of **{first}**, restyled with its training image.")
+        images = list(result["results"][first]["images"][:panels.PREVIEW_IMAGES])
+        style = np.asarray(ui.load_model(ws, first).real_image())
+        ui.guarded(panels.style_preview_panel)(images, style, key="sm_style")
+
+
+def from_checkpoints(ws: Workspace) -> None:
     names = ws.list_checkpoints(finished_only=True)
     if not names:
-        st.info("No finished checkpoint in the workspace yet: train or import one on **Checkpoints**.")
+        st.info("No finished checkpoint in the workspace yet: train or import one on **Checkpoints**, or try "
+                "the tab **Instant, no training**.")
         return
     params = settings(ws, names)
     if params is None:
@@ -178,7 +180,21 @@ def main() -> None:
     st.success(f"{n_total} samples in {result['seconds']:.2f} s.", icon=":material/check:")
     gallery(ws, result)
     st.divider()
+    explore(ws, result)
+    st.divider()
     ui.guarded(save)(ws, result)
+
+
+@ui.guarded
+def main() -> None:
+    ws = ui.page_header("Sample", ":material/auto_awesome:",
+                        "Generate new image+mask pairs. Sampling runs right here (it is fast); everything is "
+                        "reproducible from the seed.")
+    tab_ck, tab_nn = st.tabs(["From a checkpoint", "Instant, no training (patch nearest neighbours)"])
+    with tab_ck:
+        from_checkpoints(ws)
+    with tab_nn:
+        ui.guarded(panels.patch_nn_panel)(ws, key="sm_nn")
 
 
 main()

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
-from PIL import Image
 
 import ui_common as ui
 from singanseg_core.services import catalog
@@ -54,7 +52,7 @@ def launch(ws: Workspace) -> None:
     name = ui.derived_text_input("Save as (folder under style/)", f"{src}-st-{ratio.replace(':', 'x')}", key="st_out",
                                  max_chars=80, help="Follows the samples set and ratio until you type a name of your "
                                                     "own. A new folder is made (suffix added if the name is taken).")
-    if ui.button("Start style transfer job", key="st_go", type="primary", icon=":material/palette:",
+    if ui.button("Start style transfer job", key="st_go", type="primary", icon=":material/palette:", action="style",
                  why_not=None if chosen else "choose at least one generated image",
                  help="Runs in a background process; progress shows below."):
         out = ws.unique_dir(ws.style, safe_name(name, "folder name")).name
@@ -92,9 +90,11 @@ def results(ws: Workspace) -> None:
 def compare(ws: Workspace, folder: Path, frame) -> None:  # noqa: ANN001 - pandas frame
     pick = st.selectbox("Image", list(frame["image"]), key="st_pick", help="Which result to compare in detail.")
     row = frame[frame["image"] == pick].iloc[0]
-    raw = np.asarray(Image.open(ws.inside(str(row["st_source_image"]))).convert("RGB"))  # only inside the workspace
-    styled = np.asarray(Image.open(folder / safe_name(pick, "file name")).convert("RGB"))
-    real = np.asarray(Image.open(ws.inside(str(row["st_style_image"]))).convert("RGB"))
+    from singanseg_core.files.images import read_rgb  # the bounded reader; only files inside the workspace
+
+    raw = read_rgb(ws.inside(str(row["st_source_image"])))
+    styled = read_rgb(folder / safe_name(pick, "file name"))
+    real = read_rgb(ws.inside(str(row["st_style_image"])))
     side = ui.tile_side()
     c1, c2, c3 = st.columns(3)
     c1.image(ui.upscale(real, side), caption="real (style) image", width="stretch")
@@ -104,6 +104,25 @@ def compare(ws: Workspace, folder: Path, frame) -> None:  # noqa: ANN001 - panda
                    help="Drag: left of the line is the style-transferred image, right of it the raw one.")
     st.image(ui.before_after(raw, styled, at, 2 * side), caption="◀ style-transferred | raw ▶",
              width=640 if ui.projector() else 420)
+    losses(folder, pick)
+
+
+def losses(folder: Path, pick: str) -> None:
+    """The content and style loss curves of the batch that made ``pick`` (recorded in style_transfer.json)."""
+    from singanseg_core.analysis.figures import style_loss_figure
+    from singanseg_core.style.preview import RATIO_EXPLANATION
+
+    record = folder / "style_transfer.json"
+    batches = ui.read_json(str(record), record.stat().st_mtime).get("loss_history") if record.is_file() else None
+    batch = next((b for b in batches or [] if isinstance(b, dict) and pick in (b.get("images") or [])), None)
+    if batch and batch.get("history"):
+        n = len(batch["images"])
+        st.plotly_chart(style_loss_figure(batch["history"], f"Losses of the run that made {pick}"
+                                          + (f" (summed over its batch of {n})" if n > 1 else "")),
+                        width="stretch", key="st_losses", config={"displaylogo": False})
+    else:
+        st.caption("No loss curves recorded for this image (made before they were kept, or resumed).")
+    st.caption(RATIO_EXPLANATION)
 
 
 @ui.guarded

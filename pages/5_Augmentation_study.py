@@ -90,6 +90,7 @@ def configure(ws: Workspace) -> None:
         for warning in plan.warnings:
             st.warning(warning, icon=":material/warning:")
     if ui.button("Launch study", key="au_go", type="primary", icon=":material/science:", why_not=why_not,
+                 action="study",
                  help="Runs as a background job: SinGAN models, samples, then one UNet++ run after another."):
         if any(v.startswith("st-") for v in variants):
             from singanseg_core.style.vgg import resolve_random_features

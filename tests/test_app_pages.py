@@ -21,7 +21,7 @@ from singanseg_core.services.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["app.py", "pages/1_Checkpoints.py", "pages/2_Sample.py", "pages/3_Style_transfer.py",
-         "pages/4_Mask_statistics.py", "pages/5_Augmentation_study.py"]
+         "pages/4_Mask_statistics.py", "pages/5_Augmentation_study.py", "pages/6_How_it_works.py"]
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_home_shows_workspace_device_and_links(demo_ws: Workspace) -> None:
     text = " ".join(e.value for e in list(at.info) + list(at.success) + list(at.warning))
     assert "demo set" in text and "Kvasir-SEG" in text
     assert "Device:" in text and "VGG19" in text
-    assert len(at.get("page_link")) == 5
+    assert len(at.get("page_link")) == 6
 
 
 def test_fresh_workspace_gets_the_demo_on_first_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -265,6 +265,7 @@ def test_style_transfer_job_and_results(demo_ws: Workspace, spawned: list[Path])
     at = by_key(at, "slider", "st_split").set_value(0.9).run()
     ok(at)
     assert at.get("image")[-1].proto.imgs[0].url != before  # the before/after view follows the slider
+    assert len(at.get("plotly_chart")) == 1  # the content and style loss curves of the run
     assert any(b.proto.label == "Download zip" for b in at.get("download_button"))
 
 

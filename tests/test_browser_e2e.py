@@ -8,6 +8,7 @@ appear run by run without a reload. Screenshots go to ``tests/artifacts/``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -39,12 +40,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(demo_ws, tmp_path: Path):  # noqa: ANN001, ANN201
-    """``streamlit run app.py`` on a free port with the demo workspace; yields the base URL."""
+@contextlib.contextmanager
+def serve(ws, log_path: Path, extra_env: dict[str, str] | None = None):  # noqa: ANN001, ANN201
+    """``streamlit run app.py`` on a free port with workspace ``ws`` (and ``extra_env``); yields the base URL."""
     port = free_port()
-    env = dict(os.environ, SINGANSEG_WORKSPACE=str(demo_ws.root), PYTHONPATH=str(ROOT))
-    log = open(tmp_path / "server.log", "wb")
+    env = dict(os.environ, SINGANSEG_WORKSPACE=str(ws.root), PYTHONPATH=str(ROOT), **(extra_env or {}))
+    log = open(log_path, "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
@@ -60,7 +61,7 @@ def server(demo_ws, tmp_path: Path):  # noqa: ANN001, ANN201
             except OSError:
                 pass
             if proc.poll() is not None or time.time() > deadline:
-                raise AssertionError("streamlit did not start:\n" + (tmp_path / "server.log").read_text()[-3000:])
+                raise AssertionError("streamlit did not start:\n" + log_path.read_text()[-3000:])
             time.sleep(0.5)
         yield url
     finally:
@@ -70,6 +71,13 @@ def server(demo_ws, tmp_path: Path):  # noqa: ANN001, ANN201
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def server(demo_ws, tmp_path: Path):  # noqa: ANN001, ANN201
+    """The dashboard in open mode (the default) on the demo workspace; yields the base URL."""
+    with serve(demo_ws, tmp_path / "server.log") as url:
+        yield url
 
 
 def wait_rendered(page, text: str, timeout_ms: int = 120_000) -> None:  # noqa: ANN001
@@ -216,3 +224,137 @@ def add_run(study: Path, run_id: str, iou: float) -> None:
                n_val=5, iou=iou, fscore=iou)
     with atomic_directory(study / "runs" / run_id) as tmp:
         (tmp / "result.json").write_text(json.dumps(row))
+
+
+def explore(page, view: str) -> None:  # noqa: ANN001
+    """Pick one of the Sample page's explorers (a radio) and wait for its run."""
+    page.locator('[data-testid="stRadio"] label').filter(has_text=view).click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stApp\"]')"
+        "?.getAttribute('data-test-script-state') === 'notRunning'", timeout=60_000)
+
+
+def test_five_minute_demo_path_in_chromium(server: str, demo_ws) -> None:  # noqa: ANN001
+    """The lecturer's demo on the embedded demo: Home → Sample (generate, start-scale comparison, histogram,
+    style preview) → How it works → Mask statistics, each step's content checked, a screenshot per step
+    (``tests/artifacts/demo_*.png``) and the step times in ``tests/artifacts/demo_steps.json``."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    from singanseg_core.model import SinGANSeg
+    from singanseg_core.services.demo import default_checkpoint
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    model = SinGANSeg.from_pretrained(demo_ws.checkpoints / default_checkpoint(demo_ws.list_checkpoints()))
+    times: dict[str, float] = {}
+
+    def step(name: str, action, check) -> None:  # noqa: ANN001 - (page actions, the wait that proves it)
+        t0 = time.perf_counter()
+        action()
+        check()
+        times[name] = round(time.perf_counter() - t0, 2)
+        page.screenshot(path=str(ARTIFACTS / f"demo_{len(times)}_{name}.png"), full_page=True)
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 2000})
+            page.goto(server, wait_until="domcontentloaded")
+            wait_rendered(page, "Workspace")
+            step("home", lambda: None, lambda: wait_rendered(page, "This workspace holds the embedded demo set"))
+            step("sample", lambda: nav(page, "Sample", "Generation start scale"),
+                 lambda: wait_rendered(page, "Press Generate"))
+            step("generate", lambda: page.get_by_role("button", name="Generate", exact=True).click(),
+                 lambda: wait_rendered(page, "8 samples in"))
+            assert len(tile_boxes(page)) == 8 and page.get_by_text("undertrained").count() == 0
+
+            step("start_scales", lambda: page.get_by_role("button", name="Compare start scales").click(),
+                 lambda: wait_rendered(page, "one row per start scale (mask outlined in green)"))
+            grid = page.locator('[data-testid="stImage"]').filter(has_text="one row per start scale")
+            assert grid.locator("img").evaluate("i => i.naturalHeight") > (model.num_scales + 2) * 128
+
+            step("histogram", lambda: explore(page, "True-pixel histogram"),
+                 lambda: (page.get_by_text("Mean true pixels: these 8 samples").wait_for(state="visible"),
+                          page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(state="visible")))
+            assert page.locator('[data-testid="stPlotlyChart"]').count() == 1
+
+            def preview() -> None:
+                explore(page, "Style preview")
+                page.get_by_role("button", name="Preview style transfer").click()
+            step("style_preview", preview, lambda: (
+                wait_rendered(page, "image(s) restyled"),
+                page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(state="visible")))
+            assert page.locator('[data-testid="stImage"]').filter(has_text="restyled").count() == 4
+            assert page.locator('[data-testid="stPlotlyChart"]').count() == 1  # the loss curves
+
+            page.set_viewport_size({"width": 1280, "height": 3000})  # the whole pyramid in one screenshot
+            step("how_it_works", lambda: nav(page, "How it works", "From the raw mask channel to the mask"),
+                 lambda: page.wait_for_function(
+                     "() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
+                     f".filter(i => i.complete && i.naturalWidth > 0).length >= {5 * model.num_scales + 7}",
+                     timeout=60_000))
+            body = page.locator('[data-testid="stMain"]').inner_text()
+            assert all(f"scale {i} of {model.num_scales}" in body for i in range(1, model.num_scales + 1))
+            assert "True pixels at this threshold" in body
+            shutil.copy(ARTIFACTS / f"demo_{len(times)}_how_it_works.png", ARTIFACTS / "teaching_page.png")
+
+            # projector mode on the teaching page: bigger captions, same content
+            page.locator('[data-testid="stSidebar"] label').filter(has_text="Projector mode").click()
+            page.wait_for_function(
+                "() => parseFloat(getComputedStyle(document.querySelector('[data-testid=\"stCaptionContainer\"]'))"
+                ".fontSize) >= 17", timeout=60_000)
+            wait_rendered(page, "From the raw mask channel to the mask")
+            page.screenshot(path=str(ARTIFACTS / "teaching_page_projector.png"), full_page=True)
+            page.locator('[data-testid="stSidebar"] label').filter(has_text="Projector mode").click()
+            wait_rendered(page, "From the raw mask channel to the mask")
+
+            step("mask_statistics", lambda: nav(page, "Mask statistics", "Summary"),
+                 lambda: page.locator('[data-testid="stPlotlyChart"]').first.wait_for(state="visible"))
+            assert page.locator('[data-testid="stException"]').count() == 0
+        finally:
+            browser.close()
+    (ARTIFACTS / "demo_steps.json").write_text(json.dumps(times, indent=1))
+
+
+CLASSROOM_PASS = "teacher-passphrase-1"
+
+
+def test_classroom_mode_in_chromium(demo_ws, tmp_path: Path) -> None:  # noqa: ANN001
+    """A classroom server: visitors sample, but training is locked and says why; the teacher's passphrase in the
+    sidebar unlocks it for that browser session only; no server path is shown."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    env = {"SINGANSEG_MODE": "classroom", "SINGANSEG_PASSPHRASE": CLASSROOM_PASS}
+    with serve(demo_ws, tmp_path / "classroom.log", env) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1600})
+            page.goto(f"{url}/Checkpoints", wait_until="domcontentloaded")
+            wait_rendered(page, "Classroom mode")
+            assert str(demo_ws.root) not in page.locator('[data-testid="stSidebar"]').inner_text()
+            page.get_by_role("tab", name="Train").click()
+            go = page.get_by_role("button", name="Start training job")
+            go.wait_for(state="visible")
+            assert go.is_disabled()
+            assert page.get_by_text("'train' is locked in classroom mode", exact=False).first.is_visible()
+            page.screenshot(path=str(ARTIFACTS / "classroom_locked.png"), full_page=True)
+            box = page.get_by_label("Teacher's passphrase", exact=True)
+            box.fill("not-the-passphrase")
+            page.get_by_role("button", name="Unlock").click()
+            wait_rendered(page, "Wrong passphrase")
+            box = page.get_by_label("Teacher's passphrase", exact=True)
+            box.fill(CLASSROOM_PASS)
+            page.get_by_role("button", name="Unlock").click()
+            wait_rendered(page, "unlocked in this session")
+            page.get_by_role("tab", name="Train").click()
+            assert page.get_by_role("button", name="Start training job").is_enabled()
+            other = browser.new_page()  # another visitor: still locked
+            other.goto(f"{url}/Checkpoints", wait_until="domcontentloaded")
+            wait_rendered(other, "Classroom mode")
+            other.get_by_role("tab", name="Train").click()
+            assert other.get_by_role("button", name="Start training job").is_disabled()
+        finally:
+            browser.close()

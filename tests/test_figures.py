@@ -36,3 +36,13 @@ def test_histogram_layouts(stats, layout: str) -> None:  # noqa: ANN001
         assert fig.layout.xaxis2.title.text and fig.data[1].xaxis == "x2"
     with pytest.raises(ValueError):
         true_pixel_histogram(stats, "stacked")
+
+
+def test_style_loss_figure_has_content_and_style_curves() -> None:
+    from singanseg_core.analysis.figures import style_loss_figure
+
+    history = [{"step": i, "content": 0.1 * i, "style": 1.0 / i, "total": 1.0} for i in range(1, 6)]
+    fig = style_loss_figure(history)
+    assert [t.name for t in fig.data] == ["content loss", "style loss"]
+    assert list(fig.data[1].y) == [1.0 / i for i in range(1, 6)] and list(fig.data[0].x) == [1, 2, 3, 4, 5]
+    assert fig.layout.yaxis.type == "log"

@@ -132,3 +132,34 @@ def test_stats_cli(tmp_path, capsys):
     summary = pd.read_csv(tmp_path / "o" / "summary.csv").set_index("source")
     assert summary.loc["real", "count"] == 40 and summary.loc["synthetic", "count"] == 4
     assert main(["stats", "--out", str(tmp_path / "o2")]) == 1  # nothing to do: a user error
+
+
+def test_mask_stats_from_values_matches_the_folder_statistics(tmp_path) -> None:  # noqa: ANN001
+    """In-memory percentages (the Sample page's unsaved samples) give the same histograms, summary and distance as
+    the same masks read from folders."""
+    import numpy as np
+    from PIL import Image
+
+    from singanseg_core.analysis.stats import compute_mask_stats, mask_stats_from_values
+    from singanseg_core.errors import InputError
+
+    rng = np.random.default_rng(0)
+    pcts = {}
+    for source, n in (("real", 3), ("synthetic", 5)):
+        (tmp_path / source).mkdir()
+        pcts[source] = []
+        for i in range(n):
+            m = (rng.uniform(size=(20, 20)) < rng.uniform(0.05, 0.9)).astype(np.uint8) * 255
+            Image.fromarray(m).save(tmp_path / source / f"m{i}.png")
+            pcts[source].append(float((m > 127).mean() * 100))
+    folders = compute_mask_stats(tmp_path / "real", tmp_path / "synthetic", bin_width=10)
+    values = mask_stats_from_values(pcts["real"], pcts["synthetic"], bin_width=10)
+    assert values.histograms[["source", "count"]].equals(folders.histograms[["source", "count"]])
+    assert values.distance == pytest.approx(folders.distance)
+    assert list(values.summary["count"]) == [3, 5]
+    alone = mask_stats_from_values(None, pcts["synthetic"])
+    assert set(alone.table["source"]) == {"synthetic"} and not alone.distance
+    with pytest.raises(InputError):
+        mask_stats_from_values([1.0], [])
+    with pytest.raises(InputError):
+        mask_stats_from_values([101.0], [3.0])

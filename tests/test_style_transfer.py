@@ -301,7 +301,12 @@ def test_samples_folder_masks_unchanged_and_manifest_random_features(tmp_path):
         assert json.loads(styled.text["singanseg_style"])["random_features"] is True
         assert row["st_random_features"] == "True" and row["st_steps"] == "3" and row["st_ratio"] == "1:1000"
         assert row["st_style_image"].endswith(f"{row['checkpoint']}/real.png")
-    assert json.loads((out / "style_transfer.json").read_text())["random_features"] is True
+    record = json.loads((out / "style_transfer.json").read_text())
+    assert record["random_features"] is True
+    # the loss curves of each batch (2 + 1 images), one entry per step, kept for the dashboard
+    assert [len(b["images"]) for b in record["loss_history"]] == [2, 1]
+    assert sorted(n for b in record["loss_history"] for n in b["images"]) == sorted(r["image"] for r in rows)
+    assert all([h["step"] for h in b["history"]] == [1, 2, 3] for b in record["loss_history"])
 
     # Resume: existing outputs are skipped (not rewritten), a deleted one is redone.
     first = out / rows[0]["image"]

@@ -174,6 +174,23 @@ def training_log_figure(log: dict) -> "go.Figure":
     return fig
 
 
+def style_loss_figure(history: list[dict], title: str = "") -> "go.Figure":
+    """Content and style loss curves of a style-transfer run (``StylePreview.history`` or a result's
+    ``history``: ``[{"step", "content", "style", "total"}, ...]``), on a log axis, one line each."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    steps = [int(h["step"]) for h in history]
+    for key, color in (("content", "#1f77b4"), ("style", "#d62728")):
+        fig.add_scatter(x=steps, y=[float(h[key]) for h in history], mode="lines+markers", name=f"{key} loss",
+                        line={"color": color}, hovertemplate=f"step %{{x}}: {key} %{{y:.4g}}<extra></extra>")
+    fig.update_xaxes(title_text="optimiser step")
+    fig.update_yaxes(type="log", title_text="loss (unweighted, summed over images)")
+    fig.update_layout(title=title or "Style transfer: content and style losses", template="plotly_white",
+                      legend=LEGEND_RIGHT, height=340, margin={"t": 60})
+    return fig
+
+
 # --------------------------------------------------------------------------------------------
 # Studies
 

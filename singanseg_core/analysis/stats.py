@@ -287,6 +287,19 @@ def compute_mask_stats(
     if synthetic is not None:
         tables.append(mask_table(synthetic, "synthetic"))
     table = pd.concat(tables, ignore_index=True)
+    base = _assemble(table, bin_width)
+    variability = pd.DataFrame()
+    if synthetic is not None:
+        try:
+            variability = checkpoint_variability(synthetic)
+        except InputError:
+            variability = pd.DataFrame()  # plain mask folder: no checkpoint grouping possible
+    base.variability = variability
+    return base
+
+
+def _assemble(table: pd.DataFrame, bin_width: float) -> MaskStats:
+    """Histograms, summary and (when both sources are there) the distance of a per-mask ``table``."""
     hists, summaries = [], []
     for source, df in table.groupby("source", sort=False):
         h = histogram(df["true_pixel_pct"], bin_width)
@@ -294,22 +307,35 @@ def compute_mask_stats(
         hists.append(h)
         summaries.append({"source": source, **summarize(df["true_pixel_pct"])})
     distance: dict[str, float] = {}
-    if real is not None and synthetic is not None:
+    sources = set(table["source"])
+    if {"real", "synthetic"} <= sources:
         distance = distribution_distance(
             table.loc[table.source == "real", "true_pixel_pct"],
             table.loc[table.source == "synthetic", "true_pixel_pct"],
         )
-    variability = pd.DataFrame()
-    if synthetic is not None:
-        try:
-            variability = checkpoint_variability(synthetic)
-        except InputError:
-            variability = pd.DataFrame()  # plain mask folder: no checkpoint grouping possible
-    return MaskStats(
-        table=table,
-        histograms=pd.concat(hists, ignore_index=True),
-        summary=pd.DataFrame(summaries),
-        distance=distance,
-        variability=variability,
-        bin_width=bin_width,
-    )
+    return MaskStats(table=table, histograms=pd.concat(hists, ignore_index=True),
+                     summary=pd.DataFrame(summaries), distance=distance, bin_width=bin_width)
+
+
+def mask_stats_from_values(real: Sequence[float] | np.ndarray | None, synthetic: Sequence[float] | np.ndarray,
+                           bin_width: float = 5.0) -> MaskStats:
+    """:class:`MaskStats` of true-pixel percentages already computed (e.g. of samples generated in memory,
+    ``Samples.true_pixel_pct``, against a checkpoint's real mask or a dataset's masks), nothing read from disk.
+
+    Args:
+        real: percentages (0..100) of the real masks, or ``None`` / empty for none.
+        synthetic: percentages of the synthetic masks (at least one).
+    Raises:
+        InputError: no synthetic value, or a value outside 0..100.
+    """
+    syn = np.asarray(synthetic, dtype=float).ravel()
+    ref = np.asarray([] if real is None else real, dtype=float).ravel()
+    if syn.size == 0:
+        raise InputError("no synthetic masks to compare")
+    both = np.concatenate([ref, syn])
+    if not np.all(np.isfinite(both)) or both.min() < 0 or both.max() > 100:
+        raise InputError("true-pixel percentages must be numbers in 0..100")
+    table = pd.DataFrame({"source": ["real"] * ref.size + ["synthetic"] * syn.size,
+                          "name": [f"real #{i}" for i in range(ref.size)] + [f"#{i}" for i in range(syn.size)],
+                          "true_pixel_pct": both})
+    return _assemble(table, bin_width)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -132,7 +132,8 @@ def style_transfer_samples(
         vgg = load_vgg19(weights, random_features, cfg.seed, device, allow_download)
     out_dir.mkdir(parents=True, exist_ok=True)
     with folder_lock(out_dir, "style folder"):
-        _run_batches(jobs, done_before, previous, columns, out_dir, cfg, vgg, batch_size, progress, step_progress)
+        losses = _run_batches(jobs, done_before, previous, columns, out_dir, cfg, vgg, batch_size, progress,
+                              step_progress)
         atomic_write_json(out_dir / "style_transfer.json", {
             **cfg.to_metadata(),
             "samples_dir": str(samples_dir),
@@ -141,6 +142,8 @@ def style_transfer_samples(
             "weights": vgg.source if vgg is not None else "(all outputs existed; nothing computed)",
             "images": len(jobs),
             "computed": sum(1 for j in jobs if not done_before(j)),
+            # per batch computed in this run: its images and the losses per step (summed over the batch)
+            "loss_history": losses,
         })
     return out_dir / MANIFEST_NAME
 
@@ -148,8 +151,11 @@ def style_transfer_samples(
 def _run_batches(jobs: list[_Job], done_before: Callable[[_Job], bool], previous: dict[str, dict[str, str]],
                  columns: list[str], out_dir: Path, cfg: StyleTransferConfig, vgg: VGG19Backbone | None,
                  batch_size: int, progress: Callable[[int, int, str], "bool | None"] | None,
-                 step_progress: ProgressFn | None) -> None:
-    """Restyle the images not done before, batch by batch, rewriting the manifest after every batch."""
+                 step_progress: ProgressFn | None) -> list[dict[str, Any]]:
+    """Restyle the images not done before, batch by batch, rewriting the manifest after every batch. Returns the
+    loss curves of every batch: ``[{"images": [output names], "history": [{"step", "content", "style",
+    "total"}, ...]}, ...]``."""
+    losses: list[dict[str, Any]] = []
     out_columns = [c for c in columns if c not in ST_COLUMNS] + ST_COLUMNS
     finished: dict[int, dict[str, str]] = {}
 
@@ -194,6 +200,9 @@ def _run_batches(jobs: list[_Job], done_before: Callable[[_Job], bool], previous
                 [jobs[i].content for i in chunk], [jobs[i].style for i in chunk], cfg,
                 vgg=vgg, batch_size=batch_size, progress=step_progress,
             )
+            losses.append({"images": [jobs[i].out_image.name for i in chunk],
+                           "history": [{k: float(v) for k, v in h.items()} for h in results[0].history]
+                           if results else []})
             for i, res in zip(chunk, results):
                 md = dict(res.metadata, source_image=str(jobs[i].content), style_image=str(jobs[i].style))
                 atomic_write_bytes(jobs[i].out_image, encode_png(res.image, md))
@@ -209,3 +218,4 @@ def _run_batches(jobs: list[_Job], done_before: Callable[[_Job], bool], previous
             pass
         raise
     write_manifest()
+    return losses

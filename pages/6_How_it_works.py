@@ -1,0 +1,127 @@
+"""How it works: one checkpoint's pyramid building one sample, coarse to fine (the teaching view).
+
+Everything shown comes from ``SinGANSeg.trace`` (the very loop of sampling, with each scale's intermediates) and
+the captions of ``analysis.teaching``; the same figure is ``singanseg explain`` on the command line.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import streamlit as st
+
+import ui_common as ui
+import ui_panels as panels
+from singanseg_core.analysis import teaching
+from singanseg_core.model.trace import MASK_THRESHOLD
+from singanseg_core.services.workspace import Workspace
+
+COLUMNS = [("real", "Real image + mask"), ("noise", "Noise"), ("prev_up", "From the scale above"),
+           ("output", "Output image"), ("mask", "Output mask channel")]
+
+
+@st.cache_resource(show_spinner="Tracing the pyramid...", max_entries=16)
+def _trace(_model, path: str, stamp: float, seed: int, k: int):  # noqa: ANN001, ANN202 - PyramidTrace
+    return _model.trace(seed, k)
+
+
+def choose(ws: Workspace) -> tuple[str, object, int, int] | None:
+    from singanseg_core.services.demo import default_checkpoint
+
+    names = ws.list_checkpoints(finished_only=True)
+    if not names:
+        st.info("No finished checkpoint in the workspace yet: train or import one on **Checkpoints**.")
+        return None
+    c1, c2, c3 = st.columns([2, 1, 2])
+    name = c1.selectbox("Checkpoint", names, index=names.index(default_checkpoint(names)), key="hw_ck",
+                        help="The model to take apart (the demo's showcase when it is there).")
+    model = ui.load_model(ws, name)
+    seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="hw_seed",
+                               help="Which random noise to draw: same seed, same sample (as on the Sample page)."))
+    k = int(c3.slider("Start scale (gen_start_scale)", 0, model.num_scales, 0, key="hw_start",
+                      help="Scales below it reuse the stored reconstruction noise (they copy the training "
+                           "image's layout); from it on, fresh noise is drawn. 0 = fresh noise everywhere."))
+    st.caption(ui.describe_start_scale(name, model.scale_sizes, k))
+    return name, model, seed, k
+
+
+def pyramid(trace, n: int, side: int) -> None:  # noqa: ANN001 - PyramidTrace
+    st.markdown(f"**Rows** — {teaching.TRACE_CAPTIONS['scale']}")
+    widths = [1.1] + [1] * len(COLUMNS)
+    head = st.columns(widths)
+    head[0].markdown("**Scale**")
+    for col, (key, title) in zip(head[1:], COLUMNS):
+        col.markdown(f"**{title}**")
+        col.caption(teaching.TRACE_CAPTIONS[key])
+    for s in trace.scales:
+        row = st.columns(widths, vertical_alignment="center")
+        label = teaching.scale_row_label(s, n)
+        row[0].markdown(f"**{label[0]}**  \n{label[1]}  \nnoise {label[2]}  \n{label[3]}")
+        for col, img, (key, _) in zip(row[1:], teaching.scale_row_images(s, side), COLUMNS):
+            col.image(img, width="stretch", caption=f"{s.size[1]}×{s.size[0]} px" if key == "real" else None)
+    if any(s.used_stored_noise for s in trace.scales):
+        st.caption(f":material/info: {teaching.TRACE_CAPTIONS['stored_noise']}")
+
+
+def threshold_view(trace, side: int) -> None:  # noqa: ANN001 - PyramidTrace
+    st.subheader("From the raw mask channel to the mask")
+    st.caption(teaching.TRACE_CAPTIONS["raw_mask"])
+    t = st.slider("Threshold", 0.05, 0.95, MASK_THRESHOLD, 0.05, key="hw_threshold",
+                  help="Pixels whose raw mask value is above it count as object. Sampling uses 0.5.")
+    mask, pct = trace.mask_at(t)
+    raw = trace.raw_mask if trace.raw_mask is not None else np.zeros(trace.image.shape[:2], np.float32)
+    cols = st.columns(4)
+    cols[0].image(ui.upscale(trace.image, side), caption="final image", width="stretch")
+    cols[1].image(ui.upscale(ui.framed(ui.grey(raw)), side), caption="raw mask channel (0 black … 1 white)",
+                  width="stretch")
+    cols[2].image(ui.upscale(ui.framed(mask), side), caption=f"mask at threshold {t:.2f}", width="stretch")
+    cols[3].image(ui.upscale(ui.overlay(trace.image, mask), side), caption="overlay", width="stretch")
+    st.metric("True pixels at this threshold", f"{pct:.1f} %",
+              delta=f"{pct - trace.mask_at(MASK_THRESHOLD)[1]:+.1f} pp vs 0.5" if t != MASK_THRESHOLD else None,
+              delta_color="off", help="Share of mask pixels above the threshold: the number the Mask statistics "
+                                      "page histograms, over many samples.")
+
+
+def reals(model, side: int) -> None:  # noqa: ANN001 - SinGANSeg
+    with st.expander("The training pair the pyramid learned from", icon=":material/image:"):
+        img, mask = model.real_image(), model.real_mask()
+        cols = st.columns(3)
+        cols[0].image(ui.upscale(img, side), caption=f"real image ({img.width}×{img.height} px)", width="stretch")
+        cols[1].image(ui.upscale(ui.framed(mask), side), caption="real mask", width="stretch")
+        cols[2].image(ui.upscale(ui.overlay(img, mask), side), caption="overlay", width="stretch")
+
+
+@ui.guarded
+def main() -> None:
+    ws = ui.page_header("How it works", ":material/school:",
+                        "One SinGAN-Seg model building one sample, scale by scale: what each scale sees, the noise "
+                        "it gets and what it adds. Everything here is computed by the same code as sampling.")
+    picked = choose(ws)
+    if picked is None:
+        return
+    name, model, seed, k = picked
+    cfg = ws.checkpoints / name / "config.json"
+    trace = _trace(model, str(cfg.parent), cfg.stat().st_mtime, seed, k)
+    side = 256 if ui.projector() else 160
+    reals(model, ui.tile_side())
+    pyramid(trace, model.num_scales, side)
+    st.divider()
+    threshold_view(trace, ui.tile_side())
+    with st.expander("What the start scale does: this seed from every start scale", icon=":material/stacks:"):
+        panels.start_scale_panel(model, seed, key="hw_grid")
+    with st.expander("How this model was trained (its training record)", icon=":material/monitoring:"):
+        panels.training_record(cfg.parent, key="hw_record")
+
+    def png() -> bytes:
+        buf = io.BytesIO()
+        teaching.trace_figure(trace, tile=side, threshold=float(st.session_state.get("hw_threshold", 0.5)),
+                              name=name).save(buf, format="PNG")
+        return buf.getvalue()
+
+    st.download_button("Download this figure (PNG)", png, file_name=f"{name}_seed{seed}_start{k}_trace.png",
+                       mime="image/png", key="hw_dl", icon=":material/download:", on_click="ignore",
+                       help="The whole pyramid with captions as one picture (the same as `singanseg explain`).")
+
+
+main()
