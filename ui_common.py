@@ -104,7 +104,7 @@ def _logger(ws: Workspace) -> logging.Logger:
 def show_error(err: BaseException) -> None:
     """One friendly line: the message of a ``SinGANSegError``; for anything else a generic line (traceback logged)."""
     if isinstance(err, SinGANSegError):
-        st.error(str(err).splitlines()[0] if str(err) else type(err).__name__, icon=":material/error:")
+        st.error(scrub(str(err).splitlines()[0] if str(err) else type(err).__name__), icon=":material/error:")
         return
     try:
         ws = workspace()
@@ -113,8 +113,26 @@ def show_error(err: BaseException) -> None:
     except Exception:  # noqa: BLE001 - never fail while reporting a failure
         where = ""
     first = str(err).splitlines()[0][:200] if str(err) else ""
-    st.error(f"Something went wrong: {type(err).__name__}{': ' + first if first else ''}{where}",
+    st.error(scrub(f"Something went wrong: {type(err).__name__}{': ' + first if first else ''}{where}"),
              icon=":material/error:")
+
+
+def scrub(text: str) -> str:
+    """In classroom mode, the workspace's server path in ``text`` becomes ``workspace`` (no server path shown)."""
+    try:
+        if policy().classroom:
+            return text.replace(str(workspace().root), "workspace")
+    except Exception:  # noqa: BLE001 - never fail while reporting
+        pass
+    return text
+
+
+def report_lines(skipped: list[str], notes: list[str], limit: int = 20) -> None:
+    """What an import skipped (a warning) and the conversions it made (an info), at most ``limit`` lines each."""
+    for lines, box, icon in ((skipped, st.warning, ":material/warning:"), (notes, st.info, ":material/info:")):
+        if lines:
+            more = f"\n- … and {len(lines) - limit} more" if len(lines) > limit else ""
+            box("\n".join(f"- {scrub(line)}" for line in lines[:limit]) + more, icon=icon)
 
 
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -291,6 +309,16 @@ def upload_limit(n_files: int) -> str | None:
     return None
 
 
+def refuse_upload(n_files: int) -> None:
+    """The server-side check when an upload click arrives (the button may have been drawn before the cap was
+    reached, e.g. in another run): the access policy, then this session's upload cap."""
+    from singanseg_core.errors import InputError
+
+    why = why_locked("upload") or upload_limit(n_files)
+    if why:
+        raise InputError(f"upload refused: {why}")
+
+
 def count_uploads(n_files: int) -> None:
     """Add ``n_files`` to this session's upload count (see :func:`upload_limit`)."""
     st.session_state[UPLOADS_KEY] = int(st.session_state.get(UPLOADS_KEY, 0)) + int(n_files)
@@ -318,6 +346,7 @@ def classroom_sidebar() -> None:
             if pol.check_passphrase(text):
                 st.session_state[UNLOCKED_KEY] = True
                 st.rerun()
+            time.sleep(1.0)  # one guess per second per tab
             st.error("Wrong passphrase.", icon=":material/lock:")
 
 
@@ -547,7 +576,7 @@ def _job_row(ws: Workspace, job: Any, key: str, details: bool) -> None:
                 st.progress(float(item.get("progress") or 0.0), text=text[:160])
             log = job.log_tail(8)
             if log:
-                st.code(log, language=None)
+                st.code(scrub(log), language=None)
 
 
 def _refresh_interval(ws: Workspace) -> float:

@@ -80,9 +80,11 @@ def add_data(ws: Workspace) -> None:
             try:
                 pairs = pair_uploads([(f.name, f.getvalue()) for f in images or []],
                                      [(f.name, f.getvalue()) for f in masks or []])
-                folder, written = ws.add_pairs(dataset, pairs)
+                ui.refuse_upload(len(images) + len(masks or []))
+                added = ws.add_pairs(dataset, pairs)
                 ui.count_uploads(len(images) + len(masks or []))
-                st.success(f"Added {len(written)} pair(s) to datasets/{folder.name}.")
+                st.success(f"Added {len(added.written)} pair(s) to datasets/{added.folder.name}.")
+                ui.report_lines(added.skipped, added.notes)
             except Exception as err:  # noqa: BLE001
                 ui.show_error(err)
     else:
@@ -93,10 +95,12 @@ def add_data(ws: Workspace) -> None:
                      why_not=ui.upload_limit(1) if zfile is not None else "choose a zip file first",
                      help="Unpack into a new dataset folder (a unique name is chosen if it exists)."):
             try:
+                ui.refuse_upload(1)
                 with st.spinner("Unpacking..."):
-                    folder, n = ws.import_zip(zfile.getvalue(), dataset)
-                ui.count_uploads(2 * n)  # its images and masks
-                st.success(f"Imported {n} pair(s) into datasets/{folder.name}.")
+                    done = ws.import_zip(zfile.getvalue(), dataset)
+                ui.count_uploads(2 * done.pairs)  # its images and masks
+                st.success(f"Imported {done.pairs} pair(s) into datasets/{done.folder.name}.")
+                ui.report_lines(done.skipped, done.notes)
             except Exception as err:  # noqa: BLE001
                 ui.show_error(err)
     st.subheader("Datasets")

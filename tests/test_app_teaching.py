@@ -347,3 +347,32 @@ def test_classroom_mode_locks_job_controls(demo_ws: Workspace, monkeypatch: pyte
     monkeypatch.setenv("SINGANSEG_MODE", "open")
     at = ok(page("pages/1_Checkpoints.py").run())
     assert not by_key(at, "button", f"delete_train_{job.id}").disabled
+
+
+def test_upload_click_is_checked_on_the_server_and_duplicates_are_reported(demo_ws: Workspace,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cap is checked again when the click arrives (the button was drawn before this session's count grew);
+    a re-upload of the same pixels is named as skipped, not silently dropped."""
+    import ui_common
+    from tests.test_app_pages import png
+
+    img = np.zeros((20, 24, 3), np.uint8)
+    img[4:12, 4:12] = 200
+    mask = np.zeros((20, 24), np.uint8)
+    mask[4:12, 4:12] = 255
+    at = page("pages/1_Checkpoints.py").run()
+    for _ in range(2):
+        by_key(at, "file_uploader", "up_images").upload("dup.png", png(img), "image/png")
+        by_key(at, "file_uploader", "up_masks").upload("dup.png", png(mask), "image/png")
+        at = ok(by_key(at.run(), "button", "up_add").click().run())
+    assert any("Added 0 pair" in s.value for s in at.success)
+    assert at.warning and "dup.png" in at.warning[0].value
+
+    drawn = ui_common.button  # a stale button: drawn enabled whatever its reason
+    monkeypatch.setattr(ui_common, "button", lambda *a, why_not=None, action=None, **k: drawn(*a, **k))
+    monkeypatch.setenv("SINGANSEG_MAX_UPLOADS", "1")
+    by_key(at, "file_uploader", "up_images").upload("other.png", png(255 - img), "image/png")
+    by_key(at, "file_uploader", "up_masks").upload("other.png", png(mask), "image/png")
+    at = by_key(at.run(), "button", "up_add").click().run()
+    assert not at.exception and at.error and "upload refused" in at.error[0].value
+    assert not (demo_ws.datasets / "my-data" / "images" / "other.png").exists()
