@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..device import resolve_device
+from ..device import autocast_dtype, resolve_device
 from ..errors import Cancelled, InputError
 from ..files.atomic import folder_lock
 from ..files.pairs import ImagePair, load_pair
@@ -85,6 +85,7 @@ def train_group(items: Sequence[TrainItem], device: str | torch.device = "auto",
         return []
     dev = resolve_device(device)
     k, cfg = len(items), items[0].config
+    autocast_dtype(dev, cfg.precision)  # a precision this hardware cannot run fails before any folder is touched
     _check_group(items)
     schedule = schedule_for(items[0].pair, cfg)
     with ExitStack() as locks:
