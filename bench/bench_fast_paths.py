@@ -135,8 +135,11 @@ def _child(spec: dict) -> dict:
 def _spawn(spec: dict) -> dict:
     env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS=str(spec["threads"]),
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    out = subprocess.run([sys.executable, "-m", "bench.bench_fast_paths", "--child", json.dumps(spec)],
-                         capture_output=True, text=True, env=env, cwd=str(ROOT))
+    try:
+        out = subprocess.run([sys.executable, "-m", "bench.bench_fast_paths", "--child", json.dumps(spec)],
+                             capture_output=True, text=True, env=env, cwd=str(ROOT), timeout=spec.get("timeout"))
+    except subprocess.TimeoutExpired:
+        return {"failed": f"timed out after {spec['timeout']} s"}
     if out.returncode != 0:
         return {"failed": (out.stderr.strip().splitlines() or ["no output"])[-1][:200]}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -154,6 +157,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--train-variants", default=",".join(TRAIN_VARIANTS))
     ap.add_argument("--sample-variants", default=",".join(SAMPLE_VARIANTS))
+    ap.add_argument("--variant-timeout", type=float, default=None,
+                    help="seconds one variant may take (a slow compile is reported as timed out, the rest goes on)")
     ap.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md alone")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -161,7 +166,8 @@ def main() -> None:
         print(json.dumps(_child(json.loads(args.child))))
         return
     batch = args.batch or (64 if args.device.startswith("cuda") else 4)
-    common = {"device": args.device, "threads": args.threads, "max_size": args.max_size, "iters": args.iters}
+    common = {"device": args.device, "threads": args.threads, "max_size": args.max_size, "iters": args.iters,
+              "timeout": args.variant_timeout}
     train_rows, sample_rows = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.train_variants.split(","):
@@ -213,8 +219,8 @@ def _tables(train_rows: dict, sample_rows: dict, args: argparse.Namespace) -> st
                      f"**{bproj / proj:.2f}x** | {r['wall_s']:.1f} | {r['peak_mb']:.0f} | {r['rec_rmse']:.3f} | "
                      f"{round(r['empty_masks'] * 16)} |")
     sbase = sample_rows.get("fp32", {})
-    lines += ["", "| sampling | samples/s | speed-up | first call s (compiling incl.) | peak MB | mean / max |diff| "
-              "grey levels vs fp32 | masks agree |", "|---|---|---|---|---|---|---|"]
+    lines += ["", "| sampling | samples/s | speed-up | first call s (compiling incl.) | peak MB | mean / max abs. "
+              "difference, grey levels vs fp32 | masks agree |", "|---|---|---|---|---|---|---|"]
     for name, r in sample_rows.items():
         if "samples_s" not in r:
             lines.append(f"| {name} | {r.get('skipped') or 'failed: ' + r.get('failed', '?')} ||||||")
