@@ -289,3 +289,43 @@ def train_schedule(cfg: TrainConfig):
 
 def test_sampler_compile_backend_is_inductor_by_default() -> None:
     assert singanseg_module.COMPILE_BACKEND == "inductor" and trainer_module.COMPILE_BACKEND == "inductor"
+
+
+def test_a_cancelled_concurrent_run_resumes_to_a_normal_checkpoint(tmp_path) -> None:
+    from singanseg_core.errors import Cancelled
+
+    out = tmp_path / "m"
+
+    def stop_after_first_stage(ev):
+        return False if ev.scale_done else None
+
+    with pytest.raises(Cancelled):
+        train(*polyp(STEM), out, CONC, device="cpu", progress=stop_after_first_stage)
+    partial = SinGANSeg.from_pretrained(out)
+    assert partial.config.num_trained == 1 < partial.config.total_scales
+    model = train(*polyp(STEM), out, CONC, device="cpu", resume=True)
+    assert model.num_scales == partial.config.total_scales
+    loaded = SinGANSeg.from_pretrained(out)
+    assert np.array_equal(loaded.sample(2, seed=3).images, model.sample(2, seed=3).images)
+    # scale 0 was trained on in stages 1 and 2 after the resume, from the saved weights
+    assert not torch.equal(partial.state_dict()["generators.0.head.conv.weight"],
+                           loaded.state_dict()["generators.0.head.conv.weight"])
+
+
+def test_concurrent_jobs_are_grouped_one_model_each() -> None:
+    from singanseg_core.training.groups import ModelJob, make_groups
+
+    def job(stem: str, cfg: TrainConfig) -> ModelJob:
+        return ModelJob(stem, "i", "m", f"o/{stem}", cfg.to_dict(), 3, ((1, 1),), 0)
+
+    seq = make_groups([job(f"s{i}", CFG) for i in range(4)], 4)
+    conc = make_groups([job(f"c{i}", CONC) for i in range(4)], 4)
+    assert [len(g) for g in seq] == [4] and [len(g) for g in conc] == [1, 1, 1, 1]
+
+
+def test_sample_set_refuses_an_unsupported_precision_before_writing(fp32_model: SinGANSeg, tmp_path) -> None:
+    from singanseg_core.sampling.writer import write_sample_set
+
+    with pytest.raises(InputError, match="fp16 needs a CUDA GPU"):
+        write_sample_set([fp32_model], tmp_path / "set", 2, precision="fp16")
+    assert not (tmp_path / "set").exists()
