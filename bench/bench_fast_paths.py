@@ -225,7 +225,8 @@ def _tables(train_rows: dict, sample_rows: dict, args: argparse.Namespace) -> st
         if "samples_s" not in r:
             lines.append(f"| {name} | {r.get('skipped') or 'failed: ' + r.get('failed', '?')} ||||||")
             continue
-        lines.append(f"| {name} | {r['samples_s']:.1f} | **{r['samples_s'] / sbase.get('samples_s', float('nan')):.2f}x**"
+        ratio = r["samples_s"] / sbase.get("samples_s", float("nan"))
+        lines.append(f"| {name} | {r['samples_s']:.1f} | **{ratio:.2f}x**"
                      f" | {r['first_call_s']:.1f} | {r['peak_mb']:.0f} | {r.get('grey_diff', float('nan')):.2f} / "
                      f"{r.get('grey_max', '-')} | {100 * r.get('mask_agree', float('nan')):.1f} % |")
     return "\n".join(lines)

@@ -4,10 +4,10 @@
 #   bash bench/gpu_suite.sh                 # from the repository root; results go into bench/RESULTS.md
 #   PYTHON=.venv/bin/python DEVICE=cuda:1 bash bench/gpu_suite.sh
 #
-# Each benchmark runs under its own time limit (the sum is 9.5 minutes, plus at most 2 for a failed install), so a slow one is cut off and reported
-# while the rest still run; the exit status is 1 if any failed or was cut off. The benchmarks that compare with the
-# original code (engine, style transfer) need `singan-seg-polyp==1.0.7` importable; when it is not and cannot be
-# installed (a machine without network), they are skipped with a note. The original always runs on the CPU, as
+# Each benchmark runs under its own time limit (the sum is 9.5 minutes, plus at most 2 for a failed install), so a
+# slow one is cut off and reported while the rest still run; the exit status is 1 if any failed or was cut off.
+# The benchmarks that compare with the original code (engine, style transfer) need `singan-seg-polyp==1.0.7`
+# importable; when it is not and cannot be installed (a machine without network), they are skipped with a note. The original always runs on the CPU, as
 # the issue measured it; ours runs on the GPU. The shared data (../shared/data/polyps) must be next to the repo.
 set -u
 cd "$(dirname "$0")/.."
@@ -19,7 +19,8 @@ if ! "$PY" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1
     echo "gpu_suite: $PY has no torch, or torch sees no CUDA GPU (set PYTHON=... to another interpreter)" >&2
     exit 2
 fi
-"$PY" -c "import torch; print('torch', torch.__version__, '|', torch.cuda.get_device_name(0), '|', torch.cuda.device_count(), 'GPU(s)')"
+"$PY" -c "import torch; print('torch', torch.__version__, '|', torch.cuda.get_device_name(0), '|',
+    torch.cuda.device_count(), 'GPU(s)')"
 
 have_original() {
     "$PY" -c "import singan_seg_polyp" 2>/dev/null && return 0
