@@ -93,8 +93,10 @@ def _train_child(spec: dict) -> dict:
         steady.append((m[last] - m[half]) / (last - half) if last > half else m[last] / last)
     rec = model.reconstruct()
     rmse = float(torch.sqrt(((rec - model.reals[-1]) ** 2).mean()))
-    masks = model.sample(16, 0, seed=1).masks
-    return {"scales": model.num_scales, "steady_s_it": float(np.mean(steady)), "scale_s_it": steady,
+    samples = model.sample(16, 0, seed=1)
+    masks = samples.masks
+    return {"true_pct": float(np.mean(samples.true_pixel_pct)),
+            "real_pct": float((model.reals[-1][0, -1] > 0).float().mean() * 100),"scales": model.num_scales, "steady_s_it": float(np.mean(steady)), "scale_s_it": steady,
             "wall_s": wall, "peak_mb": _peak_mb(spec["device"]), "rec_rmse": rmse,
             "empty_masks": float((masks.reshape(16, -1).max(axis=1) == 0).mean())}
 
@@ -155,7 +157,8 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=32, help="samples per timed sampling run")
     ap.add_argument("--batch", type=int, default=None, help="sampling batch (default: 4 on a CPU, 64 on a GPU)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    ap.add_argument("--train-variants", default=",".join(TRAIN_VARIANTS))
+    ap.add_argument("--train-variants", default=",".join(TRAIN_VARIANTS),
+                    help="comma-separated; NAME@N trains that variant with N iterations per scale (equal-time runs)")
     ap.add_argument("--sample-variants", default=",".join(SAMPLE_VARIANTS))
     ap.add_argument("--variant-timeout", type=float, default=None,
                     help="seconds one variant may take (a slow compile is reported as timed out, the rest goes on)")
@@ -171,12 +174,14 @@ def main() -> None:
     train_rows, sample_rows = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.train_variants.split(","):
+            variant, _, iters = name.partition("@")  # "concurrent@150": another iteration count per scale
             work = Path(tmp) / f"train-{name}"
             work.mkdir()
-            train_rows[name] = _spawn({**common, "kind": "train", "overrides": TRAIN_VARIANTS[name],
-                                       "work": str(work)})
+            train_rows[name] = _spawn({**common, "kind": "train", "overrides": TRAIN_VARIANTS[variant],
+                                       "work": str(work), **({"iters": int(iters)} if iters else {})})
             print(f"train {name}: {train_rows[name]}", file=sys.stderr)
-        checkpoint = Path(tmp) / "train-fp32" / "ck"
+        checkpoint = next((Path(tmp) / f"train-{n}" / "ck" for n in args.train_variants.split(",")
+                           if n.partition("@")[0] == "fp32"), Path(tmp) / "train-fp32" / "ck")
         if not (checkpoint / "config.json").is_file():
             raise SystemExit("the fp32 training run failed; nothing to sample from")
         for name in args.sample_variants.split(","):
@@ -204,20 +209,21 @@ def _agreement(ref_path: Path, path: Path) -> dict:
 
 
 def _tables(train_rows: dict, sample_rows: dict, args: argparse.Namespace) -> str:
-    base = train_rows.get("fp32", {})
+    base = next((r for n, r in train_rows.items() if n.partition("@")[0] == "fp32"), {})
     lines = ["| training | scales | steady s/it (mean over scales) | speed-up | projected s/model at "
              f"{args.project_iters} it/scale | speed-up (projected) | measured wall s (compiling incl.) | peak MB | "
-             "rec RMSE | empty masks /16 |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "rec RMSE | empty masks /16 | true-pixel % samples / real |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in train_rows.items():
         if "steady_s_it" not in r:
-            lines.append(f"| {name} | {r.get('skipped') or 'failed: ' + r.get('failed', '?')} |||||||||")
+            lines.append(f"| {name} | {r.get('skipped') or 'failed: ' + r.get('failed', '?')} ||||||||||")
             continue
         proj = sum(r["scale_s_it"]) * args.project_iters
         bproj = sum(base["scale_s_it"]) * args.project_iters if "scale_s_it" in base else float("nan")
         lines.append(f"| {name} | {r['scales']} | {r['steady_s_it']:.4f} | "
                      f"{base.get('steady_s_it', float('nan')) / r['steady_s_it']:.2f}x | {proj:.0f} | "
                      f"**{bproj / proj:.2f}x** | {r['wall_s']:.1f} | {r['peak_mb']:.0f} | {r['rec_rmse']:.3f} | "
-                     f"{round(r['empty_masks'] * 16)} |")
+                     f"{round(r['empty_masks'] * 16)} | {r['true_pct']:.1f} / {r['real_pct']:.1f} |")
     sbase = sample_rows.get("fp32", {})
     lines += ["", "| sampling | samples/s | speed-up | first call s (compiling incl.) | peak MB | mean / max abs. "
               "difference, grey levels vs fp32 | masks agree |", "|---|---|---|---|---|---|---|"]
