@@ -5,7 +5,9 @@ freezing every scale once it is trained, the newest few stages are trained *toge
 smaller learning rate, and the pyramid has fewer, larger scales. Our design, on the same networks and checkpoint
 format as the paper's schedule, so the result is a normal SinGAN-Seg checkpoint that samples with the usual API:
 
-* the pyramid uses ``TrainConfig.pyramid_scale_factor`` = ``scale_factor ** 2`` (about half as many scales);
+* the pyramid uses ``TrainConfig.pyramid_scale_factor`` = ``scale_factor ** 2`` (about half as many scales;
+  the width still follows ``nfc_for_scale`` by scale index, so the finest scales are narrower than the
+  sequential pyramid's at the same resolution: 32 channels up to 4 scales, e.g. 250 px in 5 scales ends at 64);
 * stage ``n`` adds scale ``n``'s generator and discriminator (initialised as the sequential trainer does: from
   the scale below when the width is unchanged) and trains the generators of scales
   ``n - concurrent_depth + 1 .. n`` jointly, generator ``i`` with learning rate
