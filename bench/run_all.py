@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "engine": ["--sizes", "64", "--iters", "20", "--samples", "100"],
     "style_transfer": ["--quick"],
     "batched": ["--ks", "1,4", "--window", "2"],
+    "fast_paths": ["--max-size", "48", "--iters", "20", "--samples", "32", "--threads", "1"],
     "import": ["--copies", "20"],
     "segmentation": [],
     "dashboard": [],

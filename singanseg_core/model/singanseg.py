@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ..device import autocast_dtype
 from ..errors import CheckpointError, InputError
 from ..files.atomic import save_png
 from ..networks.singan import Generator, fold_batchnorm
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 REAL_IMAGE_NAME = "real.png"
 REAL_MASK_NAME = "real_mask.png"
+COMPILE_BACKEND = "inductor"  # torch.compile backend of the compiled sampler (tests may use a lighter one)
 
 
 class SinGANSeg:
@@ -49,12 +51,23 @@ class SinGANSeg:
         self.reals = [r.to(self.device, torch.float32) for r in reals]
         self.path: Path | None = None
         self._inference: list[Generator] | None = None
+        self._compiled: list[torch.nn.Module] | None = None
 
-    def inference_generators(self) -> list[Generator]:
+    def inference_generators(self, compile: bool = False) -> list[Generator]:
         """Generators used for sampling. With ``faithful_resize`` (the default) these are the trained modules
         themselves, so outputs match the original code bit for bit (its uint8 round trip between scales
         turns any float rounding difference into whole grey levels). Otherwise BatchNorm is folded into
-        the convs and memory is channels-last: the same function to float rounding, ~1.3-1.6x faster on CPU."""
+        the convs and memory is channels-last: the same function to float rounding, ~1.3-1.6x faster on CPU.
+
+        ``compile=True`` (an option, off by default): the folded channels-last generators under ``torch.compile``
+        (compiled on first use, per input shape); the same function to float rounding, so with
+        ``faithful_resize`` a sample may differ from the eager one by a grey level where the uint8 round trip
+        between scales rounds the other way."""
+        if compile:
+            if self._compiled is None:
+                self._compiled = [torch.compile(fold_batchnorm(g).to(memory_format=torch.channels_last),
+                                                backend=COMPILE_BACKEND) for g in self.generators]
+            return self._compiled  # type: ignore[return-value]
         if self._inference is None:
             self._inference = (list(self.generators) if self.config.faithful_resize else
                                [fold_batchnorm(g).to(memory_format=torch.channels_last) for g in self.generators])
@@ -223,17 +236,21 @@ class SinGANSeg:
         return [torch.stack(items) for items in per_scale]
 
     def _run_scales(self, noise: Sequence[torch.Tensor] | None, gen_start_scale: int, scale_v: float,
-                    scale_h: float, batch: int) -> Iterator[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]]:
+                    scale_h: float, batch: int, precision: str = "fp32",
+                    compile: bool = False) -> Iterator[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]]:
         """The pyramid, coarse to fine: yields ``(n, z, prev_p, out)`` per scale, where ``z`` is the padded noise
         before its amplitude (stored ``z_opt`` below ``gen_start_scale``), ``prev_p`` the padded upsampled output
         of the scale below (zeros at scale 0) and ``out`` this scale's output ``(N, nc_im, h, w)`` in [-1, 1].
-        The one loop behind :meth:`generate` and :meth:`trace` (call it under ``torch.no_grad()``)."""
+        The one loop behind :meth:`generate` and :meth:`trace` (call it under ``torch.no_grad()``).
+        ``precision`` (``device.autocast_dtype``) and ``compile`` are the faster paths of :meth:`sample`."""
         cfg, pad = self.config, self.config.pad
+        dtype = autocast_dtype(self.device, precision)
+        channels_last = compile or not cfg.faithful_resize
         if (scale_v != 1.0 or scale_h != 1.0) and gen_start_scale > 0:
             raise InputError("scale_v/scale_h other than 1 only work with gen_start_scale=0 "
                              "(finer starts reuse the stored noise of the training size)")
         prev: torch.Tensor | None = None
-        for n, g in enumerate(self.inference_generators()):
+        for n, g in enumerate(self.inference_generators(compile)):
             h, w = cfg.sizes[n]
             zh, zw = round(h * scale_v), round(w * scale_h)
             if n < gen_start_scale:
@@ -251,14 +268,19 @@ class SinGANSeg:
                 if prev_p.shape[2:] != z.shape[2:]:
                     prev_p = F.interpolate(prev_p, size=z.shape[2:], mode="bilinear", align_corners=True)
             z_in = cfg.noise_amp[n] * z + prev_p
-            if not cfg.faithful_resize:
+            if channels_last:
                 z_in = z_in.contiguous(memory_format=torch.channels_last)
-            prev = g(z_in, prev_p)
+            if dtype is None:
+                prev = g(z_in, prev_p)
+            else:
+                with torch.autocast(device_type=self.device.type, dtype=dtype):
+                    prev = g(z_in, prev_p)
+                prev = prev.float()
             yield n, z, prev_p, prev
 
     @torch.no_grad()
     def generate(self, noise: Sequence[torch.Tensor] | None, gen_start_scale: int = 0, scale_v: float = 1.0,
-                 scale_h: float = 1.0, batch: int = 1) -> torch.Tensor:
+                 scale_h: float = 1.0, batch: int = 1, precision: str = "fp32", compile: bool = False) -> torch.Tensor:
         """Run the pyramid; returns ``(N, nc_im, H, W)`` in [-1, 1] on ``self.device``.
 
         Args:
@@ -267,7 +289,7 @@ class SinGANSeg:
                 when every scale is below ``gen_start_scale`` (pure reconstruction), with ``batch`` copies.
         """
         out = None
-        for _, _, _, out in self._run_scales(noise, gen_start_scale, scale_v, scale_h, batch):
+        for _, _, _, out in self._run_scales(noise, gen_start_scale, scale_v, scale_h, batch, precision, compile):
             pass
         return out.contiguous()
 
@@ -277,7 +299,8 @@ class SinGANSeg:
 
     def sample(self, n: int = 1, gen_start_scale: int = 0, scale_h: float = 1.0, scale_v: float = 1.0,
                seed: int | None = None, batch_size: int | None = None, return_raw_mask: bool = False,
-               noise: Sequence[torch.Tensor] | None = None) -> Samples:
+               noise: Sequence[torch.Tensor] | None = None, precision: str = "fp32",
+               compile: bool = False) -> Samples:
         """Generate ``n`` image/mask pairs, batched on the model's device.
 
         Below ``gen_start_scale`` the stored reconstruction noise is used, from it on fresh noise (0 = most
@@ -290,8 +313,14 @@ class SinGANSeg:
             seed: RNG seed; ``None`` draws one (returned in ``Samples.seed``).
             noise: optional explicit noise per scale, ``(n, 1 or nc_z, h, w)`` (see :meth:`noise_shapes`).
             batch_size: samples per forward; ``None`` = :meth:`default_batch_size` for the device.
+            precision: ``"fp32"`` (default, exact), ``"bf16"`` or ``"fp16"`` (CUDA): autocast for the generators
+                where the hardware has it (``device.autocast_dtype``; ``InputError`` elsewhere). Changes the output
+                slightly (a few grey levels; masks near the 0.5 threshold may flip).
+            compile: the compiled sampler (:meth:`inference_generators`); equal to the eager one to float
+                rounding.
         """
         batch_size = batch_size or self.default_batch_size()
+        autocast_dtype(self.device, precision)  # an unsupported precision fails before any work
         if n < 0:
             raise InputError(f"n must be ≥ 0, got {n}")
         k, msg = self.clamp_start_scale(gen_start_scale)
@@ -306,7 +335,7 @@ class SinGANSeg:
             b = min(batch_size, n - done)
             batch_noise = (self.draw_noise(b, gen, scale_v, scale_h) if noise is None
                            else [z[done:done + b] for z in noise])
-            out = self.generate(batch_noise, k, scale_v, scale_h)
+            out = self.generate(batch_noise, k, scale_v, scale_h, precision=precision, compile=compile)
             arr = tensor_to_uint8(out[:, :3])
             images.append(arr)
             if self.config.nc_im >= 4:

@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 import pandas as pd
 import torch
 
+from ..device import autocast_dtype
 from ..errors import Cancelled, InputError
 from ..files.atomic import atomic_directory, save_png
 from ..model.config import MAX_SCALES
@@ -48,13 +49,15 @@ def check_sampling(**values: float | int | None) -> None:
 
 def write_samples(model: SinGANSeg, out_dir: str | os.PathLike, n: int, gen_start_scale: int = 0, seed: int = 0,
                   batch_size: int | None = None, scale_h: float = 1.0, scale_v: float = 1.0, start_index: int = 0,
-                  progress: Callable[[int, int], "bool | None"] | None = None, workers: int = 2) -> pd.DataFrame:
+                  progress: Callable[[int, int], "bool | None"] | None = None, workers: int = 2,
+                  precision: str = "fp32", compile: bool = False) -> pd.DataFrame:
     """Generate ``n`` samples of ``model`` into ``out_dir`` and merge them into its ``manifest.csv``.
 
     Sample ``i`` (``start_index ≤ i < start_index + n``) is the same for a given seed whatever the batch size.
     PNGs are encoded on ``workers`` threads while the next batch is generated. Returns the rows written.
     Not all-or-nothing by itself (a failure leaves the files written so far): new sets go through
-    :func:`write_sample_set`.
+    :func:`write_sample_set`. ``precision`` and ``compile`` are :meth:`SinGANSeg.sample`'s faster paths
+    (off by default).
     """
     check_sampling(n=n, gen_start_scale=gen_start_scale, seed=seed, scale_h=scale_h, scale_v=scale_v,
                    batch_size=batch_size)
@@ -74,7 +77,7 @@ def write_samples(model: SinGANSeg, out_dir: str | os.PathLike, n: int, gen_star
             hi = min(lo + batch_size, total)
             noise = model.draw_noise(hi - lo, gen, scale_v, scale_h)
             batch = model.sample(hi - lo, k, scale_h=scale_h, scale_v=scale_v, seed=seed, noise=noise,
-                                 batch_size=batch_size)
+                                 batch_size=batch_size, precision=precision, compile=compile)
             pct = batch.true_pixel_pct
             for j in range(hi - lo):
                 i = lo + j
@@ -110,7 +113,8 @@ def write_samples(model: SinGANSeg, out_dir: str | os.PathLike, n: int, gen_star
 def write_sample_set(models: Sequence[SinGANSeg], out_dir: str | os.PathLike, n: int, gen_start_scale: int = 0,
                      seed: int = 0, batch_size: int | None = None, scale_h: float = 1.0, scale_v: float = 1.0,
                      progress: Callable[[str, int, int], "bool | None"] | None = None,
-                     overwrite: bool = False, workers: int = 2) -> pd.DataFrame:
+                     overwrite: bool = False, workers: int = 2, precision: str = "fp32",
+                     compile: bool = False) -> pd.DataFrame:
     """A new sample set: ``n`` samples of every model in ``models`` in ``out_dir``, all or nothing.
 
     Everything (PNGs and ``manifest.csv``) is written into a temporary sibling folder that is renamed to
@@ -120,6 +124,7 @@ def write_sample_set(models: Sequence[SinGANSeg], out_dir: str | os.PathLike, n:
 
     Args:
         progress: ``progress(model name, samples done, n)``; returning ``False`` cancels (``Cancelled``).
+        precision, compile: the faster sampling paths of :meth:`SinGANSeg.sample` (off by default).
     Returns:
         The manifest of the new set (one row per sample, models in the given order).
     Raises:
@@ -128,6 +133,8 @@ def write_sample_set(models: Sequence[SinGANSeg], out_dir: str | os.PathLike, n:
     """
     check_sampling(n=n, gen_start_scale=gen_start_scale, seed=seed, scale_h=scale_h, scale_v=scale_v,
                    batch_size=batch_size)
+    for model in models:  # an unsupported precision fails before the folder is touched
+        autocast_dtype(model.device, precision)
     out = Path(out_dir)
     if not models:
         raise InputError("no checkpoints to sample from")
@@ -142,5 +149,5 @@ def write_sample_set(models: Sequence[SinGANSeg], out_dir: str | os.PathLike, n:
         for model in models:
             relay = None if progress is None else (lambda d, t, name=model.name: progress(name, d, t))
             frames.append(write_samples(model, tmp, n, gen_start_scale, seed, batch_size, scale_h, scale_v,
-                                        progress=relay, workers=workers))
+                                        progress=relay, workers=workers, precision=precision, compile=compile))
     return pd.concat(frames, ignore_index=True)

@@ -19,7 +19,7 @@ DEFAULT_RATIO = "1:1000"
 
 MIN_SIDE = 16  # four max-pools precede conv5_1: 16 px -> 1 px there
 
-Precision = Literal["auto", "fp32", "bf16"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
 OptimizerName = Literal["adam", "lbfgs"]
 ProgressFn = Callable[[int, dict[str, float]], "bool | None"]
 
@@ -68,8 +68,9 @@ class StyleTransferConfig:
             size; the result is resized back to the content image's size.
         seed: seeds everything random (the random VGG weights when ``random_features``).
         precision: "fp32" (default, the original's math), "bf16" (autocast for the VGG convs; Gram
-            matrices and losses stay float32; changes the result) or "auto" = bf16 where the device
-            supports it natively, else fp32.
+            matrices and losses stay float32; changes the result), "fp16" (the same on CUDA only) or
+            "auto" = bf16 where the device supports it natively, else fp32. Checked against the hardware by
+            ``device.autocast_dtype`` (an ``InputError`` where it cannot run).
         early_stop: stop when the total loss has not improved by ``early_stop_rel_tol`` (relative)
             for ``early_stop_patience`` steps. Off by default, for fidelity.
         lbfgs_history: L-BFGS history size.
@@ -119,8 +120,8 @@ class StyleTransferConfig:
             raise InputError(f"unknown VGG19 layer(s) {unknown}; valid: {', '.join(VGG19_LAYERS)}")
         if self.optimizer not in ("adam", "lbfgs"):
             raise InputError(f"optimizer {self.optimizer!r}: use 'adam' or 'lbfgs'")
-        if self.precision not in ("auto", "fp32", "bf16"):
-            raise InputError(f"precision {self.precision!r}: use 'auto', 'fp32' or 'bf16'")
+        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
+            raise InputError(f"precision {self.precision!r}: use 'auto', 'fp32', 'bf16' or 'fp16' (CUDA)")
         if int(self.steps) < 1:
             raise InputError(f"steps must be >= 1, got {self.steps}")
         if self.size is not None and int(self.size) < MIN_SIDE:

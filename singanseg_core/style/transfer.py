@@ -35,8 +35,6 @@ and offline demos; every result made with it says so in its metadata.
 
 from __future__ import annotations
 
-from __future__ import annotations
-
 import io
 import json
 import math
@@ -51,6 +49,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, PngImagePlugin
 
+from ..device import autocast_dtype, cpu_has_bf16
 from ..errors import Cancelled, InputError
 from ..files.images import open_bounded
 from ..networks.vgg import VGGFeatures
@@ -101,31 +100,25 @@ def _losses(
     return content, style
 
 
-def _cpu_has_bf16() -> bool:
-    """Native bf16 dot products (AVX512-BF16 or AMX); oneDNN would merely emulate bf16 elsewhere."""
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except Exception:  # noqa: BLE001 - private helpers may move between torch versions
-        return False
-
-
-def resolve_precision(precision: Precision, device: torch.device) -> Literal["fp32", "bf16"]:
-    """"auto" -> "bf16" on CUDA with bf16 support or CPUs with native bf16 instructions, else "fp32"."""
+def resolve_precision(precision: Precision, device: torch.device) -> Literal["fp32", "bf16", "fp16"]:
+    """"auto" -> "bf16" on CUDA with bf16 support or CPUs with native bf16 instructions, else "fp32"; an explicit
+    precision is checked by the device rule (``device.autocast_dtype``: ``InputError`` where it cannot run)."""
     if precision != "auto":
-        return precision
+        autocast_dtype(device, precision)
+        return precision  # type: ignore[return-value]
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     if device.type == "cpu":
-        return "bf16" if _cpu_has_bf16() else "fp32"
+        return "bf16" if cpu_has_bf16() else "fp32"
     return "fp32"
 
 
-def _memory_format(images: torch.Tensor, precision: Literal["fp32", "bf16"]) -> torch.memory_format:
+def _memory_format(images: torch.Tensor, precision: str) -> torch.memory_format:
     """NHWC (channels_last) where oneDNN / cuDNN run VGG's convolutions faster: on CUDA, in bf16, and for
     fp32 work of at least 256x256 pixels per step (measured on a 2-core AVX-512 CPU: 1.2x for a batch of 8
     at 128 px, 1.05x at 256 px, 0.93x for one 128 px image). Same math; only the memory layout changes."""
     n, _, h, w = images.shape
-    if images.device.type == "cuda" or precision == "bf16" or n * h * w >= 256 * 256:
+    if images.device.type == "cuda" or precision != "fp32" or n * h * w >= 256 * 256:
         return torch.channels_last
     return torch.contiguous_format
 
@@ -154,17 +147,15 @@ def _optimize(
     content: torch.Tensor,
     style: torch.Tensor,
     cfg: StyleTransferConfig,
-    precision: Literal["fp32", "bf16"],
+    precision: Literal["fp32", "bf16", "fp16"],
     progress: ProgressFn | None,
 ) -> _Outcome:
     """Optimise ``(N, 3, H, W)`` images in [0, 1] (content and style already the same size)."""
     device = content.device
     mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
-    amp = (
-        torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-        if precision == "bf16" else nullcontext()
-    )
+    dtype = autocast_dtype(device, precision)
+    amp = nullcontext() if dtype is None else torch.autocast(device_type=device.type, dtype=dtype)
 
     fmt = _memory_format(content, precision)
     extractor.to(memory_format=fmt)  # in place and idempotent; the cached module keeps the last format

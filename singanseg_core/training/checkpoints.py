@@ -44,7 +44,9 @@ def resume_point(out: Path, pair: ImagePair, cfg: TrainConfig, resume: bool, ove
                          "or --overwrite")
     if status.config.source.get("content_hash") != pair.content_hash():
         raise InputError(f"{out}: the partial checkpoint was trained on other content; use --overwrite")
-    if status.config.train.get("config") != cfg.to_dict():
+    saved = status.config.train.get("config")
+    # settings added since the partial checkpoint was written take their defaults (an older run may resume)
+    if not isinstance(saved, dict) or TrainConfig.from_dict(saved).to_dict() != cfg.to_dict():
         raise InputError(f"{out}: the partial checkpoint used other settings; resume with the same settings or "
                          "use --overwrite")
     return done

@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from ..device import PRECISIONS
 from ..errors import InputError
 
 
@@ -37,6 +38,12 @@ class TrainConfig:
     faithful_resize: bool = True   # reproduce the original's uint8 round trip between scales
     prev_batch_epochs: int = 8     # epochs whose random "prev" images are generated in one batch (speed only)
     seed: int = 0
+    # Faster paths: each changes the math (or only the speed) and is off by default.
+    precision: str = "fp32"        # "fp32" | "bf16" | "fp16" (CUDA): autocast for the networks; see device.autocast
+    compile: bool = False          # torch.compile the scale's G and D (the gradient penalty's pass stays eager)
+    schedule: str = "sequential"   # "sequential" (the paper) | "concurrent" (ConSinGAN-style, training.concurrent)
+    concurrent_depth: int = 3      # concurrent: stages trained together (the newest and the ones below it)
+    concurrent_lr_scale: float = 0.1  # concurrent: learning-rate factor per stage below the newest
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> "TrainConfig":
@@ -70,6 +77,12 @@ class TrainConfig:
             raise InputError(f"ker_size must be odd, got {self.ker_size}")
         if not isinstance(self.faithful_resize, bool):
             raise InputError(f"faithful_resize must be true or false, got {self.faithful_resize!r}")
+        if self.precision not in PRECISIONS:
+            raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if not isinstance(self.compile, bool):
+            raise InputError(f"compile must be true or false, got {self.compile!r}")
+        if self.schedule not in SCHEDULES:
+            raise InputError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,6 +97,12 @@ class TrainConfig:
     def nc_z(self) -> int:
         return self.nc_im
 
+    @property
+    def pyramid_scale_factor(self) -> float:
+        """The initial scale factor the pyramid is built with (re-derived per image by ``compute_schedule``):
+        ``scale_factor``, squared for the concurrent schedule (fewer, larger scales: about half as many)."""
+        return self.scale_factor ** 2 if self.schedule == "concurrent" else self.scale_factor
+
 
 # Allowed ranges (inclusive) of the numeric settings; the CLI, the jobs and the dashboard all check these.
 _RANGES: dict[str, tuple[float, float]] = {
@@ -91,8 +110,9 @@ _RANGES: dict[str, tuple[float, float]] = {
     "max_size": (11, 4096), "scale_factor": (0.1, 0.95), "niter": (1, 1_000_000), "lr_g": (1e-8, 1.0),
     "lr_d": (1e-8, 1.0), "beta1": (0.0, 0.999), "gamma": (0.0, 1.0), "lr_drop_at": (0.0, 1.0), "d_steps": (1, 100),
     "lambda_grad": (0.0, 1e6), "alpha": (0.0, 1e6), "noise_amp_init": (0.0, 100.0), "prev_batch_epochs": (1, 1000),
-    "seed": (0, 2**63 - 1),
+    "seed": (0, 2**63 - 1), "concurrent_depth": (1, 16), "concurrent_lr_scale": (0.0, 1.0),
 }
+SCHEDULES = ("sequential", "concurrent")
 
 PRESETS: dict[str, TrainConfig] = {
     "paper": TrainConfig(),

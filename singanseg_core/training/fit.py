@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..device import resolve_device
+from ..device import autocast_dtype, resolve_device
 from ..errors import Cancelled, InputError
 from ..files.atomic import folder_lock
 from ..files.pairs import ImagePair, load_pair
@@ -60,7 +60,7 @@ def pyramid_key(schedule: ScaleSchedule) -> tuple:
 def schedule_for(pair: ImagePair, cfg: TrainConfig) -> ScaleSchedule:
     """The pyramid of ``pair`` under ``cfg``, or an ``InputError`` naming the image."""
     try:
-        return compute_schedule(*pair.size, cfg.min_size, cfg.max_size, cfg.scale_factor)
+        return compute_schedule(*pair.size, cfg.min_size, cfg.max_size, cfg.pyramid_scale_factor)
     except ValueError as err:
         raise InputError(f"{pair.image_path or pair.name}: {err}") from None
 
@@ -85,6 +85,7 @@ def train_group(items: Sequence[TrainItem], device: str | torch.device = "auto",
         return []
     dev = resolve_device(device)
     k, cfg = len(items), items[0].config
+    autocast_dtype(dev, cfg.precision)  # a precision this hardware cannot run fails before any folder is touched
     _check_group(items)
     schedule = schedule_for(items[0].pair, cfg)
     with ExitStack() as locks:
@@ -108,6 +109,12 @@ def train_group(items: Sequence[TrainItem], device: str | torch.device = "auto",
         if len(starts) != 1:
             raise InputError(f"the group's partial checkpoints stand at different scales {sorted(starts)}; "
                              "train them apart")
+        if cfg.schedule == "concurrent":
+            from .concurrent import train_concurrent  # imports this module
+
+            if draws is not None:
+                raise InputError("recorded draws replay the sequential schedule only")
+            return train_concurrent(states, dev, schedule, progress, pyramid_chunk or 64, log_every)
         return _train_scales(states, dev, schedule, progress, pyramid_chunk or max(1, 64 // k), log_every, draws)
 
 
@@ -118,6 +125,8 @@ def _check_group(items: Sequence[TrainItem]) -> None:
             raise InputError(f"{it.model_name}: a group must share one config (apart from seed)")
     if cfg.nc_im not in (3, 4):
         raise InputError(f"nc_im must be 3 or 4, got {cfg.nc_im}")
+    if cfg.schedule == "concurrent" and len(items) > 1:
+        raise InputError("the concurrent schedule trains one model at a time; train these models apart")
     names = [it.model_name for it in items]
     folders = [str(it.out_dir.resolve()) for it in items]
     if len(set(folders)) != len(folders):

@@ -98,6 +98,8 @@ def make_groups(jobs: Sequence[ModelJob], parallel: int | Callable[[ModelJob], i
     for members in sorted(buckets.values(), key=len, reverse=True):
         k = parallel(members[0]) if callable(parallel) else int(parallel)
         k = max(1, k)
+        if members[0].config.get("schedule") == "concurrent":
+            k = 1  # the concurrent schedule trains one model at a time (fit.train_group)
         groups += [members[i:i + k] for i in range(0, len(members), k)]
     return groups
 

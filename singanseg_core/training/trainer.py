@@ -27,12 +27,14 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from ..device import autocast_dtype
 from ..errors import Cancelled
 from ..networks.singan import Discriminator, Generator, init_weights
 from ..pyramid.imresize import imresize
 from .config import TrainConfig
 from .draws import ScaleDraws, scale_seed
 
+COMPILE_BACKEND = "inductor"  # torch.compile backend of TrainConfig.compile (tests use a lighter one)
 BIAS_SEED_SALT = 0xB1A5
 BN_MOMENTUM = 0.1  # torch's default, the original's
 SNAPSHOT_EVERY = 500  # the original's preview period (epochs); its preview pass has a side effect, see below
@@ -92,6 +94,51 @@ def build_scale_nets(cfg: TrainConfig, nfc: int, seed: int, n: int,
 def lr_milestone(cfg: TrainConfig) -> int:
     """The epoch (0-based count of scheduler steps) at which both learning rates drop by ``gamma``."""
     return max(1, int(round(cfg.lr_drop_at * cfg.niter)))
+
+
+# ---------------------------------------------------------------------------------------------- faster paths
+class Runner:
+    """How the trainer calls its networks under ``cfg.precision`` and ``cfg.compile`` (both off by default).
+
+    ``fwd(net, *args)`` runs ``net`` (its compiled twin when ``compile``) under autocast when the precision is
+    reduced and returns float32, so every loss is computed in float32; with the defaults it is exactly
+    ``net(*args)``. ``step(loss, opt)`` back-propagates and steps, through a gradient scaler for CUDA fp16.
+    The gradient penalty never goes through here: it needs float32 and a double backward, which compiled
+    graphs do not support, so it always calls the eager module.
+    """
+
+    def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
+        self.device, self.dtype = device, autocast_dtype(device, cfg.precision)
+        self.compile = cfg.compile
+        self._compiled: dict[int, torch.nn.Module] = {}
+        self._scalers: dict[int, "torch.amp.GradScaler"] = {}
+        self.scaled = cfg.precision == "fp16"
+
+    def net(self, module: torch.nn.Module) -> torch.nn.Module:
+        """``module`` itself, or its compiled twin (same parameters and buffers) when compiling."""
+        if not self.compile:
+            return module
+        if id(module) not in self._compiled:
+            self._compiled[id(module)] = torch.compile(module, backend=COMPILE_BACKEND)
+        return self._compiled[id(module)]
+
+    def fwd(self, module: torch.nn.Module, *args: torch.Tensor) -> torch.Tensor:
+        net = self.net(module)
+        if self.dtype is None:
+            return net(*args)
+        with torch.autocast(device_type=self.device.type, dtype=self.dtype):
+            out = net(*args)
+        return out.float()
+
+    def step(self, loss: torch.Tensor, opt: torch.optim.Optimizer) -> None:
+        if not self.scaled:
+            loss.backward()
+            opt.step()
+            return
+        scaler = self._scalers.setdefault(id(opt), torch.amp.GradScaler(self.device.type))
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
 
 
 # ---------------------------------------------------------------------------------------------- tensor helpers
@@ -181,11 +228,13 @@ class FrozenPyramid:
         self.pad = (cfg.ker_size - 1) * cfg.num_layer // 2
 
     @torch.no_grad()
-    def run(self, n: int, batch: int, noise: Callable[[int, int, tuple[int, int]], torch.Tensor] | None) -> torch.Tensor:
+    def run(self, n: int, batch: int, noise: Callable[[int, int, tuple[int, int]], torch.Tensor] | None,
+            runner: "Runner | None" = None) -> torch.Tensor:
         """Output of scales ``0..n-1`` upsampled and cropped to scale ``n``: ``(batch, K*nc, h_n, w_n)``.
 
         ``noise=None`` follows the reconstruction path (stored noise), else ``noise(i, channels, size)`` gives the
-        per-model draws ``(K, batch, channels, h_i, w_i)`` of scale ``i``.
+        per-model draws ``(K, batch, channels, h_i, w_i)`` of scale ``i``. ``runner`` (the trainer's faster
+        paths) runs the frozen generators; default: plain float32 calls.
         """
         dev, pad, nc = self.reals[0].device, self.pad, self.cfg.nc_z
         x = torch.zeros(batch, self.k * nc, *self.reals[0].shape[2:], device=dev)
@@ -197,8 +246,8 @@ class FrozenPyramid:
                 z = stacked_noise(noise(i, 1 if i == 0 else nc, (h, w)).to(dev), nc, pad)
             xp = F.pad(x[:, :, :h, :w], (pad,) * 4)
             inp = self.amps[i] * z + xp
-            x = torch.cat([self.gens[i](inp[s:s + self.chunk], xp[s:s + self.chunk])
-                           for s in range(0, batch, self.chunk)])
+            gen = self.gens[i] if runner is None else (lambda a, b, g=self.gens[i]: runner.fwd(g, a, b))
+            x = torch.cat([gen(inp[s:s + self.chunk], xp[s:s + self.chunk]) for s in range(0, batch, self.chunk)])
             x = imresize(x, 1.0 / self.scale_factor, faithful=self.cfg.faithful_resize)
             nh, nw = self.reals[i + 1].shape[2:]
             x = x[:, :, :nh, :nw]
@@ -226,6 +275,7 @@ def train_scale(n: int, netG: Generator, netD: Discriminator, pyramid: FrozenPyr
     device = real.device
     nc, pad = cfg.nc_z, pyramid.pad
     h, w = real.shape[2:]
+    run = Runner(cfg, device)
     optD = torch.optim.Adam(netD.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, 0.999))
     optG = torch.optim.Adam(netG.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, 0.999))
     milestone = lr_milestone(cfg)
@@ -256,7 +306,7 @@ def train_scale(n: int, netG: Generator, netD: Discriminator, pyramid: FrozenPyr
             if not prev_bank:
                 epochs = range(epoch, min(epoch + cfg.prev_batch_epochs, cfg.niter))
                 bank = pyramid.run(n, len(epochs) * cfg.d_steps,
-                                   lambda i, c, size: draws.prev_noise(epochs, cfg.d_steps, i, c, size))
+                                   lambda i, c, size: draws.prev_noise(epochs, cfg.d_steps, i, c, size), run)
                 prev_bank = list(F.pad(bank, (pad,) * 4).unbind(0))
                 prev_bank.reverse()
 
@@ -270,33 +320,31 @@ def train_scale(n: int, netG: Generator, netD: Discriminator, pyramid: FrozenPyr
                 noise = amp * noise_ + prev
             if j == cfg.d_steps - 1:
                 netG.requires_grad_(True)
-                fake = netG(noise, prev)
+                fake = run.fwd(netG, noise, prev)
             else:
                 with torch.no_grad():
-                    fake = netG(noise, prev)
+                    fake = run.fwd(netG, noise, prev)
             optD.zero_grad(set_to_none=True)
-            err_real = -model_mean(netD(real), k)
-            err_fake = model_mean(netD(fake.detach()), k)
+            err_real = -model_mean(run.fwd(netD, real), k)
+            err_fake = model_mean(run.fwd(netD, fake.detach()), k)
             gp = gradient_penalty(netD, real, fake.detach(), cfg.lambda_grad, draws.gp_mix(epoch, j).to(device), nc)
-            (err_real + err_fake + gp).sum().backward()
-            optD.step()
+            run.step((err_real + err_fake + gp).sum(), optD)
 
         netD.requires_grad_(False)
         optG.zero_grad(set_to_none=True)
-        err_g = -model_mean(_repeat_bn_updates(netD, lambda: netD(fake)), k)
+        err_g = -model_mean(_repeat_bn_updates(netD, lambda: run.fwd(netD, fake)), k)
         if cfg.alpha != 0:
-            rec_out = _repeat_bn_updates(netG, lambda: netG(amp * z_opt + z_prev, z_prev))
+            rec_out = _repeat_bn_updates(netG, lambda: run.fwd(netG, amp * z_opt + z_prev, z_prev))
             rec_loss = cfg.alpha * model_mse(rec_out, real, k)
         else:
             rec_loss = torch.zeros(k, device=device)
-        (err_g + rec_loss).sum().backward()
-        optG.step()
+        run.step((err_g + rec_loss).sum(), optG)
         netD.requires_grad_(True)
         if epoch % SNAPSHOT_EVERY == 0 or epoch == cfg.niter - 1:
             # The original draws G(z_opt) for a preview PNG here, in train mode: its output is unused, but the pass
             # moves G's BatchNorm running statistics, which sampling (eval mode) uses. Reproduced for fidelity.
             with torch.no_grad():
-                netG(amp * z_opt + z_prev if cfg.alpha != 0 else z_opt, z_prev)
+                run.fwd(netG, amp * z_opt + z_prev if cfg.alpha != 0 else z_opt, z_prev)
         schedD.step()
         schedG.step()
 

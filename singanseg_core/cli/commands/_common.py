@@ -14,7 +14,8 @@ import math
 from typing import Callable
 
 from ...training.config import _RANGES as TRAIN_RANGES
-from ...training.config import PRESETS, TrainConfig
+from ...device import PRECISIONS
+from ...training.config import PRESETS, SCHEDULES, TrainConfig
 
 SEED = (0, 2**63 - 1)
 LIMITS: dict[str, tuple[float, float]] = {
@@ -112,9 +113,30 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
                    help="resize between scales in full float precision instead of the original's uint8 round trip "
                         "(changes the math slightly)")
     p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda or cuda:N")
+    g = p.add_argument_group("faster paths (each off by default; they change the math, see bench/RESULTS.md)")
+    add_precision_option(g, "the networks' convolutions during training; the gradient penalty stays fp32")
+    g.add_argument("--compile", action="store_true", help="torch.compile the networks of each scale "
+                   "(compiles once per scale: pays off for long runs, mostly on a GPU)")
+    g.add_argument("--schedule", choices=SCHEDULES, default=None,
+                   help="sequential (the paper, default) or concurrent (ConSinGAN-style: about half as many "
+                        "scales, the newest stages trained together; faster, not the paper)")
+    g.add_argument("--concurrent-depth", type=train_setting("concurrent_depth"), default=None,
+                   help="concurrent schedule: stages trained together (default 3)")
+    g.add_argument("--concurrent-lr-scale", type=train_setting("concurrent_lr_scale"), default=None,
+                   help="concurrent schedule: learning-rate factor per stage below the newest (default 0.1)")
+
+
+def add_precision_option(p: "argparse.ArgumentParser | argparse._ArgumentGroup", what: str) -> None:
+    """``--precision`` (fp32 default; bf16 / fp16 where the device runs them natively, else a one-line error
+    from ``device.autocast_dtype`` when the command runs)."""
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help=f"fp32 (default, exact), bf16 (CUDA or a CPU with AVX512-BF16/AMX) or fp16 (CUDA): "
+                        f"autocast for {what}")
 
 
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig.from_preset(
         args.preset, max_size=args.max_size, min_size=args.min_size, niter=args.iters, seed=args.seed,
-        nc_im=args.nc, faithful_resize=False if args.fast_resize else None)
+        nc_im=args.nc, faithful_resize=False if args.fast_resize else None, precision=args.precision,
+        compile=True if args.compile else None, schedule=args.schedule, concurrent_depth=args.concurrent_depth,
+        concurrent_lr_scale=args.concurrent_lr_scale)

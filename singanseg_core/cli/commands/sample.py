@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import device_name, sampling_setting
+from ._common import add_precision_option, device_name, sampling_setting
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=sampling_setting("batch_size"), default=None,
                    help="samples generated per batch (default: 4 on CPU, 64 on GPU)")
     p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda")
+    add_precision_option(p, "the generators (changes the output slightly)")
+    p.add_argument("--compile", action="store_true",
+                   help="compiled sampler: BatchNorm folded into the convs, torch.compile (equal to float rounding; "
+                        "compiles on first use)")
     p.add_argument("--out", required=True, help="output folder (new; written all at once when complete)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (only once the new set is complete)")
     p.set_defaults(func=run)
@@ -31,11 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ...device import resolve_device
+    from ...device import autocast_dtype, resolve_device
     from ...model.singanseg import SinGANSeg
     from ...sampling.writer import write_sample_set
 
     device = resolve_device(args.device)
+    autocast_dtype(device, args.precision or "fp32")  # one line, before any checkpoint is read
     models = [SinGANSeg.from_pretrained(ck, device=device) for ck in args.checkpoint]
     for model in models:
         k, msg = model.clamp_start_scale(args.gen_start_scale)
@@ -50,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         rows = write_sample_set(models, args.out, args.n, args.gen_start_scale, args.seed, args.batch_size,
-                                args.scale_h, args.scale_v, progress=progress, overwrite=args.overwrite)
+                                args.scale_h, args.scale_v, progress=progress, overwrite=args.overwrite,
+                                precision=args.precision or "fp32", compile=args.compile)
     finally:
         for bar in bars.values():
             bar.close()

@@ -23,7 +23,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--size", type=int_in(MIN_SIDE, 4096), default=None,
                    help="processing size in px of the longer side (e.g. 128, 256); result resized back (default: native)")
     g.add_argument("--content-layer", default="conv5_1", help="VGG19 content layer (default conv5_1 as the original; Gatys: conv4_2)")
-    g.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="fp32",
+    g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="fp32",
                    help="fp32 = the original's math (default); bf16/auto = bf16 autocast for the VGG convs "
                         "where the device supports it natively (faster, changes the pixels slightly)")
     g.add_argument("--early-stop", action="store_true", help="stop when the loss stops improving (off: fidelity)")

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     for note in pair.notes:
         print(f"note: {note}", file=sys.stderr)
     try:
-        sched = compute_schedule(*pair.size, cfg.min_size, cfg.max_size, cfg.scale_factor)
+        sched = compute_schedule(*pair.size, cfg.min_size, cfg.max_size, cfg.pyramid_scale_factor)
     except ValueError as err:
         from ...errors import InputError
         raise InputError(f"{args.image}: {err}") from None
