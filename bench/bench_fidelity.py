@@ -796,6 +796,10 @@ def markdown(report: dict, command: str) -> str:
                      f"{100 * r['empty_share']:.0f} % | {r['mean_true_pct']:.1f} | {r['w1_vs_train']:.1f} | "
                      f"{r['w1_vs_val']:.1f} | {r['train_s']:.0f} | {r['train_s_per_model']:.0f} | "
                      f"{r['sample_s']:.1f} | {r['peak_rss_mb']:.0f} |")
+    gen_s = sum(r.get("train_s", 0.0) + r.get("sample_s", 0.0) for r in report["sources"])
+    seg_s = sum((r["seconds_per_run"] or 0.0) * r["runs"] for r in report["sets"])
+    lines += ["", f"Worker time recorded for everything in the cache (one process each, summed): generators "
+              f"{gen_s / 60:.1f} min (training + sampling), UNet++ {seg_s / 60:.1f} min."]
     st = report["stages"]
     if st:
         lines += ["", "Stages run by this invocation (wall seconds from the first start to the last end, "
