@@ -68,7 +68,7 @@ DATA = ROOT.parent / "shared" / "data" / "polyps_study"
 OUT = ROOT / "bench" / "out" / "fidelity"
 REF_PACKAGE, REF_VERSION = "singan-seg-polyp", "1.0.7"
 BUILTIN_SOURCES = ("ours", "original", "patchnn")
-CALIBRATION_ITERS = 5     # iterations per scale of the timing run that turns --minutes into iterations per scale
+CALIBRATION_ITERS = (2, 8)  # iterations per scale of the two timing runs that turn --minutes into iterations
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -210,9 +210,21 @@ def digest(obj: Any, n: int = 10) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
 
 
-def niter_for_minutes(minutes: float, scales: int, seconds_per_iteration: float) -> int:
-    """Iterations per scale that fill ``minutes`` of training at the measured speed (at least 1)."""
-    return max(1, int(minutes * 60.0 / (scales * seconds_per_iteration)))
+def niter_for_minutes(minutes: float, scales: int, seconds_per_iteration: float, fixed_s: float = 0.0) -> int:
+    """Iterations per scale that fill ``minutes`` of training (``fixed_s`` of it set-up, the rest at
+    ``seconds_per_iteration`` per scale-iteration); at least 1."""
+    return max(1, int((minutes * 60.0 - max(fixed_s, 0.0)) / (scales * seconds_per_iteration)))
+
+
+def timing_from_two_runs(n_a: int, t_a: float, n_b: int, t_b: float, scales: int) -> tuple[float, float]:
+    """``(seconds per scale-iteration, fixed seconds)`` from two training runs of ``n_a < n_b`` iterations per
+    scale that took ``t_a`` and ``t_b`` seconds: the difference removes set-up and checkpoint writing, which
+    differ between implementations. A non-positive difference (timing noise on a busy machine) falls back to
+    ``t_b / (scales * n_b)`` with no fixed part."""
+    per = (t_b - t_a) / (scales * (n_b - n_a))
+    if per <= 0:
+        return t_b / (scales * n_b), 0.0
+    return per, max(0.0, t_a - scales * n_a * per)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -530,24 +542,30 @@ class Bench:
         if self.s.minutes is None or v.kind == "patchnn":
             return self.s.niter
         stem = self.train[0]
-        if v.kind == "ours":
-            cfg = self.engine_config(v, CALIBRATION_ITERS)
-            payload = {"worker": "ours", "config": cfg, "rgba": str(self.rgba(stem)), "device": self.s.device,
-                       "calibrate": True}
-        else:
-            payload = {"worker": "original", "max_size": self.s.max_size, "niter": CALIBRATION_ITERS,
-                       "model_seed": self.s.model_seed, "sample_seed": 0, "k": 0, "rgba": str(self.rgba(stem)),
-                       "ref_dir": str(self.ref_dir), "calibrate": True}
-        d = self.out / "calibration" / v.name / f"{stem}-{digest(payload)}"
-        payload["dir"] = str(d)
-        task = Task("calib", f"{v.name} timing run", payload, d / "done.json")
-        run_task(task, self.s, self.log)
-        res = task.cached()
-        if res is None:
-            raise SystemExit(f"calibration of {v.name} failed:\n{task.failed}")
-        n = niter_for_minutes(self.s.minutes, res["scales"], res["train_s"] / (res["scales"] * CALIBRATION_ITERS))
-        self.log(f"{v.name}: {self.s.minutes:g} min per model -> {n} iterations per scale "
-                 f"({res['train_s']:.1f} s for {CALIBRATION_ITERS} it x {res['scales']} scales)")
+        runs = []
+        for n in CALIBRATION_ITERS:
+            if v.kind == "ours":
+                payload = {"worker": "ours", "config": self.engine_config(v, n), "rgba": str(self.rgba(stem)),
+                           "device": self.s.device, "calibrate": True}
+            else:
+                payload = {"worker": "original", "max_size": self.s.max_size, "niter": n,
+                           "model_seed": self.s.model_seed, "sample_seed": 0, "k": 0, "rgba": str(self.rgba(stem)),
+                           "ref_dir": str(self.ref_dir), "calibrate": True}
+            ident = {k: v2 for k, v2 in payload.items() if k not in ("rgba", "ref_dir")}
+            d = self.out / "calibration" / v.name / f"{stem}-i{n}-{digest(ident)}"
+            payload["dir"] = str(d)
+            task = Task("calib", f"{v.name} timing run ({n} it/scale)", payload, d / "done.json")
+            run_task(task, self.s, self.log)
+            res = task.cached()
+            if res is None:
+                raise SystemExit(f"calibration of {v.name} failed:\n{task.failed}")
+            runs.append(res)
+        (n_a, n_b), scales = CALIBRATION_ITERS, runs[0]["scales"]
+        per, fixed = timing_from_two_runs(n_a, runs[0]["train_s"], n_b, runs[1]["train_s"], scales)
+        n = niter_for_minutes(self.s.minutes, scales, per, fixed)
+        self.log(f"{v.name}: {self.s.minutes:g} min per model -> {n} iterations per scale ({per:.3f} s per "
+                 f"scale-iteration, {fixed:.1f} s fixed; timing runs {runs[0]['train_s']:.1f} s and "
+                 f"{runs[1]['train_s']:.1f} s)")
         return n
 
     def gen_tasks(self, v: Variant) -> list[Task]:
@@ -853,7 +871,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-size", type=int, help="generators' finest size, px (default 64)")
     ap.add_argument("--niter", type=int, help="iterations per scale (default 150)")
     ap.add_argument("--minutes", type=float, help="instead of --niter: training minutes per model, each source "
-                    f"calibrated by a {CALIBRATION_ITERS}-iteration timing run")
+                    f"calibrated by timing runs of {CALIBRATION_ITERS[0]} and {CALIBRATION_ITERS[1]} iterations per "
+                    "scale on the first training pair")
     ap.add_argument("--k", type=int, help="samples per model (default 10)")
     ap.add_argument("--model-seed", type=int)
     ap.add_argument("--sample-seed", type=int)

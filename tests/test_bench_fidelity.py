@@ -13,6 +13,7 @@ from bench.bench_fidelity import (
     markdown,
     mean_std,
     niter_for_minutes,
+    timing_from_two_runs,
     parse_overrides,
     parse_variant,
     split_pairs,
@@ -82,7 +83,13 @@ def test_unknown_setting_is_refused_by_the_train_config_by_name():
 
 def test_minutes_to_iterations():
     assert niter_for_minutes(2.0, 5, 0.1) == 240       # 120 s / (5 scales x 0.1 s)
+    assert niter_for_minutes(2.0, 5, 0.1, fixed_s=20.0) == 200
     assert niter_for_minutes(0.001, 5, 10.0) == 1      # never 0
+    # 5 scales: 2 it/scale took 13 s, 8 it/scale 16 s -> 0.1 s per scale-iteration, 12 s of set-up
+    per, fixed = timing_from_two_runs(2, 13.0, 8, 16.0, 5)
+    assert per == pytest.approx(0.1) and fixed == pytest.approx(12.0)
+    per, fixed = timing_from_two_runs(2, 16.0, 8, 15.0, 5)  # noise: the longer run was faster
+    assert per == pytest.approx(15.0 / 40) and fixed == 0.0
 
 
 def test_report_marks_partial_runs_and_lists_what_is_missing():
