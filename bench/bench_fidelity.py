@@ -55,7 +55,6 @@ import subprocess
 import sys
 import time
 import types
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -494,6 +493,57 @@ def run_task(task: Task, settings: Settings, log) -> None:
         log(f"done   {task.stage:6s} {task.label} in {task.end - task.start:.0f} s")
 
 
+class Scheduler:
+    """``jobs`` threads running queued calls, lowest priority tuple first; a call may queue more calls.
+    :meth:`run` returns when nothing is queued or running (re-raising the first exception of a call)."""
+
+    def __init__(self, jobs: int) -> None:
+        import itertools
+        import queue
+        import threading
+
+        self.jobs = max(1, jobs)
+        self.queue: "queue.PriorityQueue" = queue.PriorityQueue()
+        self.cv = threading.Condition()
+        self.outstanding = 0
+        self.errors: list[BaseException] = []
+        self.counter = itertools.count()
+
+    def push(self, priority: tuple, fn, *args) -> None:
+        with self.cv:
+            self.outstanding += 1
+            self.queue.put((priority, next(self.counter), fn, args))
+            self.cv.notify_all()
+
+    def _worker(self) -> None:
+        while True:
+            with self.cv:
+                while self.queue.empty() and self.outstanding > 0:
+                    self.cv.wait()
+                if self.outstanding == 0:
+                    return
+                _, _, fn, args = self.queue.get()
+            try:
+                fn(*args)
+            except BaseException as err:  # noqa: BLE001 - re-raised by run()
+                self.errors.append(err)
+            finally:
+                with self.cv:
+                    self.outstanding -= 1
+                    self.cv.notify_all()
+
+    def run(self) -> None:
+        import threading
+
+        threads = [threading.Thread(target=self._worker, daemon=True) for _ in range(self.jobs)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if self.errors:
+            raise self.errors[0]
+
+
 class Bench:
     """Plans the tasks of a :class:`Settings`, runs the missing ones, aggregates the cache into a report."""
 
@@ -634,9 +684,6 @@ class Bench:
     def run(self, report_only: bool = False) -> dict:
         """Run what is missing (``jobs`` workers; a source's UNet++ runs start as soon as its generators are
         done), then report everything cached."""
-        import threading
-        from concurrent.futures import wait
-
         t_start = time.time()
         load_start = os.getloadavg()
         gens, real = self.plan()
@@ -657,38 +704,40 @@ class Bench:
                 if all(t.cached() is not None for t in ts):
                     add_seg(name)
         else:
-            lock = threading.Lock()
-            futures: list = []
-            with ThreadPoolExecutor(max_workers=self.s.jobs) as pool:
-                def gen_then(task: Task, name: str) -> None:
-                    run_task(task, self.s, self.log)
-                    with lock:
-                        ready = all(t.cached() is not None for t in gens[name]) and name not in started
-                        if ready:
-                            started.add(name)
-                    if ready:
-                        for t in add_seg(name):
-                            with lock:
-                                futures.append(pool.submit(run_task, t, self.s, self.log))
+            sched = Scheduler(self.s.jobs)
+            started: set[str] = set()
+            names = [v.name for v in self.s.variants]
 
-                started: set[str] = set()
-                # cheap generators first, then ours and the original alternating pair by pair (a run stopped
-                # early has comparable parts of both), then the real-data runs
-                order = [(t, v.name) for v in self.s.variants if v.kind == "patchnn" for t in gens[v.name]]
-                slow = [[(t, v.name) for t in gens[v.name]] for v in self.s.variants if v.kind != "patchnn"]
-                order += [x for group in zip(*slow) for x in group] if slow else []
-                with lock:
-                    futures += [pool.submit(gen_then, t, name) for t, name in order]
-                    futures += [pool.submit(run_task, t, self.s, self.log) for t in real]
-                while True:
-                    with lock:
-                        snapshot = list(futures)
-                    wait(snapshot)
-                    for fut in snapshot:
-                        fut.result()
-                    with lock:
-                        if len(futures) == len(snapshot):
-                            break
+            def seg_priority(t: Task) -> tuple:
+                # seed by seed; within a seed real, then every source's synthetic run, then the mixed ones
+                set_name, seed = t.label.rsplit(" seed ", 1)
+                if set_name == "real":
+                    rank = 0
+                else:
+                    src, part = set_name.rsplit("-", 1)
+                    rank = 1 + names.index(src) + (len(names) if part == "mixed" else 0)
+                return (1, int(seed), rank)
+
+            def gen_then(task: Task, name: str) -> None:
+                run_task(task, self.s, self.log)
+                with sched.cv:
+                    ready = all(t.cached() is not None for t in gens[name]) and name not in started
+                    if ready:
+                        started.add(name)
+                if ready:
+                    for t in add_seg(name):
+                        sched.push(seg_priority(t), run_task, t, self.s, self.log)
+
+            # cheap generators first, then ours and the original alternating pair by pair (a run stopped early
+            # has comparable parts of both); UNet++ runs as soon as their data exists, seed 0 of every set first
+            order = [(t, v.name) for v in self.s.variants if v.kind == "patchnn" for t in gens[v.name]]
+            slow = [[(t, v.name) for t in gens[v.name]] for v in self.s.variants if v.kind != "patchnn"]
+            order += [x for group in zip(*slow) for x in group] if slow else []
+            for i, (t, name) in enumerate(order):
+                sched.push((0, i), gen_then, t, name)
+            for t in real:
+                sched.push(seg_priority(t), run_task, t, self.s, self.log)
+            sched.run()
         self.tasks = all_gen + [t for ts in seg.values() for t in ts]
         return self.report(gens, seg, t_start, load_start)
 

@@ -110,3 +110,31 @@ def test_report_marks_partial_runs_and_lists_what_is_missing():
     assert md.startswith("## Fidelity\n") and "**PARTIAL**" in md
     assert "| real | 5 | 2/3 | 0.250 ± 0.020 | 0.400 ± 0.030 | 0.230, 0.270 |" in md
     assert "Not finished yet (1): real seed 2" in md and "| ours | defaults | 0/5 |" in md
+
+
+def test_scheduler_runs_lowest_priority_first_and_waits_for_queued_follow_ups():
+    from bench.bench_fidelity import Scheduler
+
+    sched, ran = Scheduler(1), []
+
+    def gen(name):
+        ran.append(name)
+        if name == "gen-a":   # a finished generator queues its segmentation runs
+            sched.push((1, 1, 0), ran.append, "seg-a-seed1")
+            sched.push((1, 0, 0), ran.append, "seg-a-seed0")
+
+    sched.push((1, 0, 5), ran.append, "real-seed0")
+    sched.push((0, 1), gen, "gen-b")
+    sched.push((0, 0), gen, "gen-a")
+    sched.run()
+    assert ran == ["gen-a", "gen-b", "seg-a-seed0", "real-seed0", "seg-a-seed1"]
+
+    def boom():
+        raise RuntimeError("worker bug")
+
+    sched = Scheduler(2)
+    sched.push((0,), boom)
+    sched.push((1,), ran.append, "after")
+    with pytest.raises(RuntimeError, match="worker bug"):
+        sched.run()
+    assert ran[-1] == "after"   # one failure does not stop the others
