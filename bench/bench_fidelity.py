@@ -474,9 +474,32 @@ class Task:
         return json.loads(self.result.read_text()) if self.result.is_file() else None
 
 
+def live_writer(dest: Path) -> int | None:
+    """The pid of a live process writing ``dest`` through ``atomic_directory`` (its ``.<name>.partial-<pid>-*``
+    sibling), e.g. a worker left running by an interrupted run; ``None`` if there is none."""
+    for p in dest.parent.glob(f".{dest.name}.partial-*"):
+        try:
+            pid = int(p.name.rsplit(".partial-", 1)[1].split("-")[0])
+        except ValueError:
+            continue
+        if pid != os.getpid() and Path(f"/proc/{pid}").exists():
+            return pid
+    return None
+
+
 def run_task(task: Task, settings: Settings, log) -> None:
     if task.result.is_file():
         return
+    if "dir" in task.payload:
+        pid = live_writer(Path(task.payload["dir"]))
+        if pid is not None:  # an earlier run's worker is still making it: wait instead of starting it again
+            log(f"wait   {task.stage:6s} {task.label}: worker pid {pid} of an earlier run is making it")
+            while pid is not None and not task.result.is_file():
+                time.sleep(10)
+                pid = live_writer(Path(task.payload["dir"]))
+            if task.result.is_file():
+                log(f"done   {task.stage:6s} {task.label} (by pid {pid or 'of the earlier run'})")
+                return
     env = dict(os.environ, OMP_NUM_THREADS=str(settings.threads), MKL_NUM_THREADS=str(settings.threads),
                PYTHONWARNINGS="ignore", PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     payload = {**task.payload, "threads": settings.threads}

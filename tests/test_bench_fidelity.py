@@ -138,3 +138,25 @@ def test_scheduler_runs_lowest_priority_first_and_waits_for_queued_follow_ups():
     with pytest.raises(RuntimeError, match="worker bug"):
         sched.run()
     assert ran[-1] == "after"   # one failure does not stop the others
+
+
+def test_live_writer_finds_a_running_workers_partial_folder(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from bench.bench_fidelity import live_writer
+
+    dest = tmp_path / "pair1"
+    assert live_writer(dest) is None
+    (tmp_path / f".pair1.partial-{os.getpid()}-abcd").mkdir()   # our own: not an earlier run's worker
+    assert live_writer(dest) is None
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / f".pair1.partial-{proc.pid}-ef01").mkdir()
+        assert live_writer(dest) == proc.pid
+        assert live_writer(tmp_path / "pair2") is None
+    finally:
+        proc.kill()
+        proc.wait()
+    assert live_writer(dest) is None   # gone: the task may run again
