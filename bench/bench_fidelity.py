@@ -23,6 +23,13 @@ Every generator task (one source × one training pair) and every UNet++ run runs
 ``bench/out/fidelity/`` (gitignored), keyed by everything that defines it, so a rerun (or a run that adds a
 variant or a seed) does only what is missing: an interrupted run is resumed by running the same command again.
 ``--report-only`` writes the report from the cache without running anything (missing runs are listed).
+Order: the generators first (patch-NN, then ours and the original alternating pair by pair), each source's UNet++
+runs as soon as its generators are done, seed by seed (real, every synthetic set, every mixed set), so a run
+stopped early has comparable parts of everything. A rerun waits for a generator that an interrupted run's orphaned
+worker is still making instead of starting it twice.
+
+The ± is the spread over the UNet++ seeds; the generators are trained once (``--model-seed``) and sampled once
+(``--sample-seed``), so it does not include the generators' own seed-to-seed variation.
 
 The original is imported with shims for what its training and sampling import but never use for the math
 (``matplotlib``: its ``imsave`` calls during training are skipped, the samples are captured as arrays and written
