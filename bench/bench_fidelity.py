@@ -512,12 +512,17 @@ def run_task(task: Task, settings: Settings, log) -> None:
     payload = {**task.payload, "threads": settings.threads}
     task.start = time.time()
     log(f"start  {task.stage:6s} {task.label}")
-    proc = subprocess.run([sys.executable, "-m", "bench.bench_fidelity", "--worker"], input=json.dumps(payload),
-                          capture_output=True, text=True, env=env, cwd=str(ROOT))
+    # the worker's output goes to a file, not a pipe: a worker outlives an interrupted run (and finishes its task)
+    logs = Path(settings.out) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / f"{task.stage}-{digest(task.label, 6)}-{task.label.replace(' ', '_')[:60]}.log"
+    with open(log_path, "w") as fh:
+        proc = subprocess.run([sys.executable, "-m", "bench.bench_fidelity", "--worker"], input=json.dumps(payload),
+                              stdout=fh, stderr=subprocess.STDOUT, text=True, env=env, cwd=str(ROOT))
     task.end = time.time()
     task.ran = True
     if proc.returncode != 0 or not task.result.is_file():
-        task.failed = (proc.stderr or proc.stdout).strip()[-1500:]
+        task.failed = log_path.read_text(errors="replace").strip()[-1500:]
         log(f"FAILED {task.stage:6s} {task.label} after {task.end - task.start:.0f} s:\n{task.failed}")
     else:
         log(f"done   {task.stage:6s} {task.label} in {task.end - task.start:.0f} s")
