@@ -88,3 +88,18 @@ def test_study_with_patchnn_source_trains_no_model(tmp_path):
         img = Image.open(tmp_path / "s" / "samples" / stem / m["image"][0])
         h, w = schedule_for(load_pair(*polyp(stem)), cfg.singan_config()).sizes[-1]
         assert img.size == (w, h) and max(img.size) <= 25
+
+
+def test_study_folders_made_before_synthetic_source_existed_still_resume(tmp_path):
+    import json
+
+    from singanseg_core.studies.run import _check_rerun
+
+    cfg = StudyConfig(kind="small-data", data_dir=str(POLYPS))
+    old = cfg.to_dict()
+    del old["synthetic_source"]
+    (tmp_path / "study.json").write_text(json.dumps(old))
+    _check_rerun(tmp_path, cfg)   # the default then: accepted
+    cfg.synthetic_source = "patchnn"
+    with pytest.raises(InputError, match="synthetic_source"):
+        _check_rerun(tmp_path, cfg)

@@ -259,6 +259,9 @@ def _check_rerun(study_dir: Path, config: StudyConfig) -> None:
         return
     old = json.loads(path.read_text())
     new = config.to_dict()
+    defaults = StudyConfig(kind=config.kind, data_dir=config.data_dir).to_dict()
+    for key in set(new) - set(old):  # a setting added after the folder was made: it had the default then
+        old[key] = defaults[key]
     diffs = []
     for key in sorted(set(old) | set(new)):
         if key in RERUN_FREE_FIELDS:
