@@ -981,8 +981,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(str(err))
     bench = Bench(settings)
     report = bench.run(report_only=args.report_only)
-    command = "python -m bench.bench_fidelity" + "".join(f" {shlex.quote(a)}" for a in argv
-                                                          if a != "--report-only")
+    command = "python -m bench.bench_fidelity" + "".join(f" {shlex.quote(a)}" for a in argv  # what made the numbers
+                                                          if a not in ("--report-only", "--no-write"))
     md = markdown(report, command)
     from singanseg_core.files.atomic import atomic_write_json, atomic_write_text
 
