@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "segmentation": [],
     "dashboard": [],
     "reliability": [],
+    "fidelity": [],   # ~30-60 min on 2 cores (cached under bench/out/fidelity: a rerun resumes); --quick ~2 min
 }
 
 

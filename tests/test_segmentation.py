@@ -156,3 +156,19 @@ def test_segment_cli_train_evaluate_predict(tmp_path, capsys):
     assert len(list((tmp_path / "pred").glob("*_pred.png"))) == 6
     assert main(["segment", "predict", "--model", str(model), "--input", str(tmp_path / "nope"),
                  "--out", str(tmp_path / "pred")]) == 1  # user error: one line, exit code 1
+
+
+def test_steps_mode_trains_a_fixed_number_of_steps_and_keeps_the_best_validation(tmp_path):
+    pairs = real_pairs(POLYPS)
+    cfg = SegConfig(**{**TINY, "steps": 5, "eval_every": 2, "seed": 3})
+    events = []
+    res = train_segmentation(pairs[:3], pairs[3:5], cfg, out_dir=tmp_path / "m", progress=events.append)
+    assert sum(e.phase == "train" for e in events) == 5   # 3 training pairs, batch 4: 5 passes of one batch
+    assert res.history["step"].tolist() == [2, 4, 5]       # every 2 steps and after the last
+    best = res.history.loc[res.history["val_iou"].idxmax()]
+    assert res.best_epoch == best["step"] and res.metrics["iou"] == pytest.approx(best["val_iou"])
+    assert evaluate(res.model, pairs[3:5])["iou"] == pytest.approx(res.metrics["iou"], abs=1e-9)  # best weights kept
+    assert json.loads((tmp_path / "m" / "metrics.json").read_text())["best_step"] == res.best_epoch
+    for bad in (dict(steps=0), dict(steps=2.5), dict(eval_every=0)):
+        with pytest.raises(InputError):
+            SegConfig(**{**TINY, **bad})

@@ -396,7 +396,7 @@ class PatchNN:
         return 16 if self.device.type == "cuda" else 1
 
     def sample(self, n: int = 1, seed: int | None = None, batch_size: int | None = None,
-               return_raw_mask: bool = False) -> Samples:
+               return_raw_mask: bool = False, start_index: int = 0) -> Samples:
         """Generate ``n`` image/mask pairs of size :attr:`size`.
 
         Sample ``i`` draws its noise from its own generator seeded by ``(seed, i)``, so a seed gives the same
@@ -407,12 +407,16 @@ class PatchNN:
             seed: RNG seed; ``None`` draws one (returned in ``Samples.seed``).
             batch_size: samples generated together; ``None`` = :meth:`default_batch_size`.
             return_raw_mask: also return the mask channel before thresholding, float32 in [0, 1].
+            start_index: index of the first sample: the call gives samples ``start_index .. start_index + n - 1``
+                of the seed (a folder is extended without regenerating the samples it has).
 
         Returns:
             :class:`~singanseg_core.model.Samples` with ``gen_start_scale = 0``.
         """
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
             raise InputError(f"n must be an integer ≥ 0, got {n!r}")
+        if isinstance(start_index, bool) or not isinstance(start_index, (int, np.integer)) or start_index < 0:
+            raise InputError(f"start_index must be an integer ≥ 0, got {start_index!r}")
         if batch_size is not None and batch_size < 1:
             raise InputError(f"batch_size must be ≥ 1, got {batch_size}")
         batch_size = batch_size or self.default_batch_size()
@@ -423,7 +427,7 @@ class PatchNN:
         images, masks, raws = [np.zeros((0, h, w, 3), np.uint8)], [np.zeros((0, h, w), np.uint8)], []
         for start in range(0, n, batch_size):
             noise = torch.stack([
-                torch.randn((4, h0, w0), generator=torch.Generator().manual_seed(_sample_seed(seed, j)))
+                torch.randn((4, h0, w0), generator=torch.Generator().manual_seed(_sample_seed(seed, start_index + j)))
                 for j in range(start, min(n, start + batch_size))]) * self.config.noise_std
             out = self.generate(noise)
             images.append((out[:, :3] * 255.0).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())

@@ -42,6 +42,12 @@ class SegConfig:
     or ``"auto"`` (ImageNet when it can be loaded, random init otherwise; the choice made is stored).
     Learning rate ``lr`` for epochs ``1..lr_drop_epoch`` and ``lr_after_drop`` after (paper: 1e-4, 1e-5, 50).
     ``image_size`` in pixels, must be a multiple of 32 (UNet++ with a 5-stage encoder).
+
+    Steps mode (off by default): ``steps`` = a fixed number of optimiser steps (batches) instead of ``epochs``,
+    the training set reshuffled on every pass; validation after every ``eval_every`` steps and after the last
+    one, the best of those kept. The learning rate is ``lr`` throughout (``lr_drop_epoch`` is not used). Useful
+    for tiny training sets (5 images make one batch per epoch, so an epoch-based run would validate after every
+    step).
     """
 
     encoder_name: str = "se_resnext50_32x4d"
@@ -56,6 +62,8 @@ class SegConfig:
     threshold: float = 0.5
     seed: int = 0
     device: str = "auto"
+    steps: int | None = None
+    eval_every: int = 50
 
     PRESETS = {
         # The paper: se_resnext50_32x4d, ImageNet weights, 128 px, LR 1e-4 -> 1e-5 after epoch 50.
@@ -73,6 +81,11 @@ class SegConfig:
             raise InputError(f"encoder_weights must be None, 'imagenet' or 'auto', got {self.encoder_weights!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise InputError("epochs and batch_size must be at least 1")
+        if self.steps is not None and (isinstance(self.steps, bool) or not isinstance(self.steps, int)
+                                       or self.steps < 1):
+            raise InputError(f"steps must be a whole number of at least 1 (or None), got {self.steps!r}")
+        if isinstance(self.eval_every, bool) or not isinstance(self.eval_every, int) or self.eval_every < 1:
+            raise InputError(f"eval_every must be a whole number of at least 1, got {self.eval_every!r}")
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> "SegConfig":
@@ -247,7 +260,9 @@ ProgressFn = Callable[[SegProgress], Any]
 @dataclass
 class SegTrainResult:
     """Outcome of :func:`train_segmentation`. ``model`` holds the best weights (by validation IoU);
-    ``metrics`` are that epoch's validation metrics; ``history`` has one row per epoch."""
+    ``metrics`` are that epoch's validation metrics; ``history`` has one row per epoch. In steps mode
+    (``SegConfig.steps``) ``best_epoch`` is the step of the best validation and ``history`` has one row per
+    validation."""
 
     model: SegmentationModel
     metrics: dict[str, float]
@@ -308,6 +323,8 @@ def train_segmentation(
                                          generator=generator, drop_last=drop_last)
     loss_fn = smp.losses.DiceLoss(mode="binary", from_logits=True)
     optimizer = torch.optim.Adam(model.net.parameters(), lr=config.lr_at(1))
+    if config.steps is not None:
+        return _train_steps(model, loader, val_ds, loss_fn, optimizer, config, device, t0, out_dir, progress)
 
     best_iou, best_epoch, best_state, best_metrics = -1.0, 0, None, {}
     rows = []
@@ -353,6 +370,66 @@ def train_segmentation(
         atomic_write_json(out / "metrics.json", _jsonable({"best_epoch": best_epoch, **best_metrics}))
         result.out_dir = out
     _emit(progress, SegProgress("done", best_epoch, config.epochs, metrics=best_metrics, best_iou=best_iou))
+    return result
+
+
+def _train_steps(model: SegmentationModel, loader, val_ds: SegDataset, loss_fn, optimizer, config: SegConfig,
+                 device: torch.device, t0: float, out_dir: str | os.PathLike | None,
+                 progress: ProgressFn | None) -> SegTrainResult:
+    """Steps mode of :func:`train_segmentation` (``config.steps`` set): ``steps`` batches, passes over the
+    shuffled training set one after another, validation every ``eval_every`` steps and after the last step.
+    ``SegProgress.epoch`` / ``epochs`` count validations here; ``best_epoch`` is the step of the best one."""
+    steps, every = int(config.steps), int(config.eval_every)
+    n_evals = math.ceil(steps / every)
+    best_iou, best_step, best_state, best_metrics = -1.0, 0, None, {}
+    rows, losses, sizes = [], [], []
+    step, batches = 0, iter(loader)
+    model.net.train()
+    while step < steps:
+        try:
+            x, y = next(batches)
+        except StopIteration:  # a new pass, reshuffled by the loader's seeded generator
+            batches = iter(loader)
+            continue
+        x, y = x.to(device), y.to(device)
+        model.net.train(x.shape[0] > 1)
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model.net(x), y)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        losses.append(loss.item())
+        sizes.append(x.shape[0])
+        k = math.ceil(step / every)
+        _emit(progress, SegProgress("train", k, n_evals, step - (k - 1) * every, min(every, steps - (k - 1) * every),
+                                    losses[-1], best_iou=max(best_iou, 0.0)))
+        if step % every == 0 or step == steps:
+            metrics = evaluate(model, val_ds, batch_size=max(config.batch_size, 16))
+            model.net.train()
+            if metrics["iou"] > best_iou:
+                best_iou, best_step, best_metrics = metrics["iou"], step, metrics
+                best_state = {name: v.detach().clone() for name, v in model.net.state_dict().items()}
+            rows.append({"step": step, "lr": config.lr,
+                         "train_dice_loss": float(np.average(losses, weights=sizes)),
+                         **{f"val_{name}": v for name, v in metrics.items()}, "seconds": time.perf_counter() - t0})
+            losses, sizes = [], []
+            _emit(progress, SegProgress("val", k, n_evals, every, every, rows[-1]["train_dice_loss"], metrics,
+                                        best_iou))
+    assert best_state is not None
+    model.net.load_state_dict(best_state)
+    model.net.eval()
+    seconds = time.perf_counter() - t0
+    model.info.update({"best_step": best_step, "val_metrics": best_metrics, "n_train": len(loader.dataset),
+                       "n_val": len(val_ds), "train_seconds": seconds})
+    history = pd.DataFrame(rows)
+    result = SegTrainResult(model, best_metrics, best_step, history, seconds, extra={"best_step": best_step})
+    if out_dir is not None:
+        out = Path(out_dir)
+        model.save(out)
+        atomic_write_text(out / "history.csv", history.to_csv(index=False))
+        atomic_write_json(out / "metrics.json", _jsonable({"best_step": best_step, **best_metrics}))
+        result.out_dir = out
+    _emit(progress, SegProgress("done", n_evals, n_evals, metrics=best_metrics, best_iou=best_iou))
     return result
 
 

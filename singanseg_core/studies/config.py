@@ -11,6 +11,7 @@ from ..errors import InputError
 from ..segmentation import SegConfig
 
 KINDS = ("small-data", "real-vs-synthetic")
+SYNTHETIC_SOURCES = ("singan", "patchnn")   # where synthetic pairs come from (StudyConfig.synthetic_source)
 STUDY_FILE = "study.json"
 RESULT_FILE = "result.json"
 # Fields that may change between reruns of one study folder (they only add or remove runs, or are
@@ -31,6 +32,9 @@ class StudyConfig:
     ``folds`` (real-vs-synthetic): 1-based validation folds to run, ``None`` = all.
     ``seeds``: UNet++ seeds; every run is repeated once per seed (``None`` = just ``seg.seed``), so the spread
     over seeds shows how much of a difference is training noise.
+    ``synthetic_source``: ``"singan"`` (a SinGAN-Seg model per real image, the paper) or ``"patchnn"`` (the
+    training-free patch nearest-neighbour baseline, ``baselines.PatchNN``, at the SinGAN config's ``min_size`` /
+    ``max_size`` / ``scale_factor``; ``gen_start_scale`` and ``checkpoints_dir`` do not apply to it).
     """
 
     kind: str
@@ -49,6 +53,7 @@ class StudyConfig:
     seeds: list[int] | None = None
     # synthetic data
     variants: list[str] = field(default_factory=lambda: ["raw"])
+    synthetic_source: str = "singan"
     gen_start_scale: int = 0
     sample_seed: int = 0
     singan_preset: str = "paper"
@@ -69,6 +74,9 @@ class StudyConfig:
             raise InputError(f"unknown study kind {self.kind!r} (choose from {', '.join(KINDS)})")
         if self.n_folds < 2:
             raise InputError(f"n_folds must be at least 2, got {self.n_folds}")
+        if self.synthetic_source not in SYNTHETIC_SOURCES:
+            raise InputError(f"unknown synthetic_source {self.synthetic_source!r} "
+                             f"(choose from {', '.join(SYNTHETIC_SOURCES)})")
         for v in self.variants:
             parse_variant(v)
         if not self.variants:

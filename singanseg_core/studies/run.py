@@ -146,12 +146,32 @@ class _Study:
         have = have[have["index"] < n] if len(have) else have
         if len(have) >= n:
             return folder
+        if self.config.synthetic_source == "patchnn":
+            return self.ensure_baseline_samples(stem, folder, have, n)
         model = self.ensure_model(stem)
         self.emit("samples", f"{self.run_label()}: generating {n} samples of {stem}", stem=stem)
         done_idx = set(int(i) for i in have["index"]) if len(have) else set()
         start = min(i for i in range(n) if i not in done_idx)
         write_samples(model, folder, n - start, gen_start_scale=self.config.gen_start_scale,
                       seed=self.config.sample_seed, start_index=start)
+        return folder
+
+    def ensure_baseline_samples(self, stem: str, folder: Path, have: pd.DataFrame, n: int) -> Path:
+        """``samples/<stem>/`` of the patch nearest-neighbour baseline (no model to train): at least ``n``."""
+        from ..baselines import PatchNN, PatchNNConfig, write_baseline_samples
+        from ..device import resolve_device
+        from ..model.config import model_name_from
+
+        sc = self.config.singan_config()
+        pair = self.pairs[stem]
+        gen = PatchNN.from_files(pair.image, pair.mask, PatchNNConfig(min_size=sc.min_size, max_size=sc.max_size,
+                                                                      scale_factor=sc.scale_factor),
+                                 device=resolve_device(self.config.device))
+        self.emit("samples", f"{self.run_label()}: generating {n} patch-NN samples of {stem}", stem=stem)
+        done_idx = set(int(i) for i in have["index"]) if len(have) else set()
+        start = min(i for i in range(n) if i not in done_idx)
+        write_baseline_samples(gen, folder, n - start, seed=self.config.sample_seed, name=model_name_from(stem),
+                               start_index=start, source_path=str(pair.image))
         return folder
 
     def ensure_variant(self, stem: str, n: int, variant: str) -> Path:
@@ -239,6 +259,9 @@ def _check_rerun(study_dir: Path, config: StudyConfig) -> None:
         return
     old = json.loads(path.read_text())
     new = config.to_dict()
+    defaults = StudyConfig(kind=config.kind, data_dir=config.data_dir).to_dict()
+    for key in set(new) - set(old):  # a setting added after the folder was made: it had the default then
+        old[key] = defaults[key]
     diffs = []
     for key in sorted(set(old) | set(new)):
         if key in RERUN_FREE_FIELDS:

@@ -14,6 +14,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=["demo", "paper"], default="demo",
                    help="demo: minutes on a CPU; paper: the paper's protocol (GPU, days)")
     p.add_argument("--variants", nargs="+", help="synthetic variants: raw and/or st-C:S (e.g. st-1:1000)")
+    p.add_argument("--synthetic-source", choices=["singan", "patchnn"], default=None,
+                   help="where synthetic pairs come from: singan (a SinGAN-Seg model per image, default) or patchnn "
+                        "(the training-free patch nearest-neighbour baseline)")
     p.add_argument("--checkpoints", help="folder with finished SinGAN-Seg checkpoints <DIR>/<stem> to reuse")
     p.add_argument("--max-images", type=ranged("count"), help="use only this many real images (seeded choice)")
     p.add_argument("--fold-seed", type=int_in(*SEED), help="seed of the 3-fold split (default 0)")
@@ -69,7 +72,7 @@ def config_from_args(args: argparse.Namespace):
     for arg, key in [("variants", "variants"), ("checkpoints", "checkpoints_dir"), ("max_images", "max_images"),
                      ("fold_seed", "fold_seed"), ("sample_seed", "sample_seed"), ("st_steps", "st_steps"),
                      ("r_values", "r_values"), ("samples_per_image", "samples_per_image"),
-                     ("n_values", "n_values"), ("folds", "folds")]:
+                     ("n_values", "n_values"), ("folds", "folds"), ("synthetic_source", "synthetic_source")]:
         if getattr(args, arg, None) is not None:
             over[key] = getattr(args, arg)
     if args.st_random_features:
