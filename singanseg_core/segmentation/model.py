@@ -334,15 +334,7 @@ def train_segmentation(
         model.net.train()
         losses, sizes = [], []
         for b, (x, y) in enumerate(loader, start=1):
-            x, y = x.to(device), y.to(device)
-            # A lone sample cannot be batch-normalised at a 1x1 bottleneck (a 1-image training set):
-            # use the running statistics for it.
-            model.net.train(x.shape[0] > 1)
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model.net(x), y)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+            losses.append(_train_step(model, x, y, loss_fn, optimizer, device))
             sizes.append(x.shape[0])
             _emit(progress, SegProgress("train", epoch, config.epochs, b, len(loader), losses[-1], best_iou=max(best_iou, 0.0)))
         metrics = evaluate(model, val_ds, batch_size=max(config.batch_size, 16))
@@ -355,21 +347,45 @@ def train_segmentation(
         _emit(progress, SegProgress("val", epoch, config.epochs, len(loader), len(loader),
                                     rows[-1]["train_dice_loss"], metrics, best_iou))
 
+    result = _finish(model, best_state, best_metrics, "best_epoch", best_epoch, rows, len(train_ds), len(val_ds),
+                     t0, out_dir)
+    _emit(progress, SegProgress("done", best_epoch, config.epochs, metrics=best_metrics, best_iou=best_iou))
+    return result
+
+
+def _train_step(model: SegmentationModel, x: torch.Tensor, y: torch.Tensor, loss_fn, optimizer,
+                device: torch.device) -> float:
+    """One optimiser step on the batch ``(x, y)``; returns its loss."""
+    x, y = x.to(device), y.to(device)
+    # A lone sample cannot be batch-normalised at a 1x1 bottleneck (a 1-image training set): use the running
+    # statistics for it.
+    model.net.train(x.shape[0] > 1)
+    optimizer.zero_grad(set_to_none=True)
+    loss = loss_fn(model.net(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _finish(model: SegmentationModel, best_state: dict | None, best_metrics: dict, best_key: str, best_at: int,
+            rows: list[dict], n_train: int, n_val: int, t0: float,
+            out_dir: str | os.PathLike | None) -> SegTrainResult:
+    """Load the best validation state, record it in ``model.info`` and, with ``out_dir``, save the model,
+    ``history.csv`` and ``metrics.json``. ``best_key``: ``"best_epoch"`` or ``"best_step"``."""
     assert best_state is not None
     model.net.load_state_dict(best_state)
     model.net.eval()
     seconds = time.perf_counter() - t0
-    model.info.update({"best_epoch": best_epoch, "val_metrics": best_metrics, "n_train": len(train_ds),
-                       "n_val": len(val_ds), "train_seconds": seconds})
+    model.info.update({best_key: best_at, "val_metrics": best_metrics, "n_train": n_train, "n_val": n_val,
+                       "train_seconds": seconds})
     history = pd.DataFrame(rows)
-    result = SegTrainResult(model, best_metrics, best_epoch, history, seconds)
+    result = SegTrainResult(model, best_metrics, best_at, history, seconds)
     if out_dir is not None:
         out = Path(out_dir)
         model.save(out)
         atomic_write_text(out / "history.csv", history.to_csv(index=False))
-        atomic_write_json(out / "metrics.json", _jsonable({"best_epoch": best_epoch, **best_metrics}))
+        atomic_write_json(out / "metrics.json", _jsonable({best_key: best_at, **best_metrics}))
         result.out_dir = out
-    _emit(progress, SegProgress("done", best_epoch, config.epochs, metrics=best_metrics, best_iou=best_iou))
     return result
 
 
@@ -391,14 +407,8 @@ def _train_steps(model: SegmentationModel, loader, val_ds: SegDataset, loss_fn, 
         except StopIteration:  # a new pass, reshuffled by the loader's seeded generator
             batches = iter(loader)
             continue
-        x, y = x.to(device), y.to(device)
-        model.net.train(x.shape[0] > 1)
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model.net(x), y)
-        loss.backward()
-        optimizer.step()
         step += 1
-        losses.append(loss.item())
+        losses.append(_train_step(model, x, y, loss_fn, optimizer, device))
         sizes.append(x.shape[0])
         k = math.ceil(step / every)
         _emit(progress, SegProgress("train", k, n_evals, step - (k - 1) * every, min(every, steps - (k - 1) * every),
@@ -415,20 +425,9 @@ def _train_steps(model: SegmentationModel, loader, val_ds: SegDataset, loss_fn, 
             losses, sizes = [], []
             _emit(progress, SegProgress("val", k, n_evals, every, every, rows[-1]["train_dice_loss"], metrics,
                                         best_iou))
-    assert best_state is not None
-    model.net.load_state_dict(best_state)
-    model.net.eval()
-    seconds = time.perf_counter() - t0
-    model.info.update({"best_step": best_step, "val_metrics": best_metrics, "n_train": len(loader.dataset),
-                       "n_val": len(val_ds), "train_seconds": seconds})
-    history = pd.DataFrame(rows)
-    result = SegTrainResult(model, best_metrics, best_step, history, seconds, extra={"best_step": best_step})
-    if out_dir is not None:
-        out = Path(out_dir)
-        model.save(out)
-        atomic_write_text(out / "history.csv", history.to_csv(index=False))
-        atomic_write_json(out / "metrics.json", _jsonable({"best_step": best_step, **best_metrics}))
-        result.out_dir = out
+    result = _finish(model, best_state, best_metrics, "best_step", best_step, rows, len(loader.dataset), len(val_ds),
+                     t0, out_dir)
+    result.extra = {"best_step": best_step}
     _emit(progress, SegProgress("done", n_evals, n_evals, metrics=best_metrics, best_iou=best_iou))
     return result
 

@@ -45,7 +45,7 @@ from .config import TrainConfig
 from .draws import SeededDraws
 from .fit import _recording
 from .trainer import (FrozenPyramid, ProgressFn, Runner, TrainProgress, build_scale_nets, channel_vector,
-                      gradient_penalty, lr_milestone, model_mean, model_mse, stacked_noise)
+                      gradient_penalty, lr_milestone, model_mean, model_mse, report_iteration, stacked_noise)
 
 
 def upsample(x: torch.Tensor, scale_factor: float, faithful: bool) -> torch.Tensor:
@@ -218,14 +218,8 @@ def _train_stage(s: ModelState, n: int, dev: torch.device, schedule: ScaleSchedu
         schedD.step()
         schedG.step()
 
-        it = epoch + 1
-        if progress is not None and (it % log_every == 0 or it == cfg.niter or it == 1):
-            cols = torch.stack([-err_real, err_fake, gp, err_g, rec_loss]).detach().cpu().tolist()
-            losses = [dict(zip(("d_real", "d_fake", "gp", "g_adv", "rec"), vals)) for vals in zip(*cols)]
-            ev = TrainProgress([s.name], n, schedule.num_scales, it, cfg.niter, losses, time.perf_counter() - t0,
-                               fake=fake.detach(), rec=None if rec_out is None else rec_out.detach())
-            if progress(ev) is False:
-                raise Cancelled(f"training cancelled at scale {n}, iteration {it}")
+        report_iteration(progress, [s.name], n, schedule.num_scales, epoch + 1, cfg.niter, log_every, t0,
+                         (-err_real, err_fake, gp, err_g, rec_loss), fake, rec_out)
     window.gens = [g.eval() for g in window.gens]
     return netD.eval(), window, z0, amp
 

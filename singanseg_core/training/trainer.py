@@ -348,12 +348,24 @@ def train_scale(n: int, netG: Generator, netD: Discriminator, pyramid: FrozenPyr
         schedD.step()
         schedG.step()
 
-        it = epoch + 1
-        if progress is not None and (it % log_every == 0 or it == cfg.niter or it == 1):
-            cols = torch.stack([-err_real, err_fake, gp, err_g, rec_loss]).detach().cpu().tolist()
-            losses = [dict(zip(("d_real", "d_fake", "gp", "g_adv", "rec"), vals)) for vals in zip(*cols)]
-            ev = TrainProgress(list(names), n, num_scales, it, cfg.niter, losses, time.perf_counter() - t0,
-                               fake=fake.detach(), rec=rec_out.detach() if cfg.alpha != 0 else None)
-            if progress(ev) is False:
-                raise Cancelled(f"training cancelled at scale {n}, iteration {it}")
+        report_iteration(progress, list(names), n, num_scales, epoch + 1, cfg.niter, log_every, t0,
+                         (-err_real, err_fake, gp, err_g, rec_loss), fake, rec_out if cfg.alpha != 0 else None)
     return ScaleResult(z_opt.detach(), amps, optG, optD)
+
+
+def report_iteration(progress: ProgressFn | None, names: list[str], n: int, num_scales: int, it: int, niter: int,
+                     log_every: int, t0: float, terms: tuple[torch.Tensor, ...], fake: torch.Tensor,
+                     rec: torch.Tensor | None) -> None:
+    """Every ``log_every`` iterations (and the first and last): the losses per model as a :class:`TrainProgress`
+    to ``progress``; raises ``Cancelled`` when it returns False.
+
+    ``terms``: ``(d_real, d_fake, gp, g_adv, rec)``, each ``(K,)``.
+    """
+    if progress is None or not (it % log_every == 0 or it == niter or it == 1):
+        return
+    cols = torch.stack(list(terms)).detach().cpu().tolist()
+    losses = [dict(zip(("d_real", "d_fake", "gp", "g_adv", "rec"), vals)) for vals in zip(*cols)]
+    ev = TrainProgress(names, n, num_scales, it, niter, losses, time.perf_counter() - t0,
+                       fake=fake.detach(), rec=None if rec is None else rec.detach())
+    if progress(ev) is False:
+        raise Cancelled(f"training cancelled at scale {n}, iteration {it}")
