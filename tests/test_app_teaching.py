@@ -47,7 +47,9 @@ def test_how_it_works_shows_every_scale_and_the_threshold(demo_ws: Workspace) ->
     model = _model(demo_ws)
     assert by_key(at, "selectbox", "hw_ck").value == model.name  # services.demo.default_checkpoint
     n = model.num_scales
-    assert len(at.get("image")) == 3 + 5 * n + 4  # training pair, 5 tiles per scale, final row
+    record = 2 if (demo_ws.checkpoints / model.name / "progress" / "latest_sample.png").is_file() else 0
+    # training pair, 5 tiles per scale, final row, and the training record's latest sample + reconstruction
+    assert len(at.get("image")) == 3 + 5 * n + 4 + record
     text = " ".join(c.value for c in at.caption) + " ".join(m.value for m in at.markdown)
     for key in ("real", "noise", "prev_up", "output", "mask", "raw_mask", "scale"):
         assert TRACE_CAPTIONS[key] in text, key
@@ -134,7 +136,7 @@ def test_sample_style_preview_with_loss_curves(demo_ws: Workspace) -> None:
     at = _generated(6, "Style preview")
     at = ok(by_key(at, "button", "sm_style_go").click().run())  # the preview's defaults: 12 L-BFGS steps
     stamp, result = at.session_state["sm_style"]
-    assert len(result.images) == 4 and result.images[0].shape == (64, 64, 3)
+    assert len(result.images) == 4 and result.images[0].shape == (*_model(demo_ws).scale_sizes[-1], 3)
     assert [h["step"] for h in result.history] and result.history[-1]["style"] > 0
     raw = at.session_state["sm_result"]["results"][_model(demo_ws).name]["images"]
     assert np.abs(result.images[0].astype(int) - raw[0]).mean() > 0.5  # restyled
@@ -217,13 +219,14 @@ def _record(folder: Path, finished: bool) -> None:
 
 
 def test_finished_checkpoint_shows_its_training_record(demo_ws: Workspace) -> None:
-    name = _model(demo_ws).name
+    model = _model(demo_ws)
+    name = model.name
     _record(demo_ws.checkpoints / name, finished=True)
     at = page("pages/1_Checkpoints.py")
     at.session_state["ck_pick"] = name
     at = ok(at.run())
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Training time"] == "5 s" and metrics["Scale"].startswith("all ")
+    assert metrics["Training time"] == f"{model.num_scales} s" and metrics["Scale"].startswith("all ")  # 1 s each
     assert metrics["Time per iteration"] == "50 ms"
     captions = [i.proto.imgs[0].caption for i in at.get("image") if i.proto.imgs]
     assert any(c.startswith("latest generated sample") for c in captions)

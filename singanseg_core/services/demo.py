@@ -61,7 +61,7 @@ DEMO_SPECS: dict[str, DemoCheckpoint] = {d.name: d for d in [
     DemoCheckpoint("ihc_gland_128px", "ihc_r256_c256", (("max_size", 128), ("niter", 1000))),
 ]}
 # The checkpoints committed under demo_assets/checkpoints/ (tests check each is there and finished).
-DEMO_CHECKPOINTS = ["ihc_r256_c256", "ihc_r128_c384"]
+DEMO_CHECKPOINTS = ["ihc_r256_c256", "ihc_r128_c384", "ihc_gland_128px"]
 SHOWCASE_CHECKPOINT = "ihc_gland_128px"   # the demo checkpoint the pages open by default
 DEMO_SAMPLES = "demo-samples"
 
