@@ -73,7 +73,9 @@ def test_tables_list_newest_first(demo_ws: Workspace) -> None:
         frame = catalog.table(demo_ws, category)
         assert list(frame.iloc[:, 0]) == catalog.newest_first(demo_ws, category)
     samples = catalog.sample_set_table(demo_ws)
-    assert samples["pairs"].iloc[0] == 16 and samples["seeds"].iloc[0] != ""
+    from singanseg_core.services.demo import DEMO_CHECKPOINTS
+
+    assert samples["pairs"].iloc[0] == 8 * len(DEMO_CHECKPOINTS) and samples["seeds"].iloc[0] != ""  # 8 each
 
 
 def test_settings_table_is_readable_rows() -> None:
