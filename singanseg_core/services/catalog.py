@@ -155,42 +155,39 @@ def checkpoint_table(ws: Workspace) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CHECKPOINT_COLUMNS)
 
 
-def sample_set_table(ws: Workspace) -> pd.DataFrame:
-    """Saved sample sets newest first: ``samples set``, ``pairs``, ``checkpoints``, ``start scales``, ``seeds``,
-    ``modified``."""
+def _manifest_table(ws: Workspace, category: str, label: str, count: str,
+                    joined: dict[str, str]) -> pd.DataFrame:
+    """One row per folder of ``category`` (newest first) read from its ``manifest.csv``: ``label`` (the name),
+    ``count`` (rows), each ``joined`` column (table column → manifest column, distinct values joined) and
+    ``modified``; a folder whose manifest is unreadable says so in ``count``."""
     from ..sampling.manifest import read_manifest
 
     rows = []
-    for name in newest_first(ws, "samples"):
-        folder = ws.samples / name
-        row: dict[str, Any] = {"samples set": name, "modified": _when(_modified(folder))}
+    for name in newest_first(ws, category):
+        folder = getattr(ws, category) / name
+        row: dict[str, Any] = {label: name, "modified": _when(_modified(folder))}
         try:
             frame = read_manifest(folder)
-            row.update(pairs=len(frame), checkpoints=_joined(frame.get("checkpoint")),
-                       **{"start scales": _joined(frame.get("gen_start_scale")), "seeds": _joined(frame.get("seed"))})
+            row[count] = len(frame)
+            row.update({col: _joined(frame.get(source)) for col, source in joined.items()})
         except InputError as err:
-            row.update(pairs=f"problem: {str(err).splitlines()[0][:80]}")
+            row[count] = f"problem: {str(err).splitlines()[0][:80]}"
         rows.append(row)
-    return pd.DataFrame(rows, columns=["samples set", "pairs", "checkpoints", "start scales", "seeds", "modified"])
+    return pd.DataFrame(rows, columns=[label, count, *joined, "modified"])
+
+
+def sample_set_table(ws: Workspace) -> pd.DataFrame:
+    """Saved sample sets newest first: ``samples set``, ``pairs``, ``checkpoints``, ``start scales``, ``seeds``,
+    ``modified``."""
+    return _manifest_table(ws, "samples", "samples set", "pairs",
+                           {"checkpoints": "checkpoint", "start scales": "gen_start_scale", "seeds": "seed"})
 
 
 def style_set_table(ws: Workspace) -> pd.DataFrame:
     """Style-transfer sets newest first: ``style set``, ``images`` (finished), ``ratio``, ``random features``,
     ``modified``."""
-    from ..sampling.manifest import read_manifest
-
-    rows = []
-    for name in newest_first(ws, "style"):
-        folder = ws.style / name
-        row: dict[str, Any] = {"style set": name, "modified": _when(_modified(folder))}
-        try:
-            frame = read_manifest(folder)
-            row.update(images=len(frame), ratio=_joined(frame.get("st_ratio")),
-                       **{"random features": _joined(frame.get("st_random_features"))})
-        except InputError as err:
-            row.update(images=f"problem: {str(err).splitlines()[0][:80]}")
-        rows.append(row)
-    return pd.DataFrame(rows, columns=["style set", "images", "ratio", "random features", "modified"])
+    return _manifest_table(ws, "style", "style set", "images",
+                           {"ratio": "st_ratio", "random features": "st_random_features"})
 
 
 def study_table(ws: Workspace) -> pd.DataFrame:
