@@ -14,7 +14,8 @@ The CPU-scale version of the paper's small-data study (Table 2, R = 5), issue 13
 
 Sources (each a named *variant*): ``ours`` (this engine, ``TrainConfig`` paper defaults at the budget),
 ``original`` (the authors' code, PyPI ``singan-seg-polyp==1.0.7``, same budget, same RGBA input, same seeds),
-``patchnn`` (``baselines.PatchNN``, nothing to train: its time is generation only), and any number of
+``patchnn`` (``baselines.PatchNN``, nothing to train: its time is generation only; not in the default run, see
+``DEFAULT_SOURCES``), and any number of
 ``--variant NAME:key=value[,key=value...]`` (our engine with those ``TrainConfig`` settings changed; e.g.
 ``--variant fast:precision=bf16`` once such options exist). ``--set key=value`` changes every engine variant.
 
@@ -38,10 +39,12 @@ importable it is installed with ``pip install --no-deps --target bench/out/fidel
 
 Usage::
 
-    python -m bench.bench_fidelity                       # defaults: 64 px, 150 it/scale, 600 UNet++ steps, 3 seeds
+    python -m bench.bench_fidelity                       # defaults: ours vs original, 64 px, 150 it/scale,
+                                                         # 300 UNet++ steps, 3 seeds: ~30-35 min on 2 idle cores
+    python -m bench.bench_fidelity --sources ours original patchnn   # + the training-free baseline (~+9 min)
     python -m bench.bench_fidelity --quick               # smoke run (tiny sizes, 1 seed), ~2 min
     python -m bench.bench_fidelity --minutes 2           # each source trains for ~2 min per model
-    python -m bench.bench_fidelity --variant fast:precision=bf16 --sources ours original
+    python -m bench.bench_fidelity --variant bf16:precision=bf16    # + an option of ours, judged against ours
     python -m bench.bench_fidelity --report-only         # the report of what is cached
 
 The default run writes ``bench/out/fidelity/results.{md,json}`` and the ``## Fidelity`` section of
@@ -74,6 +77,9 @@ DATA = ROOT.parent / "shared" / "data" / "polyps_study"
 OUT = ROOT / "bench" / "out" / "fidelity"
 REF_PACKAGE, REF_VERSION = "singan-seg-polyp", "1.0.7"
 BUILTIN_SOURCES = ("ours", "original", "patchnn")
+# The default run compares the two SinGAN-Seg engines, which keeps it near 30 min on 2 cores; patch-NN (3 s to make
+# its samples, but 6 more UNet++ runs, ~9 min) joins with --sources ours original patchnn; --quick runs all three.
+DEFAULT_SOURCES = ("ours", "original")
 CALIBRATION_ITERS = (2, 8)  # iterations per scale of the two timing runs that turn --minutes into iterations
 
 
@@ -253,8 +259,8 @@ class Settings:
     k: int = 10
     model_seed: int = 0
     sample_seed: int = 0
-    seg_steps: int = 600
-    eval_every: int = 50
+    seg_steps: int = 300
+    eval_every: int = 30
     seg_size: int = 64
     seg_batch: int = 8
     encoder: str = "resnet18"
@@ -845,6 +851,65 @@ class Bench:
         return report
 
 
+IOU_TARGET = 0.35  # issue 13: synthetic IoU at the original's training time
+
+
+def target_rows(report: dict) -> list[dict]:
+    """Each engine variant (and patch-NN) against issue 13's targets, from a report's ``sources`` and ``sets``.
+
+    Per row: ``time_vs_original`` = mean training seconds per model / the original's (patch-NN: 0, nothing to
+    train); ``iou``/``iou_std`` of its synthetic set; ``same_time`` = trained in at most the original's time with
+    synthetic IoU >= ``IOU_TARGET``; ``third_time`` = trained in at most 1/3 of the original's time with a
+    synthetic IoU at least the original's; for variants other than ``ours``: ``speedup_vs_ours`` (ours' seconds
+    per model / the variant's) and ``within_spread`` = its synthetic IoU differs from ours' by at most the sum
+    of the two standard deviations over the seeds (None without at least two seeds each). Rows need the
+    original's models and synthetic runs and the variant's; the others are left out.
+    """
+    src = {r["variant"]: r for r in report["sources"] if r.get("models") and "train_s_per_model" in r}
+    sets = {r["train_set"]: r for r in report["sets"] if r["runs"]}
+    orig, orig_set = src.get("original"), sets.get("original-synthetic")
+    if orig is None or orig_set is None or not orig["train_s_per_model"]:
+        return []
+    ours, ours_set = src.get("ours"), sets.get("ours-synthetic")
+    rows = []
+    for name, r in src.items():
+        syn = sets.get(f"{name}-synthetic")
+        if r["kind"] == "original" or syn is None:
+            continue
+        ratio = r["train_s_per_model"] / orig["train_s_per_model"]
+        row = {"variant": name, "kind": r["kind"], "train_s_per_model": r["train_s_per_model"],
+               "time_vs_original": ratio, "iou": syn["iou"], "iou_std": syn["iou_std"], "runs": syn["runs"],
+               "original_iou": orig_set["iou"],
+               "same_time": ratio <= 1.0 and syn["iou"] >= IOU_TARGET,
+               "third_time": ratio <= 1 / 3 and syn["iou"] >= orig_set["iou"]}
+        if name != "ours" and r["kind"] == "ours" and ours is not None and ours_set is not None:
+            row["speedup_vs_ours"] = ours["train_s_per_model"] / max(r["train_s_per_model"], 1e-9)
+            enough = syn["runs"] >= 2 and ours_set["runs"] >= 2
+            row["within_spread"] = (abs(syn["iou"] - ours_set["iou"]) <= syn["iou_std"] + ours_set["iou_std"]
+                                    if enough else None)
+        rows.append(row)
+    return rows
+
+
+def targets_markdown(rows: list[dict]) -> list[str]:
+    """The target table's markdown lines (empty without rows)."""
+    if not rows:
+        return []
+    yes = {True: "**yes**", False: "no", None: "—"}
+    out = ["", f"Targets (issue 13): *same time* = trained in ≤ the original's time per model with synthetic IoU ≥ "
+           f"{IOU_TARGET}; *1/3 time* = trained in ≤ 1/3 of it with synthetic IoU ≥ the original's "
+           f"({rows[0]['original_iou']:.3f}); *within spread* = synthetic IoU within the sum of the two seed "
+           "standard deviations of `ours` (the fp32 default):", "",
+           "| source | s / model | time vs original | synthetic IoU | same time | 1/3 time | speed-up vs ours | "
+           "within spread |", "|---|---:|---:|---|---|---|---:|---|"]
+    for r in rows:
+        speed = f"{r['speedup_vs_ours']:.2f}x" if "speedup_vs_ours" in r else "—"
+        out.append(f"| {r['variant']} | {r['train_s_per_model']:.0f} | {r['time_vs_original']:.2f} | "
+                   f"{fmt_pm(r['iou'], r['iou_std'])} | {yes[r['same_time']]} | {yes[r['third_time']]} | {speed} | "
+                   f"{yes[r.get('within_spread')]} |")
+    return out
+
+
 def fmt_pm(m: float | None, sd: float | None) -> str:
     if m is None or (isinstance(m, float) and math.isnan(m)):
         return "—"
@@ -898,6 +963,7 @@ def markdown(report: dict, command: str) -> str:
                      f"{100 * r['empty_share']:.0f} % | {r['mean_true_pct']:.1f} | {r['w1_vs_train']:.1f} | "
                      f"{r['w1_vs_val']:.1f} | {r['train_s']:.0f} | {r['train_s_per_model']:.0f} | "
                      f"{r['sample_s']:.1f} | {r['peak_rss_mb']:.0f} |")
+    lines += targets_markdown(target_rows(report))
     gen_s = sum(r.get("train_s", 0.0) + r.get("sample_s", 0.0) for r in report["sources"])
     seg_s = sum((r["seconds_per_run"] or 0.0) * r["runs"] for r in report["sets"])
     lines += ["", f"Worker time recorded for everything in the cache (one process each, summed): generators "
@@ -933,7 +999,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if not args.quick and s.n_val < 100 and args.n_val is not None:
         print(f"note: {s.n_val} validation pairs (the protocol asks for at least 100)", file=sys.stderr)
     common = parse_overrides(args.set or [])
-    s.variants = [parse_variant(v, common) for v in (args.sources or list(BUILTIN_SOURCES))]
+    sources = args.sources or list(BUILTIN_SOURCES if args.quick else DEFAULT_SOURCES)
+    s.variants = [parse_variant(v, common) for v in sources]
     s.variants += [parse_variant(v, common) for v in (args.variant or [])]
     names = [v.name for v in s.variants]
     if len(set(names)) != len(names):
@@ -941,10 +1008,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return s
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--worker"]:
-        return worker_main()
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: tiny sizes, 1 seed, a few minutes")
     ap.add_argument("--data", help=f"real pairs (images/ + masks/); default {DATA}")
@@ -960,13 +1024,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--k", type=int, help="samples per model (default 10)")
     ap.add_argument("--model-seed", type=int)
     ap.add_argument("--sample-seed", type=int)
-    ap.add_argument("--seg-steps", type=int, help="UNet++ steps (default 600)")
-    ap.add_argument("--eval-every", type=int, help="UNet++ validation every N steps (default 50)")
+    ap.add_argument("--seg-steps", type=int, help="UNet++ steps (default 300)")
+    ap.add_argument("--eval-every", type=int, help="UNet++ validation every N steps (default 30)")
     ap.add_argument("--seg-size", type=int, help="UNet++ input size, px (default 64)")
     ap.add_argument("--seg-batch", type=int)
     ap.add_argument("--encoder", help="UNet++ encoder (default resnet18)")
     ap.add_argument("--seeds", type=int, nargs="+", help="UNet++ seeds (default 0 1 2)")
-    ap.add_argument("--sources", nargs="+", help=f"built-in sources to run (default: {' '.join(BUILTIN_SOURCES)})")
+    ap.add_argument("--sources", nargs="+", help=f"built-in sources to run, of {', '.join(BUILTIN_SOURCES)} (default: "
+                    f"{' '.join(DEFAULT_SOURCES)}; --quick: all)")
     ap.add_argument("--variant", action="append", help="extra engine variant NAME:key=value[,key=value] (repeat)")
     ap.add_argument("--set", action="append", help="TrainConfig key=value for every engine variant (repeat)")
     ap.add_argument("--jobs", type=int, help="worker processes at a time (default 2)")
@@ -974,6 +1039,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", help="cpu (default) or cuda for our engine, patch-NN and UNet++ (the original: CPU)")
     ap.add_argument("--report-only", action="store_true", help="report what is cached; run nothing")
     ap.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--worker"]:
+        return worker_main()
+    ap = build_parser()
     args = ap.parse_args(argv)
     try:
         settings = settings_from_args(args)

@@ -114,7 +114,7 @@ def add_data(ws: Workspace) -> None:
 
 
 def train_tab(ws: Workspace) -> None:
-    from singanseg_core.training.config import PRESETS
+    from singanseg_core.training.config import PRESETS, describe_preset
 
     datasets = catalog.newest_first(ws, "datasets")
     if not datasets:
@@ -129,8 +129,7 @@ def train_tab(ws: Workspace) -> None:
                                         "switch.")
     c1, c2, c3, c4 = st.columns(4)
     preset = c1.selectbox("Preset", list(PRESETS), index=list(PRESETS).index("quick"), key="tr_preset",
-                          help="paper: 250 px, 2000 iterations/scale (GPU hours). quick: 64 px, 200 it (CPU "
-                               "minutes). tiny: 40 px, 20 it (seconds; for trying the workflow).")
+                          help=". ".join(describe_preset(n) for n in PRESETS) + ".")
     base = PRESETS[preset]
     max_size = c2.number_input("Max size (px)", 32, 512, base.max_size, step=8, key=f"tr_max_{preset}",
                                help="Longest side of the finest scale; training time grows with its square.")

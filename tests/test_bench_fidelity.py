@@ -17,6 +17,8 @@ from bench.bench_fidelity import (
     parse_overrides,
     parse_variant,
     split_pairs,
+    target_rows,
+    targets_markdown,
 )
 
 
@@ -160,3 +162,50 @@ def test_live_writer_finds_a_running_workers_partial_folder(tmp_path):
         proc.kill()
         proc.wait()
     assert live_writer(dest) is None   # gone: the task may run again
+
+
+def _source(name, kind, s_per_model):
+    return {"variant": name, "kind": kind, "overrides": {}, "models": 5, "of": 5, "train_s_per_model": s_per_model}
+
+
+def _set(name, iou, sd, runs=3):
+    return {"train_set": name, "runs": runs, "of": 3, "iou": iou, "iou_std": sd}
+
+
+def test_targets_compare_each_engine_source_with_the_original_at_its_time():
+    report = {
+        "sources": [_source("ours", "ours", 90.0), _source("original", "original", 100.0),
+                    _source("patchnn", "patchnn", 0.0), _source("fast", "ours", 30.0), _source("slow", "ours", 120.0)],
+        "sets": [_set("real", 0.25, 0.01), _set("ours-synthetic", 0.36, 0.01), _set("original-synthetic", 0.31, 0.01),
+                 _set("patchnn-synthetic", 0.30, 0.01), _set("fast-synthetic", 0.33, 0.01, runs=3),
+                 _set("slow-synthetic", 0.40, 0.02)],
+    }
+    rows = {r["variant"]: r for r in target_rows(report)}
+    assert set(rows) == {"ours", "patchnn", "fast", "slow"}          # the original is the yardstick, not a row
+    assert rows["ours"]["same_time"] and not rows["ours"]["third_time"]
+    assert rows["ours"]["time_vs_original"] == pytest.approx(0.9) and "speedup_vs_ours" not in rows["ours"]
+    assert rows["fast"]["third_time"] and not rows["fast"]["same_time"]   # 0.33 < 0.35, but >= 0.31 in 30 %
+    assert rows["fast"]["speedup_vs_ours"] == pytest.approx(3.0)
+    assert rows["fast"]["within_spread"] is False                       # |0.33 - 0.36| > 0.01 + 0.01
+    assert not rows["slow"]["same_time"]                                 # better, but slower than the original
+    assert rows["slow"]["within_spread"] is False
+    assert not rows["patchnn"]["third_time"]                             # no training, but below the original
+    md = "\n".join(targets_markdown(list(rows.values())))
+    assert "| fast | 30 | 0.30 | 0.330 ± 0.010 | no | **yes** | 3.00x | no |" in md
+    # one seed: the spread is unknown, so no verdict on it; no original runs: no rows at all
+    report["sets"][4] = _set("fast-synthetic", 0.36, 0.0, runs=1)
+    assert {r["variant"]: r for r in target_rows(report)}["fast"]["within_spread"] is None
+    report["sets"] = [r for r in report["sets"] if r["train_set"] != "original-synthetic"]
+    assert target_rows(report) == [] and targets_markdown([]) == []
+
+
+def test_the_default_run_compares_the_two_engines_and_quick_runs_every_source():
+    from bench.bench_fidelity import build_parser, settings_from_args
+
+    def names(*argv):
+        return [v.name for v in settings_from_args(build_parser().parse_args(list(argv))).variants]
+
+    assert names() == ["ours", "original"]
+    assert names("--quick") == ["ours", "original", "patchnn"]
+    assert names("--sources", "ours", "original", "patchnn", "--variant", "bf16:precision=bf16") == [
+        "ours", "original", "patchnn", "bf16"]

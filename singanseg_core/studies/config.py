@@ -129,12 +129,12 @@ STUDY_PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     # ~2-4 minutes on 2 CPU cores: 4 tiny SinGANs (40 px, 60 iterations/scale), 6 UNet++ runs at 64 px.
     ("small-data", "demo"): dict(
         r_values=[2, 4], samples_per_image=4, variants=["raw"],
-        singan_preset="quick", singan_overrides=dict(max_size=40, niter=60),
+        singan_preset="paper", singan_overrides=dict(max_size=40, niter=60),
         seg_preset="demo", seg_extra=dict(epochs=4)),
     # 9 images (3 per fold), 9 tiny SinGANs, 3 folds x (REAL, FAKE-1, FAKE-2).
     ("real-vs-synthetic", "demo"): dict(
         max_images=9, n_values=[1, 2], variants=["raw"],
-        singan_preset="quick", singan_overrides=dict(max_size=40, niter=60),
+        singan_preset="paper", singan_overrides=dict(max_size=40, niter=60),
         seg_preset="demo", seg_extra=dict(epochs=4)),
 }
 

@@ -15,7 +15,7 @@ from typing import Callable
 
 from ...training.config import _RANGES as TRAIN_RANGES
 from ...device import PRECISIONS
-from ...training.config import PRESETS, SCHEDULES, TrainConfig
+from ...training.config import PRESETS, SCHEDULES, TrainConfig, describe_preset
 
 SEED = (0, 2**63 - 1)
 LIMITS: dict[str, tuple[float, float]] = {
@@ -101,7 +101,7 @@ def model_name(text: str) -> str:
 
 def add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=sorted(PRESETS), default="paper",
-                   help="named settings: paper (2000 it/scale, 250 px), quick (CPU demo), tiny (tests)")
+                   help="named settings: " + "; ".join(describe_preset(n) for n in sorted(PRESETS)))
     p.add_argument("--max-size", type=train_setting("max_size"), default=None,
                    help="longest side of the finest scale, px")
     p.add_argument("--min-size", type=train_setting("min_size"), default=None,
