@@ -269,7 +269,15 @@ class Settings:
     threads: int = 1
     device: str = "cpu"
     variants: list[Variant] = field(default_factory=list)
+    variant_sets: str = "both"   # "synthetic": --variant sources get no mixed run (their targets are synthetic IoU)
     quick: bool = False
+
+    def sets_of(self, v: Variant) -> tuple[str, ...]:
+        """The UNet++ training sets of source ``v``: synthetic and mixed, or synthetic only for a ``--variant``
+        source when ``variant_sets`` is "synthetic"."""
+        if v.name in BUILTIN_SOURCES or self.variant_sets == "both":
+            return ("synthetic", "mixed")
+        return ("synthetic",)
 
     def seg_key(self) -> dict[str, Any]:
         return {"steps": self.seg_steps, "eval_every": self.eval_every, "size": self.seg_size,
@@ -719,7 +727,8 @@ class Bench:
         out = []
         for seed in self.s.seeds:
             out.append(self.seg_task(f"{v.name}-synthetic", syn, seed))
-            out.append(self.seg_task(f"{v.name}-mixed", self.real_rows() + syn, seed))
+            if "mixed" in self.s.sets_of(v):
+                out.append(self.seg_task(f"{v.name}-mixed", self.real_rows() + syn, seed))
         return out
 
     def run(self, report_only: bool = False) -> dict:
@@ -821,7 +830,7 @@ class Bench:
                          "seconds_per_run": float(np.mean([r["seconds"] for r in done])) if done else None,
                          "peak_rss_mb": max((r["rss_mb"] for r in done), default=None)})
         missing = [t.label for t in self.tasks if t.cached() is None]
-        expected_sets = 1 + 2 * len(self.s.variants)
+        expected_sets = 1 + sum(len(self.s.sets_of(v)) for v in self.s.variants)
         partial = bool(missing) or len(seg) < expected_sets
         ran = [t for t in self.tasks if t.ran and t.start is not None]
         stages = {}
@@ -992,7 +1001,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         s.out = str(OUT / "quick")
     for name in ("data", "out", "n_train", "n_val", "split_seed", "max_size", "niter", "minutes", "k", "model_seed",
                  "sample_seed", "seg_steps", "eval_every", "seg_size", "seg_batch", "encoder", "seeds", "jobs",
-                 "threads", "device"):
+                 "threads", "device", "variant_sets"):
         value = getattr(args, name)
         if value is not None:
             setattr(s, name, value)
@@ -1033,6 +1042,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--sources", nargs="+", help=f"built-in sources to run, of {', '.join(BUILTIN_SOURCES)} (default: "
                     f"{' '.join(DEFAULT_SOURCES)}; --quick: all)")
     ap.add_argument("--variant", action="append", help="extra engine variant NAME:key=value[,key=value] (repeat)")
+    ap.add_argument("--variant-sets", choices=("both", "synthetic"), help="UNet++ sets of each --variant source: "
+                    "synthetic and mixed (both, the default) or synthetic only (half the UNet++ runs)")
     ap.add_argument("--set", action="append", help="TrainConfig key=value for every engine variant (repeat)")
     ap.add_argument("--jobs", type=int, help="worker processes at a time (default 2)")
     ap.add_argument("--threads", type=int, help="torch threads per worker (default 1)")

@@ -20,7 +20,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "dashboard": [],
     "reliability": [],
     "fidelity": [],   # ~30-40 min on 2 cores (cached under bench/out/fidelity: a rerun resumes); --quick ~2 min
-    "quick_preset": [],   # ~20 min on 2 cores: the quick preset vs the one before it on 3 polyps (cached too)
+    "quick_preset": [],   # ~20 min on 2 cores: the quick preset vs a candidate on 3 polyps (cached too)
 }
 
 

@@ -209,3 +209,13 @@ def test_the_default_run_compares_the_two_engines_and_quick_runs_every_source():
     assert names("--quick") == ["ours", "original", "patchnn"]
     assert names("--sources", "ours", "original", "patchnn", "--variant", "bf16:precision=bf16") == [
         "ours", "original", "patchnn", "bf16"]
+
+
+def test_variant_sources_can_skip_their_mixed_runs_but_the_built_in_ones_never_do():
+    from bench.bench_fidelity import build_parser, settings_from_args
+
+    s = settings_from_args(build_parser().parse_args(["--variant", "bf16:precision=bf16", "--variant-sets",
+                                                      "synthetic"]))
+    assert [s.sets_of(v) for v in s.variants] == [("synthetic", "mixed"), ("synthetic", "mixed"), ("synthetic",)]
+    s = settings_from_args(build_parser().parse_args(["--variant", "bf16:precision=bf16"]))
+    assert s.sets_of(s.variants[-1]) == ("synthetic", "mixed")

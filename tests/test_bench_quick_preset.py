@@ -19,8 +19,8 @@ def test_variants_are_presets_or_paper_settings_with_changes():
     name, cfg = variant_config("quick", seed=3)
     assert name == "quick" and cfg.seed == 3 and (cfg.max_size, cfg.min_size) == (PRESETS["quick"].max_size,
                                                                                  PRESETS["quick"].min_size)
-    name, cfg = variant_config("before:max_size=64,niter=200", seed=1)
-    assert (name, cfg.max_size, cfg.niter, cfg.min_size, cfg.seed) == ("before", 64, 200, 25, 1)
+    name, cfg = variant_config("coarse40:max_size=64,min_size=40,niter=300", seed=1)
+    assert (name, cfg.max_size, cfg.niter, cfg.min_size, cfg.seed) == ("coarse40", 64, 300, 40, 1)
     with pytest.raises(ValueError, match="unknown preset"):
         variant_config("fast", 0)
 

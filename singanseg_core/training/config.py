@@ -47,12 +47,8 @@ class TrainConfig:
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> "TrainConfig":
-        """``paper`` (the paper's settings), ``quick`` (a model of a polyp in under 5 minutes on 2 CPU cores: 64 px,
-        coarsest scale 40 px, 300 iterations per scale; why: the comment above ``PRESETS``) or ``tiny`` (tests).
-
-        A preset's ``min_size`` above an overriding ``max_size`` (``quick`` asked for 32 px, say) falls back to
-        the paper's 25 px unless ``min_size`` is overridden too.
-        """
+        """``paper`` (the paper's settings), ``quick`` (a CPU model of a polyp in a few minutes: 64 px, 200 iterations
+        per scale; see ``bench/bench_quick_preset.py``) or ``tiny`` (tests); ``describe_preset`` says it in one line."""
         try:
             base = PRESETS[name]
         except (KeyError, TypeError):
@@ -61,11 +57,7 @@ class TrainConfig:
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise InputError(f"unknown training setting(s) {', '.join(unknown)}")
-        given = {k: v for k, v in overrides.items() if v is not None}
-        cfg = replace(base, **given)
-        if "min_size" not in given and isinstance(cfg.max_size, int) and cfg.min_size > cfg.max_size:
-            cfg = replace(cfg, min_size=PRESETS["paper"].min_size)
-        return cfg.validated()
+        return replace(base, **{k: v for k, v in overrides.items() if v is not None}).validated()
 
     def validated(self) -> "TrainConfig":
         """This config, or an ``InputError`` naming the first setting outside its allowed range."""
@@ -123,20 +115,17 @@ _RANGES: dict[str, tuple[float, float]] = {
 }
 SCHEDULES = ("sequential", "concurrent")
 
-# Why quick starts at 40 px (bench/bench_quick_preset.py, RESULTS.md "Quick preset"): from fresh noise the coarsest
-# generator of a short run never draws a small polyp into the mask channel, and each extra coarse scale is another
-# chance to lose it; starting at 40 px (3-4 scales instead of 5 at 64 px) cut empty masks on small polyps several-fold.
 PRESETS: dict[str, TrainConfig] = {
     "paper": TrainConfig(),
-    "quick": TrainConfig(max_size=64, min_size=40, niter=300),
+    "quick": TrainConfig(max_size=64, niter=200),
     "tiny": TrainConfig(max_size=40, niter=20),
 }
-PRESET_USES = {"paper": "the paper; GPU hours", "quick": "a polyp in under 5 minutes on 2 CPU cores",
+PRESET_USES = {"paper": "the paper; GPU hours", "quick": "a polyp in about 2 minutes on 2 CPU cores",
                "tiny": "seconds; for trying the workflow"}
 
 
 def describe_preset(name: str) -> str:
-    """One line for help texts, from the preset's own values, e.g. ``quick: 64 px, coarsest 40 px, 300 it/scale
+    """One line for help texts, from the preset's own values, e.g. ``quick: 64 px, coarsest 25 px, 200 it/scale
     (...)``."""
     c = PRESETS[name]
     return f"{name}: {c.max_size} px, coarsest {c.min_size} px, {c.niter} it/scale ({PRESET_USES[name]})"
