@@ -139,12 +139,17 @@ def original_model() -> SinGANSeg:
     return _original_model(load_sampling_reference())
 
 
+SAMPLING_ATOL = 1e-6  # float32 rounding across CPU kernels; one grey level is 2/255 ~ 8e-3 in [-1, 1]
+
+
 @pytest.mark.parametrize("start", SAMPLING["start_scales"])
 def test_sampling_at_every_start_scale_matches_the_original(original_model: SinGANSeg, start: int) -> None:
     """``SinGANSeg.generate`` with their recorded noise vs the float output of their ``SinGAN_generate_clean``
-    (3 samples, one at a time as they do) on a model their ``training.train`` produced. Exact: same generators
-    in eval mode, same uint8-quantised resize between scales, same order of float32 operations. Consecutive
-    start scales give outputs 24-191 grey levels apart (recorded), so a wrong start-scale rule cannot hide."""
+    (3 samples, one at a time as they do) on a model their ``training.train`` produced: same generators in eval
+    mode, same uint8-quantised resize between scales, same order of float32 operations. Equal to float32 rounding
+    (``SAMPLING_ATOL``): bit for bit on the CPU type that recorded it, within 1.2e-7 on a CPU with AMX whose
+    BLAS/convolution kernels round differently. Consecutive start scales give outputs 24-191 grey levels apart
+    (recorded), so a wrong start-scale rule cannot hide."""
     ref = load_sampling_reference()
     assert original_model.config.scale_factor == ref.scale_factor
     assert original_model.num_scales == len(SAMPLING["sizes"]) == 5
@@ -153,7 +158,8 @@ def test_sampling_at_every_start_scale_matches_the_original(original_model: SinG
         ours = original_model.generate(noise, gen_start_scale=start)
         theirs = ref.outputs[start][i]
         assert ours.shape == theirs.shape == (1, 4, 20, 24)
-        assert torch.equal(ours, theirs), f"sample {i}: max diff {(ours - theirs).abs().max():.3g}"
+        diff = float((ours - theirs).abs().max())
+        assert diff <= SAMPLING_ATOL, f"sample {i}: max diff {diff:.3g}"
     if start == 0:  # their plain SinGAN_generate gave the same floats (recorded), so it is covered too
         assert SAMPLING["plain_SinGAN_generate_equals_clean_at_start0"]
 

@@ -99,9 +99,11 @@ def test_one_step_gradients_equal_per_model():
 
 
 def test_k1_reproduces_the_pinned_single_model_result(tmp_path):
-    """``tests/data/trainer_regression.safetensors`` pins the K = 1 path bit for bit (same machine type, same torch).
-    It was written by the single-model trainer before the two trainers became one and reproduced exactly by the
-    unified one; see make_trainer_regression.py for its history."""
+    """``tests/data/trainer_regression.safetensors`` pins the K = 1 path. It was written by the single-model trainer
+    before the two trainers became one and reproduced bit for bit by the unified one on the CPU type that wrote it
+    (see make_trainer_regression.py for its history). Another CPU's kernels round differently and training
+    amplifies that: on a CPU with AMX the generators' mean |difference| was 7e-4, against 4e-2 for another seed,
+    so the bound ``PIN_DRIFT`` sits between the two."""
     img, mask = procedural_pair()
     model = train(ImagePair(img, mask, "proc"), out_dir=tmp_path / "ck", config=TrainConfig(**REGRESSION_CONFIG),
                   device="cpu")
@@ -109,11 +111,22 @@ def test_k1_reproduces_the_pinned_single_model_result(tmp_path):
     got = model.state_dict()
     assert ref.keys() == got.keys()
     for key in ref:
-        assert torch.equal(got[key], ref[key]), key
+        if not ref[key].is_floating_point():
+            assert torch.equal(got[key], ref[key]), key   # e.g. BatchNorm's num_batches_tracked
+    assert _generator_drift(got, ref) < PIN_DRIFT
     # a bound other trainings miss: another seed moves the weights by far more than the tolerance
     other = train(ImagePair(img, mask, "proc"), out_dir=tmp_path / "other",
                   config=TrainConfig(**{**REGRESSION_CONFIG, "seed": 4}), device="cpu").state_dict()
-    assert any((other[k] - ref[k]).abs().max() > 1e-3 for k in ref if k.startswith("generators."))
+    assert _generator_drift(other, ref) > 5 * PIN_DRIFT
+
+
+PIN_DRIFT = 5e-3
+
+
+def _generator_drift(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
+    """Mean over the generators' float tensors of the mean absolute difference between ``a`` and ``b``."""
+    keys = [k for k in b if k.startswith("generators.") and b[k].is_floating_point()]
+    return sum(float((a[k] - b[k]).abs().mean()) for k in keys) / len(keys)
 
 
 def test_model_in_memory_equals_what_from_pretrained_loads(tmp_path):
