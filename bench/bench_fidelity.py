@@ -35,7 +35,8 @@ The ± is the spread over the UNet++ seeds; the generators are trained once (``-
 The original is imported with shims for what its training and sampling import but never use for the math
 (``matplotlib``: its ``imsave`` calls during training are skipped, the samples are captured as arrays and written
 with PIL using matplotlib's float → uint8 rule; ``sklearn.cluster.KMeans``). If ``singan_seg_polyp`` is not
-importable it is installed with ``pip install --no-deps --target bench/out/fidelity/ref singan-seg-polyp==1.0.7``.
+importable it is installed with ``pip install --no-deps --target <tmp>/singanseg-bench-ref-1.0.7 singan-seg-polyp==1.0.7``
+(outside the checkout: its code unpickles with plain ``torch.load``, which this project's own code never does).
 
 Usage::
 
@@ -63,6 +64,7 @@ import resource
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 import types
 from dataclasses import asdict, dataclass, field, fields
@@ -76,6 +78,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "polyps_study"
 OUT = ROOT / "bench" / "out" / "fidelity"
 REF_PACKAGE, REF_VERSION = "singan-seg-polyp", "1.0.7"
+REF_DIR = Path(tempfile.gettempdir()) / f"singanseg-bench-ref-{REF_VERSION}"  # outside the checkout (see above)
 BUILTIN_SOURCES = ("ours", "original", "patchnn")
 # The default run compares the two SinGAN-Seg engines, which keeps it near 30 min on 2 cores; patch-NN (3 s to make
 # its samples, but 6 more UNet++ runs, ~9 min) joins with --sources ours original patchnn; --quick runs all three.
@@ -604,7 +607,7 @@ class Bench:
         pairs = {p.name: p for p in real_pairs(settings.data)}
         self.pairs = pairs
         self.train, self.val = split_pairs(list(pairs), settings.n_train, settings.n_val, settings.split_seed)
-        self.ref_dir = self.out / "ref"
+        self.ref_dir = REF_DIR
         self.log_lines: list[str] = []
         self.tasks: list[Task] = []
 
