@@ -134,7 +134,9 @@ def train_tab(ws: Workspace) -> None:
     max_size = c2.number_input("Max size (px)", 32, 512, base.max_size, step=8, key=f"tr_max_{preset}",
                                help="Longest side of the finest scale; training time grows with its square.")
     niter = c3.number_input("Iterations per scale", 10, 4000, base.niter, step=10, key=f"tr_iter_{preset}",
-                            help="Paper: 2000. Fewer = faster but blurrier samples.")
+                            help=f"Paper: 2000. Fewer = faster but blurrier samples. The learning rates drop "
+                                 f"x{base.gamma:g} at iteration {base.lr_drop_epoch} (the original's rule), so "
+                                 f"shorter runs keep their initial rates.")
     seed = c4.number_input("Seed", 0, 2**31 - 1, 0, key="tr_seed", help="Same seed, data and settings → same model.")
     c1, c2 = st.columns(2)
     device = c1.radio("Device", ["auto", "cpu", "cuda"], horizontal=True, key="tr_device",

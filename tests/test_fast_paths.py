@@ -68,6 +68,8 @@ def test_style_precision_goes_through_the_device_rule() -> None:
     ("schedule", "fast", "schedule must be one of sequential, concurrent"),
     ("concurrent_depth", 0, "concurrent_depth must be an integer in 1..16"),
     ("concurrent_lr_scale", 1.5, "concurrent_lr_scale must be a number in 0.0..1.0"),
+    ("lr_drop_at", 1.5, "lr_drop_at must be a number in 0.0..1.0"),
+    ("lr_drop_epoch", 0, "lr_drop_epoch must be an integer in 1..1000000"),
 ])
 def test_each_option_is_validated(field: str, bad: object, words: str) -> None:
     with pytest.raises(InputError, match=words):
@@ -329,3 +331,18 @@ def test_sample_set_refuses_an_unsupported_precision_before_writing(fp32_model: 
     with pytest.raises(InputError, match="fp16 needs a CUDA GPU"):
         write_sample_set([fp32_model], tmp_path / "set", 2, precision="fp16")
     assert not (tmp_path / "set").exists()
+
+
+def test_lr_drop_options_reach_the_trainer() -> None:
+    """Default: the original's absolute milestone (1600, whatever niter is); ``--lr-drop-epoch`` moves it,
+    ``--lr-drop-at`` switches to a fraction of niter; a config without ``lr_drop_at`` (None) validates."""
+    from singanseg_core.training.trainer import lr_milestone
+
+    def milestone(*extra: str) -> int:
+        args = build_parser().parse_args(["train", "--image", "i", "--out", "o", "--preset", "quick", *extra])
+        return lr_milestone(train_config_from_args(args))
+
+    assert TrainConfig.from_preset("quick").validated().lr_drop_at is None
+    assert milestone() == 1600 and milestone("--iters", "3000") == 1600
+    assert milestone("--lr-drop-epoch", "100") == 100
+    assert milestone("--lr-drop-at", "0.5") == 100 and milestone("--lr-drop-at", "0.5", "--iters", "50") == 25

@@ -128,3 +128,16 @@ def test_demo_masks_are_documented_threshold() -> None:
         assert np.array_equal(committed, mask), name
         assert set(np.unique(mask)) <= {0, 255}
         assert 0.05 < (mask > 0).mean() < 0.7
+
+
+def test_demo_specs_describe_their_committed_checkpoints() -> None:
+    """Each ``DEMO_SPECS`` entry's settings are those its committed checkpoint records (a spec that drifted from
+    its checkpoint, e.g. after a default changed, would label the demo with settings it was not trained with)."""
+    import json
+
+    from singanseg_core.services.demo import ASSETS_DIR, DEMO_CHECKPOINTS, DEMO_SPECS
+    from singanseg_core.training.config import TrainConfig
+
+    for name in DEMO_CHECKPOINTS:
+        recorded = json.loads((ASSETS_DIR / "checkpoints" / name / "config.json").read_text())["train"]["config"]
+        assert TrainConfig.from_dict(recorded).to_dict() == DEMO_SPECS[name].config().to_dict(), name

@@ -46,9 +46,13 @@ def resume_point(out: Path, pair: ImagePair, cfg: TrainConfig, resume: bool, ove
         raise InputError(f"{out}: the partial checkpoint was trained on other content; use --overwrite")
     saved = status.config.train.get("config")
     # settings added since the partial checkpoint was written take their defaults (an older run may resume)
-    if not isinstance(saved, dict) or TrainConfig.from_dict(saved).to_dict() != cfg.to_dict():
-        raise InputError(f"{out}: the partial checkpoint used other settings; resume with the same settings or "
-                         "use --overwrite")
+    if not isinstance(saved, dict):
+        raise InputError(f"{out}: the partial checkpoint records no training settings; use --overwrite")
+    theirs, ours = TrainConfig.from_dict(saved).to_dict(), cfg.to_dict()
+    if theirs != ours:
+        diff = ", ".join(f"{k}: {theirs[k]!r} there, {ours[k]!r} here" for k in ours if theirs[k] != ours[k])
+        raise InputError(f"{out}: the partial checkpoint used other settings ({diff}); resume with the same "
+                         "settings or use --overwrite")
     return done
 
 

@@ -30,7 +30,8 @@ class TrainConfig:
     lr_d: float = 5e-4
     beta1: float = 0.5
     gamma: float = 0.1             # LR multiplier at the milestone
-    lr_drop_at: float = 0.8        # fraction of niter (0.8 x 2000 = 1600, the original's milestone)
+    lr_drop_epoch: int = 1600      # the original's absolute milestone: runs of <= 1600 iterations never drop
+    lr_drop_at: float | None = None  # set: drop at this fraction of niter instead (ConSinGAN's rule; not the paper's)
     d_steps: int = 3
     lambda_grad: float = 0.1
     alpha: float = 10.0            # reconstruction loss weight
@@ -63,6 +64,8 @@ class TrainConfig:
         """This config, or an ``InputError`` naming the first setting outside its allowed range."""
         for name, (lo, hi) in _RANGES.items():
             value = getattr(self, name)
+            if value is None and name in _OPTIONAL:
+                continue
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
                 and lo <= value <= hi
             if ok and isinstance(lo, int) and isinstance(hi, int) and not isinstance(value, int):
@@ -109,10 +112,12 @@ class TrainConfig:
 _RANGES: dict[str, tuple[float, float]] = {
     "nfc": (1, 512), "max_nfc": (1, 1024), "ker_size": (1, 7), "num_layer": (3, 8), "min_size": (11, 1024),
     "max_size": (11, 4096), "scale_factor": (0.1, 0.95), "niter": (1, 1_000_000), "lr_g": (1e-8, 1.0),
-    "lr_d": (1e-8, 1.0), "beta1": (0.0, 0.999), "gamma": (0.0, 1.0), "lr_drop_at": (0.0, 1.0), "d_steps": (1, 100),
-    "lambda_grad": (0.0, 1e6), "alpha": (0.0, 1e6), "noise_amp_init": (0.0, 100.0), "prev_batch_epochs": (1, 1000),
-    "seed": (0, 2**63 - 1), "concurrent_depth": (1, 16), "concurrent_lr_scale": (0.0, 1.0),
+    "lr_d": (1e-8, 1.0), "beta1": (0.0, 0.999), "gamma": (0.0, 1.0), "lr_drop_epoch": (1, 1_000_000),
+    "lr_drop_at": (0.0, 1.0), "d_steps": (1, 100), "lambda_grad": (0.0, 1e6), "alpha": (0.0, 1e6),
+    "noise_amp_init": (0.0, 100.0), "prev_batch_epochs": (1, 1000), "seed": (0, 2**63 - 1),
+    "concurrent_depth": (1, 16), "concurrent_lr_scale": (0.0, 1.0),
 }
+_OPTIONAL = {"lr_drop_at"}  # None = not used
 SCHEDULES = ("sequential", "concurrent")
 
 PRESETS: dict[str, TrainConfig] = {

@@ -92,8 +92,14 @@ def build_scale_nets(cfg: TrainConfig, nfc: int, seed: int, n: int,
 
 
 def lr_milestone(cfg: TrainConfig) -> int:
-    """The epoch (0-based count of scheduler steps) at which both learning rates drop by ``gamma``."""
-    return max(1, int(round(cfg.lr_drop_at * cfg.niter)))
+    """The epoch (0-based count of scheduler steps) at which both learning rates drop by ``gamma``.
+
+    By default the original's absolute ``lr_drop_epoch`` (1600: the last 400 of the paper's 2000 iterations; a run
+    of <= 1600 iterations keeps its initial rates throughout); with ``lr_drop_at`` set, that fraction of ``niter``.
+    """
+    if cfg.lr_drop_at is not None:
+        return max(1, int(round(cfg.lr_drop_at * cfg.niter)))
+    return cfg.lr_drop_epoch
 
 
 # ---------------------------------------------------------------------------------------------- faster paths

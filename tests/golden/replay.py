@@ -165,13 +165,13 @@ class TrainingReference:
         return [s.real for s in self.scales]
 
     def train_config_kwargs(self) -> dict[str, Any]:
-        """Our ``TrainConfig`` fields for the same run. ``lr_drop_at`` is a fraction of niter in our config; their
-        milestone is the absolute epoch 1600 whatever niter is, so it is expressed as 1600 / niter here."""
+        """Our ``TrainConfig`` fields for the same run (their MultiStepLR milestone, the absolute epoch 1600 whatever
+        niter is, is our ``lr_drop_epoch``)."""
         o = self.options
         return {"nc_im": o["nc_im"], "nfc": o["nfc_init"], "ker_size": o["ker_size"], "num_layer": o["num_layer"],
                 "min_size": o["min_size"], "max_size": o["max_size"], "scale_factor": o["scale_factor_init"],
                 "niter": o["niter"], "lr_g": o["lr_g"], "lr_d": o["lr_d"], "beta1": o["beta1"],
-                "gamma": o["gamma"], "lr_drop_at": self.scales[0].milestones[0] / o["niter"],
+                "gamma": o["gamma"], "lr_drop_epoch": self.scales[0].milestones[0],
                 "d_steps": o["Dsteps"], "lambda_grad": o["lambda_grad"], "alpha": float(o["alpha"]),
                 "noise_amp_init": o["noise_amp_init"]}
 

@@ -108,6 +108,12 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
                    help="shortest side of the coarsest scale, px")
     p.add_argument("--iters", type=train_setting("niter"), default=None, help="iterations per scale (paper: 2000)")
     p.add_argument("--seed", type=train_setting("seed"), default=None, help="random seed (default 0)")
+    p.add_argument("--lr-drop-epoch", type=train_setting("lr_drop_epoch"), default=None,
+                   help="iteration at which both learning rates drop x0.1 (default 1600, the original's: runs of "
+                        "<= 1600 iterations never drop)")
+    p.add_argument("--lr-drop-at", type=train_setting("lr_drop_at"), default=None,
+                   help="drop the learning rates at this fraction of the iterations instead (e.g. 0.8; not the "
+                        "paper's rule)")
     p.add_argument("--nc", type=int, choices=(3, 4), default=None, help="4 = image + mask (default), 3 = vanilla")
     p.add_argument("--fast-resize", action="store_true",
                    help="resize between scales in full float precision instead of the original's uint8 round trip "
@@ -137,6 +143,7 @@ def add_precision_option(p: "argparse.ArgumentParser | argparse._ArgumentGroup",
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig.from_preset(
         args.preset, max_size=args.max_size, min_size=args.min_size, niter=args.iters, seed=args.seed,
+        lr_drop_epoch=args.lr_drop_epoch, lr_drop_at=args.lr_drop_at,
         nc_im=args.nc, faithful_resize=False if args.fast_resize else None, precision=args.precision,
         compile=True if args.compile else None, schedule=args.schedule, concurrent_depth=args.concurrent_depth,
         concurrent_lr_scale=args.concurrent_lr_scale)
