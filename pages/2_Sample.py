@@ -12,6 +12,7 @@ import ui_panels as panels
 from singanseg_core.services.workspace import Workspace, safe_name
 
 MAX_SAMPLES = 64
+MAX_REDRAWS = 8   # on this page (the CLI allows sampling.writer.MAX_REDRAWS)
 EXPLORE = ["Start scales", "True-pixel histogram", "Style preview"]
 
 
@@ -41,6 +42,11 @@ def settings(ws: Workspace, names: list[str]) -> dict | None:
                                  "on this page; the CLI has no limit).")
         seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="sm_seed",
                                help="Same checkpoint, settings and seed → the same samples.")
+        redraw = st.number_input("Redraw empty masks (tries)", 0, MAX_REDRAWS, 0, key="sm_redraw",
+                                 help="0 = off (the paper: every draw is kept). N = a sample whose mask comes out "
+                                      "empty is drawn again from fresh seeded noise, up to N times; samples with an "
+                                      "object are unchanged. Small objects at start scale 0 often come out empty; "
+                                      "this keeps the draws that have one (the set's statistics change).")
     c3, c4 = st.columns(2)
     free = k == 0
     why = None if free else "width and height factors apply at start scale 0 only"
@@ -52,7 +58,7 @@ def settings(ws: Workspace, names: list[str]) -> dict | None:
         st.caption(f":material/block: Width and height factors: {why}.")
         sh = sv = 1.0
     return {"checkpoints": chosen, "gen_start_scale": int(k), "n": int(n), "seed": int(seed),
-            "scale_h": float(sh), "scale_v": float(sv)}
+            "scale_h": float(sh), "scale_v": float(sv), "redraw_empty": int(redraw)}
 
 
 def generate(ws: Workspace, params: dict) -> dict:
@@ -62,7 +68,7 @@ def generate(ws: Workspace, params: dict) -> dict:
     for i, name in enumerate(params["checkpoints"]):
         model = ui.load_model(ws, name)
         s = model.sample(params["n"], params["gen_start_scale"], scale_h=params["scale_h"],
-                         scale_v=params["scale_v"], seed=params["seed"])
+                         scale_v=params["scale_v"], seed=params["seed"], redraw_empty=params["redraw_empty"])
         out["results"][name] = {"images": s.images, "masks": s.masks, "pct": s.true_pixel_pct, "samples": s}
         progress.progress((i + 1) / len(params["checkpoints"]), text=f"{name}: {len(s)} samples")
     progress.empty()
@@ -78,6 +84,10 @@ def gallery(ws: Workspace, result: dict) -> None:
     for name, r in result["results"].items():
         st.markdown(f"#### {name}")
         panels.quality_flag(r["samples"], name)
+        if r["samples"].redraws is not None:
+            redrawn, still = int((r["samples"].redraws > 0).sum()), int((np.asarray(r["pct"]) == 0).sum())
+            st.caption(f":material/replay: {redrawn} of {len(r['pct'])} sample(s) redrawn because their mask was "
+                       f"empty; {still} still empty after {result['params']['redraw_empty']} tries.")
         mean, std = _mean_std(r["masks"])
         cols = st.columns(4)
         cols[0].image(ui.upscale(ui.load_model(ws, name).real_image(), side), caption="real image", width="stretch")
@@ -89,7 +99,9 @@ def gallery(ws: Workspace, result: dict) -> None:
                        help="Average share of mask pixels that are object, over these samples.")
         draw = {"image": lambda i, m: i, "mask": lambda i, m: ui.framed(m), "overlay": ui.overlay}.get(view, ui.triptych)
         tiles = [draw(img, msk) for img, msk in zip(r["images"], r["masks"])]
-        caps = [f"#{i} · {p:.1f} % object" for i, p in enumerate(r["pct"])]
+        redraws = r["samples"].redraws
+        caps = [f"#{i} · {p:.1f} % object" + (f" · redrawn {redraws[i]}x" if redraws is not None and redraws[i] else "")
+                for i, p in enumerate(r["pct"])]
         for lo in range(0, len(tiles), per_row):
             cols = st.columns(per_row)
             for c, t, cap in zip(cols, tiles[lo:lo + per_row], caps[lo:lo + per_row]):
@@ -108,7 +120,9 @@ def save(ws: Workspace, result: dict) -> None:
 
     p = result["params"]  # the shown samples' own settings, never the widgets' current ones
     more = "-etc" if len(p["checkpoints"]) > 1 else ""
-    default = f"{p['checkpoints'][0]}{more}-s{p['gen_start_scale']}-seed{p['seed']}"
+    redraw = p.get("redraw_empty", 0)
+    default = f"{p['checkpoints'][0]}{more}-s{p['gen_start_scale']}-seed{p['seed']}" + (f"-redraw{redraw}" if redraw
+                                                                                       else "")
     c1, c2 = st.columns([5, 2], vertical_alignment="bottom")
     name = ui.derived_text_input("Save as (folder under samples/)", default, key="sm_save_name", container=c1,
                                  max_chars=80, help="Follows the shown samples' start scale and seed until you type "
@@ -116,12 +130,15 @@ def save(ws: Workspace, result: dict) -> None:
                                  "added.")
     if ui.button("Save samples", key="sm_save", icon=":material/save:", action="sample-save", container=c2,
                  help=f"Writes the {p['n']} sample(s) per checkpoint shown above (start scale "
-                      f"{p['gen_start_scale']}, seed {p['seed']}): images, masks and manifest.csv."):
+                      f"{p['gen_start_scale']}, seed {p['seed']}"
+                      + (f", empty masks redrawn up to {redraw}x" if redraw else "")
+                      + "): images, masks and manifest.csv."):
         folder = ws.reserve_dir(ws.samples, safe_name(name, "folder name"))  # ours alone, even if another
         try:                                                                  # session asks for the same name
             with st.spinner(f"Writing {p['n']} sample(s) per checkpoint..."):
                 write_sample_set([ui.load_model(ws, ck) for ck in p["checkpoints"]], folder, p["n"],
-                                 p["gen_start_scale"], p["seed"], scale_h=p["scale_h"], scale_v=p["scale_v"])
+                                 p["gen_start_scale"], p["seed"], scale_h=p["scale_h"], scale_v=p["scale_v"],
+                                 redraw_empty=redraw)
         except BaseException:
             ws.release_dir(folder)
             raise
@@ -174,8 +191,8 @@ def from_checkpoints(ws: Workspace) -> None:
     shown = result["params"]
     if shown != params:
         st.caption(f":material/info: Settings changed since these samples were generated (start scale "
-                   f"{shown['gen_start_scale']}, seed {shown['seed']}); they and **Save** keep those settings until "
-                   "you press Generate again.")
+                   f"{shown['gen_start_scale']}, seed {shown['seed']}, redraws {shown.get('redraw_empty', 0)}); they "
+                   "and **Save** keep those settings until you press Generate again.")
     n_total = sum(len(r["images"]) for r in result["results"].values())
     st.success(f"{n_total} samples in {result['seconds']:.2f} s.", icon=":material/check:")
     gallery(ws, result)

@@ -385,6 +385,20 @@ def test_sample_save_name_follows_the_shown_result_until_typed(demo_ws: Workspac
     assert by_key(at, "text_input", "sm_save_name").value == f"{ck}-s2-seed3"
 
 
+def test_sample_redraw_option_reaches_the_name_the_gallery_and_the_saved_set(demo_ws: Workspace) -> None:
+    at = page("pages/2_Sample.py").run()
+    by_key(at, "number_input", "sm_n").set_value(3)
+    by_key(at, "number_input", "sm_redraw").set_value(2)
+    at = ok(by_key(at.run(), "button", "sm_go").click().run())
+    ck = at.session_state["sm_result"]["params"]["checkpoints"][0]
+    assert at.session_state["sm_result"]["params"]["redraw_empty"] == 2
+    assert any("redrawn because their mask was empty" in c.value for c in at.caption)
+    assert by_key(at, "text_input", "sm_save_name").value == f"{ck}-s0-seed0-redraw2"
+    at = ok(by_key(at, "button", "sm_save").click().run())
+    frame = pd.read_csv(demo_ws.samples / f"{ck}-s0-seed0-redraw2" / "manifest.csv")
+    assert "redraws" in frame and len(frame) == 3
+
+
 def test_style_transfer_picks_and_name_follow_the_samples_set(demo_ws: Workspace, spawned: list[Path]) -> None:
     ck0, ck1 = demo_ws.list_checkpoints()[:2]
     age(write_set(demo_ws, "a", 6, ck0, 1), 300)

@@ -18,6 +18,8 @@ class Samples:
         raw_masks: ``(N, H, W)`` float32 in [0, 1] (the mask channel before thresholding), if asked for.
         gen_start_scale: the start scale actually used (after clamping).
         seed: the seed used.
+        redraws: ``(N,)`` int64, how many times each sample was redrawn because its mask was empty (only when
+            sampling with ``redraw_empty``; a sample at the cap whose mask is still empty is the first draw).
     """
 
     images: np.ndarray
@@ -25,6 +27,7 @@ class Samples:
     raw_masks: np.ndarray | None
     gen_start_scale: int
     seed: int
+    redraws: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.images)

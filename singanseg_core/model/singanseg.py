@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from pathlib import Path
@@ -300,7 +301,7 @@ class SinGANSeg:
     def sample(self, n: int = 1, gen_start_scale: int = 0, scale_h: float = 1.0, scale_v: float = 1.0,
                seed: int | None = None, batch_size: int | None = None, return_raw_mask: bool = False,
                noise: Sequence[torch.Tensor] | None = None, precision: str = "fp32",
-               compile: bool = False) -> Samples:
+               compile: bool = False, redraw_empty: int = 0, first_index: int = 0) -> Samples:
         """Generate ``n`` image/mask pairs, batched on the model's device.
 
         Below ``gen_start_scale`` the stored reconstruction noise is used, from it on fresh noise (0 = most
@@ -318,11 +319,18 @@ class SinGANSeg:
                 slightly (a few grey levels; masks near the 0.5 threshold may flip).
             compile: the compiled sampler (:meth:`inference_generators`); equal to the eager one to float
                 rounding.
+            redraw_empty: off (0, the paper) or the most times a sample whose mask came out empty is drawn again
+                from fresh noise (:func:`redraw_seed` of ``seed``, its index and the attempt, so it does not move
+                any other sample; samples with a mask are unchanged). Changes the set's distribution: it keeps
+                the polyp-bearing draws. The count per sample is in ``Samples.redraws``.
+            first_index: the index of the first sample in its set (for ``redraw_empty``'s seeds).
         """
         batch_size = batch_size or self.default_batch_size()
         autocast_dtype(self.device, precision)  # an unsupported precision fails before any work
         if n < 0:
             raise InputError(f"n must be ≥ 0, got {n}")
+        if redraw_empty and self.config.nc_im < 4:
+            raise InputError("redraw_empty needs a model with a mask channel (nc_im = 4)")
         k, msg = self.clamp_start_scale(gen_start_scale)
         if msg:
             warnings.warn(msg, stacklevel=2)
@@ -336,13 +344,9 @@ class SinGANSeg:
             batch_noise = (self.draw_noise(b, gen, scale_v, scale_h) if noise is None
                            else [z[done:done + b] for z in noise])
             out = self.generate(batch_noise, k, scale_v, scale_h, precision=precision, compile=compile)
-            arr = tensor_to_uint8(out[:, :3])
-            images.append(arr)
-            if self.config.nc_im >= 4:
-                raw = ((out[:, 3] + 1.0) / 2.0).clamp(0.0, 1.0)
-                masks.append(((raw > 0.5).to(torch.uint8) * 255).cpu().numpy())
-                if return_raw_mask:
-                    raws.append(raw.float().cpu().numpy())
+            for part, arr in zip((images, masks, raws), self._to_arrays(out, return_raw_mask)):
+                if arr is not None:
+                    part.append(arr)
             done += b
         if not images:
             h, w = round(self.config.sizes[-1][0] * scale_v), round(self.config.sizes[-1][1] * scale_h)
@@ -350,7 +354,33 @@ class SinGANSeg:
         img = np.concatenate(images)
         msk = np.concatenate(masks) if masks else np.zeros(img.shape[:3], np.uint8)
         raw = np.concatenate(raws) if raws else None
-        return Samples(img, msk, raw, k, int(seed))
+        redraws = None
+        if redraw_empty:
+            redraws = np.zeros(len(img), np.int64)
+            for j in np.flatnonzero(msk.reshape(len(msk), -1).max(axis=1, initial=0) == 0):
+                for attempt in range(1, int(redraw_empty) + 1):
+                    redraws[j] = attempt
+                    gen_j = torch.Generator().manual_seed(redraw_seed(int(seed), first_index + int(j), attempt))
+                    out = self.generate(self.draw_noise(1, gen_j, scale_v, scale_h), k, scale_v, scale_h,
+                                        precision=precision, compile=compile)
+                    img_j, msk_j, raw_j = self._to_arrays(out, return_raw_mask)
+                    if msk_j.any():
+                        img[j], msk[j] = img_j[0], msk_j[0]
+                        if raw is not None:
+                            raw[j] = raw_j[0]
+                        break
+        return Samples(img, msk, raw, k, int(seed), redraws)
+
+    def _to_arrays(self, out: torch.Tensor, return_raw_mask: bool
+                   ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """``(N, nc_im, H, W)`` in [-1, 1] → uint8 images ``(N, H, W, 3)``, 0/255 masks ``(N, H, W)`` (``None``
+        without a mask channel) and, if asked for, the raw mask channel in [0, 1]."""
+        img = tensor_to_uint8(out[:, :3])
+        if self.config.nc_im < 4:
+            return img, None, None
+        raw = ((out[:, 3] + 1.0) / 2.0).clamp(0.0, 1.0)
+        msk = ((raw > 0.5).to(torch.uint8) * 255).cpu().numpy()
+        return img, msk, (raw.float().cpu().numpy() if return_raw_mask else None)
 
     # ------------------------------------------------------------------ teaching
     def trace(self, seed: int = 0, gen_start_scale: int = 0) -> "PyramidTrace":
@@ -371,6 +401,13 @@ class SinGANSeg:
         from .training_log import read_training_log
 
         return None if self.path is None else read_training_log(self.path)
+
+
+def redraw_seed(seed: int, index: int, attempt: int) -> int:
+    """The seed of sample ``index``'s ``attempt``-th redraw (``SinGANSeg.sample(redraw_empty=...)``): a hash, so
+    redraws never reuse another sample's noise and a sample's redraws do not depend on the batch or the set size."""
+    digest = hashlib.blake2b(f"redraw:{seed}:{index}:{attempt}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
 
 
 def weights_budget(config: ModelConfig) -> int:

@@ -2,7 +2,8 @@
 (which adds its ``st_*`` columns), statistics, studies and the dashboard.
 
 One row per generated pair: ``checkpoint`` (model name), ``checkpoint_path``, ``seed``, ``gen_start_scale``,
-``index``, ``image`` and ``mask`` (file names in the folder), ``true_pixel_pct`` (0..100), ``scale_h``, ``scale_v``.
+``index``, ``image`` and ``mask`` (file names in the folder), ``true_pixel_pct`` (0..100), ``scale_h``, ``scale_v``;
+plus ``redraws`` in sets sampled with ``redraw_empty`` (times the sample was redrawn because its mask was empty).
 """
 
 from __future__ import annotations

@@ -27,10 +27,12 @@ from .manifest import MANIFEST_COLUMNS, read_manifest, sample_stem, write_manife
 MAX_SAMPLES = 100_000          # per model and call
 SCALE_RANGE = (0.25, 4.0)      # output width / height relative to the training size
 MAX_BATCH = 4096               # samples per forward pass
+MAX_REDRAWS = 32               # redraws of one empty-mask sample (bounds the work at 33 draws per sample)
 SAMPLING_RANGES: dict[str, tuple[float, float]] = {
     "n": (1, MAX_SAMPLES), "gen_start_scale": (0, MAX_SCALES), "seed": (0, 2**63 - 1),
-    "scale_h": SCALE_RANGE, "scale_v": SCALE_RANGE, "batch_size": (1, MAX_BATCH),
+    "scale_h": SCALE_RANGE, "scale_v": SCALE_RANGE, "batch_size": (1, MAX_BATCH), "redraw_empty": (0, MAX_REDRAWS),
 }
+REDRAWS_COLUMN = "redraws"     # manifest column of sets sampled with redraw_empty > 0
 
 
 def check_sampling(**values: float | int | None) -> None:
@@ -50,17 +52,18 @@ def check_sampling(**values: float | int | None) -> None:
 def write_samples(model: SinGANSeg, out_dir: str | os.PathLike, n: int, gen_start_scale: int = 0, seed: int = 0,
                   batch_size: int | None = None, scale_h: float = 1.0, scale_v: float = 1.0, start_index: int = 0,
                   progress: Callable[[int, int], "bool | None"] | None = None, workers: int = 2,
-                  precision: str = "fp32", compile: bool = False) -> pd.DataFrame:
+                  precision: str = "fp32", compile: bool = False, redraw_empty: int = 0) -> pd.DataFrame:
     """Generate ``n`` samples of ``model`` into ``out_dir`` and merge them into its ``manifest.csv``.
 
     Sample ``i`` (``start_index ≤ i < start_index + n``) is the same for a given seed whatever the batch size.
     PNGs are encoded on ``workers`` threads while the next batch is generated. Returns the rows written.
     Not all-or-nothing by itself (a failure leaves the files written so far): new sets go through
     :func:`write_sample_set`. ``precision`` and ``compile`` are :meth:`SinGANSeg.sample`'s faster paths
-    (off by default).
+    (off by default); ``redraw_empty`` its redrawing of empty-mask samples (off by default; when on, each row
+    records its redraws in the ``redraws`` column).
     """
     check_sampling(n=n, gen_start_scale=gen_start_scale, seed=seed, scale_h=scale_h, scale_v=scale_v,
-                   batch_size=batch_size)
+                   batch_size=batch_size, redraw_empty=redraw_empty)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     k, _ = model.clamp_start_scale(gen_start_scale)
@@ -77,7 +80,8 @@ def write_samples(model: SinGANSeg, out_dir: str | os.PathLike, n: int, gen_star
             hi = min(lo + batch_size, total)
             noise = model.draw_noise(hi - lo, gen, scale_v, scale_h)
             batch = model.sample(hi - lo, k, scale_h=scale_h, scale_v=scale_v, seed=seed, noise=noise,
-                                 batch_size=batch_size, precision=precision, compile=compile)
+                                 batch_size=batch_size, precision=precision, compile=compile,
+                                 redraw_empty=redraw_empty, first_index=lo)
             pct = batch.true_pixel_pct
             for j in range(hi - lo):
                 i = lo + j
@@ -87,7 +91,8 @@ def write_samples(model: SinGANSeg, out_dir: str | os.PathLike, n: int, gen_star
                 rows.append({"checkpoint": model.name, "checkpoint_path": str(model.path) if model.path else "",
                              "seed": seed, "gen_start_scale": k, "index": i, "image": f"{stem}_img.png",
                              "mask": f"{stem}_mask.png", "true_pixel_pct": round(float(pct[j]), 4),
-                             "scale_h": scale_h, "scale_v": scale_v})
+                             "scale_h": scale_h, "scale_v": scale_v,
+                             **({REDRAWS_COLUMN: int(batch.redraws[j])} if batch.redraws is not None else {})})
             done = [f for f in futures if f.done()]
             for f in done:  # a full disk stops the run at once, not after all the sampling
                 f.result()
@@ -99,7 +104,7 @@ def write_samples(model: SinGANSeg, out_dir: str | os.PathLike, n: int, gen_star
         for f in futures:
             f.cancel()
         pool.shutdown(wait=True)
-    new = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+    new = pd.DataFrame(rows, columns=MANIFEST_COLUMNS + ([REDRAWS_COLUMN] if redraw_empty else []))
     old = read_manifest(out)
     if len(old):
         keep = ~old["image"].isin(new["image"])
@@ -114,7 +119,7 @@ def write_sample_set(models: Sequence[SinGANSeg], out_dir: str | os.PathLike, n:
                      seed: int = 0, batch_size: int | None = None, scale_h: float = 1.0, scale_v: float = 1.0,
                      progress: Callable[[str, int, int], "bool | None"] | None = None,
                      overwrite: bool = False, workers: int = 2, precision: str = "fp32",
-                     compile: bool = False) -> pd.DataFrame:
+                     compile: bool = False, redraw_empty: int = 0) -> pd.DataFrame:
     """A new sample set: ``n`` samples of every model in ``models`` in ``out_dir``, all or nothing.
 
     Everything (PNGs and ``manifest.csv``) is written into a temporary sibling folder that is renamed to
@@ -125,6 +130,8 @@ def write_sample_set(models: Sequence[SinGANSeg], out_dir: str | os.PathLike, n:
     Args:
         progress: ``progress(model name, samples done, n)``; returning ``False`` cancels (``Cancelled``).
         precision, compile: the faster sampling paths of :meth:`SinGANSeg.sample` (off by default).
+        redraw_empty: redraw a sample whose mask is empty up to this many times (:meth:`SinGANSeg.sample`; 0 =
+            off, the paper).
     Returns:
         The manifest of the new set (one row per sample, models in the given order).
     Raises:
@@ -132,7 +139,7 @@ def write_sample_set(models: Sequence[SinGANSeg], out_dir: str | os.PathLike, n:
             ``out_dir`` holds something already, or the disk is full. Cancelled.
     """
     check_sampling(n=n, gen_start_scale=gen_start_scale, seed=seed, scale_h=scale_h, scale_v=scale_v,
-                   batch_size=batch_size)
+                   batch_size=batch_size, redraw_empty=redraw_empty)
     for model in models:  # an unsupported precision fails before the folder is touched
         autocast_dtype(model.device, precision)
     out = Path(out_dir)
@@ -149,5 +156,6 @@ def write_sample_set(models: Sequence[SinGANSeg], out_dir: str | os.PathLike, n:
         for model in models:
             relay = None if progress is None else (lambda d, t, name=model.name: progress(name, d, t))
             frames.append(write_samples(model, tmp, n, gen_start_scale, seed, batch_size, scale_h, scale_v,
-                                        progress=relay, workers=workers, precision=precision, compile=compile))
+                                        progress=relay, workers=workers, precision=precision, compile=compile,
+                                        redraw_empty=redraw_empty))
     return pd.concat(frames, ignore_index=True)

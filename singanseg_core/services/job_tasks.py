@@ -228,7 +228,7 @@ def _check_sample(ws: Workspace, a: dict) -> dict:
         status = checkpoint_status(_existing(ws, "checkpoints", name, "checkpoint"))
         if status.state != "finished":
             raise InputError(f"checkpoint {name!r} is {status.state}" + (f": {status.message}" if status.message else ""))
-    defaults = {"n": 16, "gen_start_scale": 0, "seed": 0, "scale_h": 1.0, "scale_v": 1.0}
+    defaults = {"n": 16, "gen_start_scale": 0, "seed": 0, "scale_h": 1.0, "scale_v": 1.0, "redraw_empty": 0}
     for key, default in defaults.items():
         lo, hi = SAMPLING_RANGES[key]
         a[key] = _int(a, key, default, lo, hi) if isinstance(default, int) else _float(a, key, default, lo, hi)
@@ -254,7 +254,8 @@ def _run_sample(ctx: JobContext) -> dict[str, Any]:
                           item_progress=done / max(n, 1), item_state="running" if done < n else "done")
 
     write_sample_set(models, out, int(a["n"]), int(a["gen_start_scale"]), int(a["seed"]),
-                     scale_h=float(a["scale_h"]), scale_v=float(a["scale_v"]), progress=progress)
+                     scale_h=float(a["scale_h"]), scale_v=float(a["scale_v"]), progress=progress,
+                     redraw_empty=int(a.get("redraw_empty", 0)))
     for name in names:
         ctx.update(item=name, item_progress=1.0, item_state="done")
     return {"samples": ctx.ws.relative(out), "message": f"wrote samples of {len(names)} checkpoint(s)"}

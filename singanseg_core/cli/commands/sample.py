@@ -22,6 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scale-v", type=sampling_setting("scale_v"), default=1.0, help="height factor (only with --gen-start-scale 0)")
     p.add_argument("--batch-size", type=sampling_setting("batch_size"), default=None,
                    help="samples generated per batch (default: 4 on CPU, 64 on GPU)")
+    p.add_argument("--redraw-empty", type=sampling_setting("redraw_empty"), default=0, metavar="N",
+                   help="redraw a sample whose mask came out empty, up to N times, from fresh seeded noise (default "
+                        "0 = off, as the paper; changes the set: it keeps the draws that have an object; "
+                        "manifest.csv records each sample's redraws)")
     p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda")
     add_precision_option(p, "the generators (changes the output slightly)")
     p.add_argument("--compile", action="store_true",
@@ -56,11 +60,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         rows = write_sample_set(models, args.out, args.n, args.gen_start_scale, args.seed, args.batch_size,
                                 args.scale_h, args.scale_v, progress=progress, overwrite=args.overwrite,
-                                precision=args.precision or "fp32", compile=args.compile)
+                                precision=args.precision or "fp32", compile=args.compile,
+                                redraw_empty=args.redraw_empty)
     finally:
         for bar in bars.values():
             bar.close()
     for name, part in rows.groupby("checkpoint", sort=False):
+        empty = int((part["true_pixel_pct"] == 0).sum())
+        redrawn = f", {int((part['redraws'] > 0).sum())} redrawn" if "redraws" in part else ""
         print(f"{name}: {len(part)} samples at start scale {int(part['gen_start_scale'].iloc[0])}, mean true-pixel "
-              f"{part['true_pixel_pct'].mean():.2f} % -> {args.out}")
+              f"{part['true_pixel_pct'].mean():.2f} %, {empty} empty mask(s){redrawn} -> {args.out}")
     return 0
