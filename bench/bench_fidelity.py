@@ -91,6 +91,10 @@ CALIBRATION_ITERS = (2, 8)  # iterations per scale of the two timing runs that t
 # --------------------------------------------------------------------------------------------------------------
 
 
+# The one sampling option a variant may set (the rest are TrainConfig fields): redraw empty-mask samples.
+SAMPLING_KEY = "redraw_empty"
+
+
 @dataclass(frozen=True)
 class Variant:
     """A source of synthetic data: ``kind`` "ours" / "original" / "patchnn", plus ``TrainConfig`` overrides
@@ -138,6 +142,11 @@ def parse_value(key: str, text: str) -> Any:
         if default is None or isinstance(default, str):
             if text.lower() in ("none", "null"):
                 return None
+            if default is None:  # an optional setting (e.g. lr_drop_at): a number when it reads as one
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    return text
             return text
     try:
         return json.loads(text)
@@ -325,7 +334,8 @@ def worker_ours(task: dict) -> dict:
         if task.get("calibrate"):
             return _finish({"train_s": t_train, "scales": model.num_scales, "niter": cfg.niter}, tmp / "done.json")
         t0 = time.perf_counter()
-        write_samples(model, tmp / "samples", task["k"], 0, seed=task["sample_seed"])
+        write_samples(model, tmp / "samples", task["k"], 0, seed=task["sample_seed"],
+                      redraw_empty=task.get(SAMPLING_KEY, 0))
         t_sample = time.perf_counter() - t0
         return _finish({"train_s": t_train, "sample_s": t_sample, "scales": model.num_scales, "niter": cfg.niter,
                         "sizes": model.config.sizes, "pcts": _sample_rows(tmp / "samples")}, tmp / "done.json")
@@ -634,6 +644,7 @@ class Bench:
         from singanseg_core.training.config import TrainConfig
 
         over = {"max_size": self.s.max_size, "niter": niter, "seed": self.s.model_seed, **v.override_dict()}
+        over.pop(SAMPLING_KEY, None)
         try:
             return TrainConfig.from_preset("paper", **over).to_dict()
         except Exception as err:  # InputError naming the setting (e.g. an option not merged yet)
@@ -677,6 +688,8 @@ class Bench:
             base = {"k": self.s.k, "sample_seed": self.s.sample_seed, "rgba": str(self.rgba(stem))}
             if v.kind == "ours":
                 payload = {"worker": "ours", "config": self.engine_config(v, niter), "device": self.s.device, **base}
+                if v.override_dict().get(SAMPLING_KEY):
+                    payload[SAMPLING_KEY] = int(v.override_dict()[SAMPLING_KEY])
                 key = f"s{self.s.max_size}-i{niter}"
             elif v.kind == "original":
                 payload = {"worker": "original", "max_size": self.s.max_size, "niter": niter,

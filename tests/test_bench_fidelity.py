@@ -4,6 +4,7 @@ mean ± std, the variant/override parsing, the minutes → iterations rule and t
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -219,3 +220,20 @@ def test_variant_sources_can_skip_their_mixed_runs_but_the_built_in_ones_never_d
     assert [s.sets_of(v) for v in s.variants] == [("synthetic", "mixed"), ("synthetic", "mixed"), ("synthetic",)]
     s = settings_from_args(build_parser().parse_args(["--variant", "bf16:precision=bf16"]))
     assert s.sets_of(s.variants[-1]) == ("synthetic", "mixed")
+
+
+def test_optional_settings_and_the_redraw_sampling_option_reach_their_places(tmp_path):
+    """``lr_drop_at`` (an optional float, default None) parses as a number; ``redraw_empty`` is a sampling option:
+    it reaches the generator task (and its cache key), not the TrainConfig."""
+    from bench.bench_fidelity import SAMPLING_KEY, Bench, Settings
+
+    assert parse_overrides(["lr_drop_at=0.8"]) == {"lr_drop_at": 0.8}
+    assert parse_overrides(["lr_drop_at=none"]) == {"lr_drop_at": None}
+    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "polyps"
+    bench = Bench(Settings(data=str(data), out=str(tmp_path), n_train=2, n_val=3))
+    plain, redraw = Variant("v", "ours", (("niter", 7),)), Variant("v", "ours", (("niter", 7), (SAMPLING_KEY, 4)))
+    assert parse_variant(f"v:niter=7,{SAMPLING_KEY}=4") == redraw
+    t_plain, t_redraw = bench.gen_tasks(plain)[0], bench.gen_tasks(redraw)[0]
+    assert SAMPLING_KEY not in t_plain.payload and t_redraw.payload[SAMPLING_KEY] == 4
+    assert t_plain.payload["config"] == t_redraw.payload["config"] and "redraw_empty" not in t_plain.payload["config"]
+    assert Path(t_plain.payload["dir"]).parent != Path(t_redraw.payload["dir"]).parent  # cached apart

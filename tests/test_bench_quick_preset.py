@@ -28,7 +28,7 @@ def test_variants_are_presets_or_paper_settings_with_changes():
 def _row(variant, empty, n=32, train_s=100.0):
     return {"variant": variant, "spec": variant, "stem": "cju2zp89k9q1g0855k1x0f1xa", "seed": 0, "scales": 3,
             "train_s": train_s, "n": n, "threads": 2, "real_pct": 2.7, "empty_s0": empty, "empty_s1": 0,
-            "mean_pct_s0": 2.0}
+            "mean_pct_s0": 2.0, "empty_s0_redraw4": empty // 2, "draws_s0_redraw4": n + 2 * empty}
 
 
 def test_the_verdict_needs_both_targets_over_all_models():
@@ -37,3 +37,6 @@ def test_the_verdict_needs_both_targets_over_all_models():
     assert "targets met" in md.split("- **a**")[1].split("\n")[0]
     assert "targets not met" in md.split("- **b**")[1].split("\n")[0]    # 3.1 % empty, but one model took > 5 min
     assert "targets not met" in md.split("- **c**")[1].split("\n")[0]    # 12.5 % empty
+    # the redraw option is reported beside the verdict, which stays on the model's own draws
+    assert "targets not met; with `redraw_empty=4`: 6.2 % empty at start 0 for 1.25 draws per sample." in md
+    assert "| 2/32 | 40 |" in md
