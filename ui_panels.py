@@ -176,12 +176,15 @@ def histogram_panel(ws: Workspace, synthetic: np.ndarray, real_masks: dict[str, 
 
 
 def quality_flag(samples: Any, name: str) -> None:
-    """``analysis.quality.assess_samples`` on a checkpoint's samples: a warning when it looks undertrained."""
+    """``analysis.quality.assess_samples`` on a checkpoint's samples: a warning when it looks undertrained; and
+    how many were redrawn when sampled with ``redraw_empty``."""
     from singanseg_core.analysis.quality import assess_samples
 
     report = assess_samples(samples)
     if report.flagged:
         st.warning(f"**{name}** — {report.message}.", icon=":material/warning:")
+    if samples.redraw_note():  # sampled with redraw_empty
+        st.caption(f":material/replay: {samples.redraw_note()}.")
 
 
 def style_preview_panel(images: list[np.ndarray], style: np.ndarray, key: str) -> None:

@@ -9,6 +9,7 @@ import streamlit as st
 
 import ui_common as ui
 import ui_panels as panels
+from singanseg_core.sampling.labels import REDRAW_HELP, describe_sampling, sample_set_name
 from singanseg_core.services.workspace import Workspace, safe_name
 
 MAX_SAMPLES = 64
@@ -42,11 +43,7 @@ def settings(ws: Workspace, names: list[str]) -> dict | None:
                                  "on this page; the CLI has no limit).")
         seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="sm_seed",
                                help="Same checkpoint, settings and seed → the same samples.")
-        redraw = st.number_input("Redraw empty masks (tries)", 0, MAX_REDRAWS, 0, key="sm_redraw",
-                                 help="0 = off (the paper: every draw is kept). N = a sample whose mask comes out "
-                                      "empty is drawn again from fresh seeded noise, up to N times; samples with an "
-                                      "object are unchanged. Small objects at start scale 0 often come out empty; "
-                                      "this keeps the draws that have one (the set's statistics change).")
+        redraw = st.number_input("Redraw empty masks (tries)", 0, MAX_REDRAWS, 0, key="sm_redraw", help=REDRAW_HELP)
     c3, c4 = st.columns(2)
     free = k == 0
     why = None if free else "width and height factors apply at start scale 0 only"
@@ -77,6 +74,8 @@ def generate(ws: Workspace, params: dict) -> dict:
 
 
 def gallery(ws: Workspace, result: dict) -> None:
+    from singanseg_core.analysis.stats import mask_mean_std
+
     view = st.radio("Show", ["image / mask / overlay", "image", "mask", "overlay"], horizontal=True, key="sm_view",
                     help="What each gallery tile shows; overlay paints the mask over the image.")
     wide = view.startswith("image /")
@@ -84,11 +83,7 @@ def gallery(ws: Workspace, result: dict) -> None:
     for name, r in result["results"].items():
         st.markdown(f"#### {name}")
         panels.quality_flag(r["samples"], name)
-        if r["samples"].redraws is not None:
-            redrawn, still = int((r["samples"].redraws > 0).sum()), int((np.asarray(r["pct"]) == 0).sum())
-            st.caption(f":material/replay: {redrawn} of {len(r['pct'])} sample(s) redrawn because their mask was "
-                       f"empty; {still} still empty after {result['params']['redraw_empty']} tries.")
-        mean, std = _mean_std(r["masks"])
+        mean, std = mask_mean_std(r["masks"])
         cols = st.columns(4)
         cols[0].image(ui.upscale(ui.load_model(ws, name).real_image(), side), caption="real image", width="stretch")
         cols[1].image(ui.upscale(ui.framed(ui.grey(mean)), side), caption="mask mean (white = always object)",
@@ -99,19 +94,11 @@ def gallery(ws: Workspace, result: dict) -> None:
                        help="Average share of mask pixels that are object, over these samples.")
         draw = {"image": lambda i, m: i, "mask": lambda i, m: ui.framed(m), "overlay": ui.overlay}.get(view, ui.triptych)
         tiles = [draw(img, msk) for img, msk in zip(r["images"], r["masks"])]
-        redraws = r["samples"].redraws
-        caps = [f"#{i} · {p:.1f} % object" + (f" · redrawn {redraws[i]}x" if redraws is not None and redraws[i] else "")
-                for i, p in enumerate(r["pct"])]
+        caps = r["samples"].captions()
         for lo in range(0, len(tiles), per_row):
             cols = st.columns(per_row)
             for c, t, cap in zip(cols, tiles[lo:lo + per_row], caps[lo:lo + per_row]):
                 c.image(ui.upscale(t, side), caption=cap, width="stretch")
-
-
-def _mean_std(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from singanseg_core.analysis.stats import mask_mean_std
-
-    return mask_mean_std(masks)
 
 
 def save(ws: Workspace, result: dict) -> None:
@@ -119,20 +106,16 @@ def save(ws: Workspace, result: dict) -> None:
     from singanseg_core.sampling.writer import write_sample_set
 
     p = result["params"]  # the shown samples' own settings, never the widgets' current ones
-    more = "-etc" if len(p["checkpoints"]) > 1 else ""
     redraw = p.get("redraw_empty", 0)
-    default = f"{p['checkpoints'][0]}{more}-s{p['gen_start_scale']}-seed{p['seed']}" + (f"-redraw{redraw}" if redraw
-                                                                                       else "")
+    default = sample_set_name(p["checkpoints"], p["gen_start_scale"], p["seed"], redraw)
     c1, c2 = st.columns([5, 2], vertical_alignment="bottom")
     name = ui.derived_text_input("Save as (folder under samples/)", default, key="sm_save_name", container=c1,
                                  max_chars=80, help="Follows the shown samples' start scale and seed until you type "
                                  "a name of your own. A new folder is created; if the name is taken a suffix is "
                                  "added.")
     if ui.button("Save samples", key="sm_save", icon=":material/save:", action="sample-save", container=c2,
-                 help=f"Writes the {p['n']} sample(s) per checkpoint shown above (start scale "
-                      f"{p['gen_start_scale']}, seed {p['seed']}"
-                      + (f", empty masks redrawn up to {redraw}x" if redraw else "")
-                      + "): images, masks and manifest.csv."):
+                 help=f"Writes the {p['n']} sample(s) per checkpoint shown above "
+                      f"({describe_sampling(p['gen_start_scale'], p['seed'], redraw)}): images, masks and manifest.csv."):
         folder = ws.reserve_dir(ws.samples, safe_name(name, "folder name"))  # ours alone, even if another
         try:                                                                  # session asks for the same name
             with st.spinner(f"Writing {p['n']} sample(s) per checkpoint..."):
@@ -190,9 +173,9 @@ def from_checkpoints(ws: Workspace) -> None:
         return
     shown = result["params"]
     if shown != params:
-        st.caption(f":material/info: Settings changed since these samples were generated (start scale "
-                   f"{shown['gen_start_scale']}, seed {shown['seed']}, redraws {shown.get('redraw_empty', 0)}); they "
-                   "and **Save** keep those settings until you press Generate again.")
+        st.caption(f":material/info: Settings changed since these samples were generated ("
+                   f"{describe_sampling(shown['gen_start_scale'], shown['seed'], shown.get('redraw_empty', 0))}); "
+                   "they and **Save** keep those settings until you press Generate again.")
     n_total = sum(len(r["images"]) for r in result["results"].values())
     st.success(f"{n_total} samples in {result['seconds']:.2f} s.", icon=":material/check:")
     gallery(ws, result)

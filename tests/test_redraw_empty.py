@@ -115,3 +115,18 @@ def test_cli_redraw_option(tmp_path: Path) -> None:
                         "--redraw-empty", "99", "--out", str(tmp_path / "t")], capture_output=True, text=True)
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert r.returncode == 1 and len(lines) == 1 and f"--redraw-empty: must be an integer in 0..{MAX_REDRAWS}" in lines[0]
+
+
+def test_names_captions_and_notes_state_the_redraws(model: SinGANSeg) -> None:
+    from singanseg_core.sampling.labels import describe_sampling, sample_set_name
+
+    assert sample_set_name(["a"], 0, 3) == "a-s0-seed3" and sample_set_name(["a", "b"], 1, 3, 4) == "a-etc-s1-seed3-redraw4"
+    assert describe_sampling(0, 3) == "start scale 0, seed 3"
+    assert describe_sampling(0, 3, 4) == "start scale 0, seed 3, empty masks redrawn up to 4x"
+    plain, red = model.sample(8, seed=5), model.sample(8, seed=5, redraw_empty=3)
+    assert plain.redraw_note() is None and all("redrawn" not in c for c in plain.captions())
+    fixed = int((red.redraws > 0).sum())
+    assert fixed > 0 and red.redraw_note().startswith(f"{fixed} of 8 sample(s) redrawn")
+    assert red.redraw_note().endswith(f"{int((red.true_pixel_pct == 0).sum())} still empty")
+    assert sum("redrawn" in c for c in red.captions()) == fixed
+    assert red.captions()[0].startswith(f"#0 · {red.true_pixel_pct[0]:.1f} % object")

@@ -37,6 +37,20 @@ class Samples:
         """Foreground percentage of each mask, ``(N,)`` float64 in [0, 100]."""
         return (self.masks > 0).reshape(len(self.masks), -1).mean(axis=1) * 100.0
 
+    def captions(self) -> list[str]:
+        """One caption per sample: ``#i · 3.2 % object[ · redrawn 2x]``."""
+        redrawn = self.redraws if self.redraws is not None else np.zeros(len(self), np.int64)
+        return [f"#{i} · {p:.1f} % object" + (f" · redrawn {r}x" if r else "")
+                for i, (p, r) in enumerate(zip(self.true_pixel_pct, redrawn))]
+
+    def redraw_note(self) -> str | None:
+        """How many samples were redrawn and how many masks are still empty (``None`` without ``redraw_empty``)."""
+        if self.redraws is None:
+            return None
+        still = int((self.true_pixel_pct == 0).sum())
+        return (f"{int((self.redraws > 0).sum())} of {len(self)} sample(s) redrawn because their mask was empty; "
+                f"{still} still empty")
+
 
 def tensor_to_uint8(x: torch.Tensor) -> np.ndarray:
     """``(N, C, H, W)`` in [-1, 1] → ``(N, H, W, C)`` uint8 by truncation (as the original's image writer)."""
