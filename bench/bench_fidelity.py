@@ -688,8 +688,9 @@ class Bench:
             base = {"k": self.s.k, "sample_seed": self.s.sample_seed, "rgba": str(self.rgba(stem))}
             if v.kind == "ours":
                 payload = {"worker": "ours", "config": self.engine_config(v, niter), "device": self.s.device, **base}
-                if v.override_dict().get(SAMPLING_KEY):
-                    payload[SAMPLING_KEY] = int(v.override_dict()[SAMPLING_KEY])
+                redraw = int(v.override_dict().get(SAMPLING_KEY) or 0)
+                if redraw:
+                    payload[SAMPLING_KEY] = redraw
                 key = f"s{self.s.max_size}-i{niter}"
             elif v.kind == "original":
                 payload = {"worker": "original", "max_size": self.s.max_size, "niter": niter,

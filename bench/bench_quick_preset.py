@@ -9,8 +9,8 @@ start scale 1) with the share of empty masks (no true pixel) and the mean true-p
 
 Variants: preset names (``quick``, ``paper``, ``tiny``) or ``NAME:key=value[,key=value]`` = the paper's settings
 with those ``TrainConfig`` fields changed (by default ``coarse40:max_size=64,min_size=40,niter=300``: fewer, larger
-coarse scales and more iterations, a candidate this session tried). Each task is cached in ``bench/out/quick_preset/`` (gitignored), keyed by its
-settings, so an interrupted run resumes; the ``## Quick preset`` section of ``bench/RESULTS.md`` is rewritten at
+coarse scales and more iterations, a candidate measured against the preset). Each task and its model are cached in
+``bench/out/quick_preset/`` (gitignored), keyed by its settings, so an interrupted run resumes; the ``## Quick preset`` section of ``bench/RESULTS.md`` is rewritten at
 the end (``--no-write`` skips that).
 
 Usage::
@@ -26,7 +26,6 @@ import json
 import os
 import shlex
 import sys
-import tempfile
 import time
 from pathlib import Path
 

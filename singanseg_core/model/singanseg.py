@@ -354,22 +354,29 @@ class SinGANSeg:
         img = np.concatenate(images)
         msk = np.concatenate(masks) if masks else np.zeros(img.shape[:3], np.uint8)
         raw = np.concatenate(raws) if raws else None
-        redraws = None
+        samples = Samples(img, msk, raw, k, int(seed))
         if redraw_empty:
-            redraws = np.zeros(len(img), np.int64)
-            for j in np.flatnonzero(msk.reshape(len(msk), -1).max(axis=1, initial=0) == 0):
-                for attempt in range(1, int(redraw_empty) + 1):
-                    redraws[j] = attempt
-                    gen_j = torch.Generator().manual_seed(redraw_seed(int(seed), first_index + int(j), attempt))
-                    out = self.generate(self.draw_noise(1, gen_j, scale_v, scale_h), k, scale_v, scale_h,
-                                        precision=precision, compile=compile)
-                    img_j, msk_j, raw_j = self._to_arrays(out, return_raw_mask)
-                    if msk_j.any():
-                        img[j], msk[j] = img_j[0], msk_j[0]
-                        if raw is not None:
-                            raw[j] = raw_j[0]
-                        break
-        return Samples(img, msk, raw, k, int(seed), redraws)
+            self._redraw_empty(samples, int(redraw_empty), first_index, scale_v, scale_h, precision, compile)
+        return samples
+
+    def _redraw_empty(self, samples: Samples, tries: int, first_index: int, scale_v: float, scale_h: float,
+                      precision: str, compile: bool) -> None:
+        """In place: each sample of ``samples`` with an empty mask drawn again (up to ``tries`` times, noise from
+        :func:`redraw_seed`) until one has a mask; ``samples.redraws`` counts the attempts."""
+        samples.redraws = np.zeros(len(samples), np.int64)
+        raw_too = samples.raw_masks is not None
+        for j in np.flatnonzero(samples.true_pixel_pct == 0):
+            for attempt in range(1, tries + 1):
+                samples.redraws[j] = attempt
+                gen = torch.Generator().manual_seed(redraw_seed(samples.seed, first_index + int(j), attempt))
+                out = self.generate(self.draw_noise(1, gen, scale_v, scale_h), samples.gen_start_scale, scale_v,
+                                    scale_h, precision=precision, compile=compile)
+                img, msk, raw = self._to_arrays(out, raw_too)
+                if msk.any():
+                    samples.images[j], samples.masks[j] = img[0], msk[0]
+                    if raw_too:
+                        samples.raw_masks[j] = raw[0]
+                    break
 
     def _to_arrays(self, out: torch.Tensor, return_raw_mask: bool
                    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:

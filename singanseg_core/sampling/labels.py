@@ -1,5 +1,5 @@
-"""Words for a set of samples: its default folder name and a one-line description of its settings (the Sample
-page, the CLI and the jobs describe a set the same way)."""
+"""Words for a set of samples, as the Sample page shows them: its default folder name, a one-line description of
+its settings and the redraw option's help."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ...device import autocast_dtype, resolve_device
     from ...model.singanseg import SinGANSeg
-    from ...sampling.writer import write_sample_set
+    from ...sampling.writer import REDRAWS_COLUMN, write_sample_set
 
     device = resolve_device(args.device)
     autocast_dtype(device, args.precision or "fp32")  # one line, before any checkpoint is read
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     for name, part in rows.groupby("checkpoint", sort=False):
         empty = int((part["true_pixel_pct"] == 0).sum())
-        redrawn = f", {int((part['redraws'] > 0).sum())} redrawn" if "redraws" in part else ""
+        redrawn = f", {int((part[REDRAWS_COLUMN] > 0).sum())} redrawn" if REDRAWS_COLUMN in part else ""
         print(f"{name}: {len(part)} samples at start scale {int(part['gen_start_scale'].iloc[0])}, mean true-pixel "
               f"{part['true_pixel_pct'].mean():.2f} %, {empty} empty mask(s){redrawn} -> {args.out}")
     return 0
