@@ -8,14 +8,14 @@ on this machine gets), its wall-clock training time, and ``--n`` samples at star
 start scale 1) with the share of empty masks (no true pixel) and the mean true-pixel % against the real mask's.
 
 Variants: preset names (``quick``, ``paper``, ``tiny``) or ``NAME:key=value[,key=value]`` = the paper's settings
-with those ``TrainConfig`` fields changed (by default ``coarse40:max_size=64,min_size=40,niter=300``: fewer, larger
-coarse scales and more iterations, a candidate measured against the preset). Each task and its model are cached in
+with those ``TrainConfig`` fields changed (by default ``quick25:max_size=64,min_size=25,niter=200``: the preset as it
+was before its coarsest scale became 16 px, measured beside it). Each task and its model are cached in
 ``bench/out/quick_preset/`` (gitignored), keyed by its settings, so an interrupted run resumes; the ``## Quick preset`` section of ``bench/RESULTS.md`` is rewritten at
 the end (``--no-write`` skips that).
 
 Usage::
 
-    python -m bench.bench_quick_preset                         # quick vs coarse40, 3 polyps, seeds 0 1, 32 samples
+    python -m bench.bench_quick_preset                         # quick vs quick25, 3 polyps, seeds 0 1, 32 samples
     python -m bench.bench_quick_preset --variants quick --seeds 0 1 2 --stems cju2zp89k9q1g0855k1x0f1xa
 """
 
@@ -134,7 +134,7 @@ def markdown(rows: list[dict], command: str, redraw: int = 4) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--variants", nargs="+", default=["quick", "coarse40:max_size=64,min_size=40,niter=300"])
+    ap.add_argument("--variants", nargs="+", default=["quick", "quick25:max_size=64,min_size=25,niter=200"])
     ap.add_argument("--stems", nargs="+", help="polyps (default: the two smallest objects and the median one)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="model seeds")
     ap.add_argument("--n", type=int, default=32, help="samples per model and start scale")

@@ -94,3 +94,16 @@ def test_preset_help_lines_follow_the_presets_values():
         assert "quick: 64 px, coarsest 40 px, 300 it/scale" in config.describe_preset("quick")
     finally:
         config.PRESETS["quick"] = saved
+
+
+@pytest.mark.parametrize("hw", [(529, 622), (1072, 1280), (332, 487), (64, 64)])   # Kvasir-SEG-like sizes, a thumbnail
+def test_the_quick_presets_coarsest_scale_is_about_one_receptive_field(hw):
+    # Why the quick preset starts at 16 px (bench/RESULTS.md, "Quick preset"): small polyps vanish from the draws of a
+    # coarsest generator that sees only part of the picture (25 px: 9 % empty masks; 20 px: 14 %; 40 px: 20 %; 16 px: 1 %).
+    from singanseg_core.training.config import PRESETS
+
+    cfg = PRESETS["quick"]
+    field = 1 + cfg.num_layer * (cfg.ker_size - 1)       # 5 convolutions of 3x3, no padding inside: 11 px
+    s = compute_schedule(*hw, cfg.min_size, cfg.max_size, cfg.scale_factor)
+    assert field <= min(s.sizes[0]) <= 1.6 * field   # 16-17 px (the sizes are rounded up)
+    assert max(s.sizes[-1]) == cfg.max_size

@@ -1,7 +1,7 @@
 """Is a model undertrained? Checks on a batch of its samples, with one message a person can act on.
 
-A model trained too briefly (e.g. the ``quick`` preset on a real polyp) often draws empty masks, all-object
-masks, or the same picture whatever the noise. :func:`assess_samples` counts those cases in a
+A model trained too briefly (e.g. a few dozen iterations per scale on a real polyp) often draws empty masks,
+all-object masks, or the same picture whatever the noise. :func:`assess_samples` counts those cases in a
 :class:`~singanseg_core.model.samples.Samples` and flags the model when they are too common.
 """
 
