@@ -98,8 +98,9 @@ def test_preset_help_lines_follow_the_presets_values():
 
 @pytest.mark.parametrize("hw", [(529, 622), (1072, 1280), (332, 487), (64, 64)])   # Kvasir-SEG-like sizes, a thumbnail
 def test_the_quick_presets_coarsest_scale_is_about_one_receptive_field(hw):
-    # Why the quick preset starts at 16 px (bench/RESULTS.md, "Quick preset"): small polyps vanish from the draws of a
-    # coarsest generator that sees only part of the picture (25 px: 9 % empty masks; 20 px: 14 %; 40 px: 20 %; 16 px: 1 %).
+    # Why the quick preset starts at 16 px (bench/RESULTS.md, "Quick preset"): small polyps vanish from the draws of
+    # a coarsest generator that sees only part of the picture (empty masks: 40 px 20 %, 25 px 9 %, 20 px 14 %,
+    # 16 px 1 %).
     from singanseg_core.training.config import PRESETS
 
     cfg = PRESETS["quick"]
