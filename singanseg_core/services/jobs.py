@@ -24,7 +24,6 @@ kept alive next to Streamlit; a folder per job with a detached process needs not
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -37,6 +36,7 @@ from typing import Any
 
 from ..errors import Cancelled, InputError, SinGANSegError
 from ..files.atomic import atomic_write_json
+from ..files.bounded_json import UnreadableJSONError, read_json
 from .workspace import Workspace, safe_name, unique_suffix
 
 STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
@@ -90,13 +90,16 @@ class Job:
             return ""
 
 
+MAX_JOB_FILE_BYTES = 4 * 2**20  # a job's spec/status; real ones are a few KB (a train job lists its stems)
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     for _ in range(3):  # atomic writes make this nearly always succeed first time
         try:
-            return json.loads(path.read_text())
-        except FileNotFoundError:
-            return {}
-        except (json.JSONDecodeError, OSError):
+            return read_json(path, MAX_JOB_FILE_BYTES)
+        except UnreadableJSONError:
+            if not path.exists():
+                return {}
             time.sleep(0.05)
     return {}
 

@@ -458,13 +458,12 @@ CONTENT_INDEX = ".content.json"   # {image pixel hash: [stem, mask pixel hash]},
 def _content_index(folder: Path) -> dict[str, tuple[str, str]]:
     """Pixel hashes of every pair in a dataset folder, from ``.content.json`` where it is still current (by
     file size and mtime), else by decoding the pair (pairs that no longer decode are left out)."""
-    import json
-
+    from ..files.bounded_json import read_json
     from ..files.pairs import find_pairs
 
     try:
-        cached = json.loads((folder / CONTENT_INDEX).read_text()).get("pairs", {})
-    except (OSError, ValueError, AttributeError):
+        cached = read_json(folder / CONTENT_INDEX).get("pairs", {})
+    except (InputError, AttributeError):
         cached = {}
     try:
         found = find_pairs(folder)
