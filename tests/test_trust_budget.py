@@ -34,7 +34,8 @@ def test_hostile_request_is_refused_for_a_visitor_and_small_ones_run() -> None:
         ran.append(est.work)
     assert ran == [8 * 250 * 200]
     # the operator (open mode or unlocked) may ask for it
-    assert budget.decide(budget.estimate_sampling([CK], 64, 3, 3, 8), budget.caps_from_env(False, NO_ENV)) is None
+    assert budget.decide(budget.estimate_sampling([CK], 64, 3, 3, 8, batch_size=4),
+                         budget.caps_from_env(False, NO_ENV)) is None
 
 
 def test_caps_come_from_the_environment_and_visitors_never_exceed_the_operator() -> None:
