@@ -29,8 +29,9 @@ def is_disk_full(err: BaseException) -> bool:
     return isinstance(err, OSError) and err.errno in DISK_FULL_ERRNOS
 
 
-def disk_full_message(path: str | os.PathLike, err: OSError) -> str:
-    return (f"{path}: the disk is full ({os.strerror(err.errno or errno.ENOSPC)}); nothing was written there. "
+def disk_full_message(path: str | os.PathLike, err: OSError, kept: str = "nothing was written there") -> str:
+    """One line for a full disk at ``path``; ``kept`` says what is left (an all-or-nothing write: nothing)."""
+    return (f"{path}: the disk is full ({os.strerror(err.errno or errno.ENOSPC)}); {kept}. "
             "Free some space and run again")
 
 
@@ -39,7 +40,7 @@ class DiskFullError(InputError):
 
     def __init__(self, path: str | os.PathLike, err: OSError) -> None:
         super().__init__(disk_full_message(path, err))
-        self.os_error = err
+        self.path, self.os_error = path, err
 
 
 @contextmanager
