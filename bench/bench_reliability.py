@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -597,6 +598,92 @@ def _s_overwrite(tmp: Path) -> tuple[bool, str]:
 
 
 # ---------------------------------------------------------------------------------------------- runner
+# ---------------------------------------------------------------------------------------------- trust, second pass
+# Each probe states its cap; peak memory and time are measured by the parent like every other probe.
+def _demo_copy(tmp: Path, name: str = "ck") -> Path:
+    from singanseg_core.services.demo import ASSETS_DIR
+
+    dest = tmp / name
+    shutil.copytree(ASSETS_DIR / "checkpoints" / "ihc_r256_c256", dest)
+    return dest
+
+
+@probe("trust-json-huge-int", "trust", "a 5000-digit integer in config.json: its own line, the table lists the rest",
+       adversarial=True)
+def _t_json(tmp: Path) -> tuple[bool, str]:
+    from singanseg_core.services import catalog
+    from singanseg_core.services.workspace import Workspace
+
+    ws = Workspace(tmp / "ws")
+    _demo_copy(ws.checkpoints, "good")
+    (_demo_copy(ws.checkpoints, "bad") / "config.json").write_bytes(b'{"nc_im": ' + b"9" * 5000 + b"}")
+    table = catalog.checkpoint_table(ws).set_index("checkpoint")
+    state = str(table.loc["bad", "state"])
+    return state.startswith("unreadable") and table.loc["good", "state"] == "finished", _short(state)
+
+
+@probe("trust-json-deep", "trust", "config.json nested 500000 deep (1 MiB cap, depth cap 32): one line",
+       adversarial=True)
+def _t_deep(tmp: Path) -> tuple[bool, str]:
+    from singanseg_core.model import checkpoint_status
+
+    ck = _demo_copy(tmp)
+    (ck / "config.json").write_bytes(b"[" * 500_000 + b"]" * 500_000)
+    status = checkpoint_status(ck)
+    return status.state == "broken" and "config.json" in status.message, _short(status.message)
+
+
+@probe("trust-cli-unwritable-out", "trust", "sample --out under a plain file: one line naming the path")
+def _t_cli(tmp: Path) -> tuple[bool, str]:
+    ck = _demo_copy(tmp)
+    (tmp / "file").write_text("x")
+    code, err = _cli(["sample", "--checkpoint", str(ck), "--out", str(tmp / "file" / "out"), "--n", "1"])
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    return code == 1 and len(lines) == 1 and str(tmp / "file") in lines[0], _short(lines[-1] if lines else "")
+
+
+@probe("trust-leftovers", "trust", "a dead writer's .partial-* folder is removed at the next open")
+def _t_leftovers(tmp: Path) -> tuple[bool, str]:
+    from singanseg_core.services.workspace import Workspace
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    ws = Workspace(tmp / "ws")
+    dead = ws.samples / f".set.partial-{proc.pid}-0000abcd"
+    dead.mkdir()
+    removed = ws.clean_leftovers()
+    return not dead.exists(), f"removed {removed}"
+
+
+@probe("trust-passphrase-16-tabs", "trust", "16 sessions guessing for an hour (injected clock): "
+       "server-wide backoff, at most ~26 guesses compared")
+def _t_gate(tmp: Path) -> tuple[bool, str]:
+    from singanseg_core.services.access import AccessPolicy, PassphraseGate, sha256_hex
+
+    gate, now, compared = PassphraseGate(AccessPolicy("classroom", sha256_hex("a long secret"))), 0.0, 0
+    while now < 3600.0:
+        compared += sum(gate.check(f"tab{i}", "guess", now).state != "wait" for i in range(16))
+        now += 0.25
+    return compared <= 26, f"{compared} guesses compared in one hour ({compared / 3600:.4f}/s)"
+
+
+@probe("trust-budget-visitor", "trust", "visitor: 64 samples x3 x3 x8 redraws on 250 px refused "
+       "(cap 8M pixel draws); 8 samples allowed")
+def _t_budget(tmp: Path) -> tuple[bool, str]:
+    from singanseg_core.errors import InputError
+    from singanseg_core.services import budget
+
+    ck = SimpleNamespace(sizes=[[25, 20], [59, 47], [140, 112], [250, 200]], nfc=[32, 32, 64, 64], num_layer=5)
+    try:
+        with budget.sampling_guard([ck], 64, 3, 3, redraw_empty=8, visitor=True, environ={}):
+            return False, "ran"
+    except InputError as err:
+        refusal = str(err)
+    with budget.sampling_guard([ck], 8, visitor=True, environ={}) as est:
+        pass
+    return "the cap is" in refusal and est.work == 8 * 250 * 200, _short(refusal)
+
+
 def run_probe_here(name: str, tmp: str) -> None:
     """Child side: run one probe, print one JSON line."""
     import torch

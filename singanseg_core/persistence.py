@@ -23,6 +23,7 @@ import torch
 
 from .errors import CheckpointError
 from .files.atomic import atomic_write_together
+from .files.bounded_json import read_json
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -54,7 +55,8 @@ def read_config(folder: str | os.PathLike, kind: str, versions: Collection[int],
         unlabelled_ok: accept a config without ``"kind"`` (files written before the field existed).
     Raises:
         CheckpointError: naming the file and the problem (missing, too large, not JSON, not an object, wrong
-            kind, unknown version).
+            kind, unknown version); a file that cannot be parsed at all raises its subclass
+            :class:`.files.bounded_json.UnreadableJSONError`.
     """
     folder = Path(folder)
     path = folder / CONFIG_NAME
@@ -65,12 +67,7 @@ def read_config(folder: str | os.PathLike, kind: str, versions: Collection[int],
     size = path.stat().st_size
     if size > MAX_CONFIG_BYTES:
         raise CheckpointError(f"{path}: {size} bytes; a config may hold at most {MAX_CONFIG_BYTES} bytes")
-    try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{path}: not valid JSON ({err})") from None
-    except RecursionError:
-        raise CheckpointError(f"{path}: JSON nested too deeply") from None
+    data = read_json(path, MAX_CONFIG_BYTES, expect=None)
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: expected a JSON object, found a {type(data).__name__}")
     found = data.get("kind")

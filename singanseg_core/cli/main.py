@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every error the user can cause is one line on stderr and exit code 1."""
-    from ..files.atomic import disk_full_message, is_disk_full
+    from ..files.atomic import DiskFullError, disk_full_message, is_disk_full
 
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -69,16 +69,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (SinGANSegError, FileNotFoundError, FileExistsError, ValueError) as err:
+    except (SinGANSegError, ValueError) as err:
         if args.debug:
             raise
-        print(f"error: {_one_line(str(err))}", file=sys.stderr)
+        kept = _kept(args) if isinstance(err, DiskFullError) else None
+        print(f"error: {_one_line(disk_full_message(err.path, err.os_error, kept) if kept else str(err))}",
+              file=sys.stderr)
         return 1
-    except OSError as err:
-        if args.debug or not is_disk_full(err):
+    except OSError as err:  # any other failure to read or write a path: one line naming it, and what is left
+        if args.debug:
             raise
-        print(f"error: {disk_full_message(err.filename or 'a file', err)}", file=sys.stderr)
+        path = err.filename or getattr(args, "out", None) or "a file"
+        kept = _kept(args)
+        if is_disk_full(err):
+            print(f"error: {disk_full_message(path, err, kept) if kept else disk_full_message(path, err)}",
+                  file=sys.stderr)
+        else:
+            reason = err.strerror or type(err).__name__
+            print(f"error: {path}: {reason}" + (f"; {kept}" if kept else ""), file=sys.stderr)
         return 1
+
+
+def _kept(args: argparse.Namespace) -> str | None:
+    """What the failed command left behind, from its ``kept_on_error(args)`` (set by commands that know)."""
+    describe = getattr(args, "kept_on_error", None)
+    try:
+        return describe(args) if describe is not None else None
+    except Exception:  # noqa: BLE001 - describing the leftovers must never hide the error itself
+        return None
 
 
 def _one_line(text: str) -> str:

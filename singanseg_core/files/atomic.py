@@ -29,8 +29,9 @@ def is_disk_full(err: BaseException) -> bool:
     return isinstance(err, OSError) and err.errno in DISK_FULL_ERRNOS
 
 
-def disk_full_message(path: str | os.PathLike, err: OSError) -> str:
-    return (f"{path}: the disk is full ({os.strerror(err.errno or errno.ENOSPC)}); nothing was written there. "
+def disk_full_message(path: str | os.PathLike, err: OSError, kept: str = "nothing was written there") -> str:
+    """One line for a full disk at ``path``; ``kept`` says what is left (an all-or-nothing write: nothing)."""
+    return (f"{path}: the disk is full ({os.strerror(err.errno or errno.ENOSPC)}); {kept}. "
             "Free some space and run again")
 
 
@@ -39,7 +40,7 @@ class DiskFullError(InputError):
 
     def __init__(self, path: str | os.PathLike, err: OSError) -> None:
         super().__init__(disk_full_message(path, err))
-        self.os_error = err
+        self.path, self.os_error = path, err
 
 
 @contextmanager
@@ -127,9 +128,15 @@ def save_png(path: str | os.PathLike, array: np.ndarray, compress_level: int = 1
 
 
 def _sweep_partials(dest: Path) -> None:
-    """Remove the temporary folders a killed writer (kill -9, power loss) left next to ``dest``: their names
-    carry the writer's pid, and only those of processes that no longer exist are removed."""
-    for old in dest.parent.glob(f".{dest.name}.partial-*"):
+    """Remove the temporary folders a killed writer (kill -9, power loss) left next to ``dest``."""
+    sweep_stale_partials(dest.parent, f".{dest.name}.partial-*")
+
+
+def sweep_stale_partials(parent: Path, pattern: str = ".*.partial-*") -> list[str]:
+    """Remove the hidden temporary folders of killed all-or-nothing writers in ``parent``: their names carry the
+    writer's pid, and only those of processes that no longer exist are removed. Returns the names removed."""
+    removed = []
+    for old in parent.glob(pattern):
         pid = old.name.rsplit(".partial-", 1)[1].split("-")[0]
         if not pid.isdigit() or old.is_symlink() or not old.is_dir():
             continue
@@ -137,8 +144,10 @@ def _sweep_partials(dest: Path) -> None:
             os.kill(int(pid), 0)
         except ProcessLookupError:
             shutil.rmtree(old, ignore_errors=True)
+            removed.append(old.name)
         except (PermissionError, OverflowError):
             continue
+    return removed
 
 
 @contextmanager

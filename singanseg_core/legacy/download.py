@@ -16,7 +16,6 @@ Layout under ``--dir D``::
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import re
 import shutil
@@ -35,6 +34,7 @@ from typing import Any, Callable
 
 from ..errors import Cancelled, InputError
 from ..files.atomic import atomic_write_json
+from ..files.bounded_json import UnreadableJSONError, loads_bounded, read_json
 from .importer import ImportSummary, import_legacy
 
 __all__ = [
@@ -99,9 +99,9 @@ def load_sources(path: str | os.PathLike | None = None) -> PretrainedSources:
         except OSError as err:
             raise InputError(f"{path}: cannot read sources file ({err.strerror or err})") from None
     try:
-        return PretrainedSources.from_dict(json.loads(text))
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path or 'pretrained_sources.json'}: not valid JSON ({err})") from None
+        return PretrainedSources.from_dict(loads_bounded(text, str(path or "pretrained_sources.json")))
+    except UnreadableJSONError as err:
+        raise InputError(str(err)) from None
 
 
 def check_online(url: str, timeout: float = 5.0) -> None:
@@ -368,8 +368,8 @@ class PretrainedResult:
 
 def _read_log(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text()) if path.is_file() else {}
-    except (OSError, json.JSONDecodeError):
+        return read_json(path) if path.is_file() else {}
+    except InputError:
         return {}
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import CheckpointError
+from ..files.bounded_json import UnreadableJSONError
 from ..persistence import CONFIG_NAME, read_config
 
 KIND = "singanseg"
@@ -152,11 +153,13 @@ CheckpointState = Literal["missing", "partial", "finished", "broken"]
 
 @dataclass(frozen=True)
 class CheckpointStatus:
-    """What a folder holds: ``state`` and, for ``broken``, why (one line); ``config`` when readable."""
+    """What a folder holds: ``state`` and, for ``broken``, why (one line); ``config`` when readable;
+    ``unreadable``: the why when ``config.json`` could not even be parsed (bad bytes, huge numbers, deep nesting)."""
 
     state: CheckpointState
     message: str = ""
     config: ModelConfig | None = None
+    unreadable: str = ""
 
 
 def checkpoint_status(folder: str | os.PathLike) -> CheckpointStatus:
@@ -171,6 +174,8 @@ def checkpoint_status(folder: str | os.PathLike) -> CheckpointStatus:
     try:
         cfg = ModelConfig.from_dict(read_config(folder, KIND, {FORMAT_VERSION}, unlabelled_ok=True),
                                     folder / CONFIG_NAME)
+    except UnreadableJSONError as err:
+        return CheckpointStatus("broken", str(err), unreadable=err.why)
     except CheckpointError as err:
         return CheckpointStatus("broken", str(err))
     if not (folder / "model.safetensors").is_file():

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import CheckpointError
 from ..files.atomic import atomic_write_text, save_png
+from ..files.bounded_json import read_json
 
 if TYPE_CHECKING:
     import torch
@@ -65,10 +66,7 @@ def read_training_log(folder: str | os.PathLike) -> dict[str, Any] | None:
         raise CheckpointError(f"{path}: not a plain file")
     if path.stat().st_size > MAX_LOG_BYTES:
         raise CheckpointError(f"{path}: larger than {MAX_LOG_BYTES // 2**20} MB, not a training log")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise CheckpointError(f"{path}: unreadable ({str(err)[:80]})") from None
+    data = read_json(path, MAX_LOG_BYTES, expect=None)  # UnreadableJSONError is a CheckpointError
     if not isinstance(data, dict) or data.get("format") != LOG_FORMAT or not isinstance(data.get("scales"), list):
         raise CheckpointError(f"{path}: not a training log of format {LOG_FORMAT}")
     return data

@@ -14,14 +14,21 @@ The policy comes from the server's environment (:func:`policy_from_env`)::
     SINGANSEG_MAX_UPLOADS=200           # files per browser session (both modes)
 
 Only the sha256 of the passphrase is kept; :meth:`AccessPolicy.check_passphrase` compares in constant time.
+Guesses go through one process-wide :class:`PassphraseGate` (:func:`passphrase_gate`): after a few wrong guesses
+from any session, every session waits, the wait doubling with each further wrong guess (capped), so opening
+more browser tabs does not buy more guesses; failed attempts are logged (never the guess).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import math
 import os
 import re
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -151,4 +158,83 @@ def policy_from_env(environ: Mapping[str, str] = os.environ) -> AccessPolicy:
     return AccessPolicy(mode, digest, cap)
 
 
-__all__ = ["AccessPolicy", "DEFAULT_MAX_UPLOADS", "MODES", "WRITE_ACTIONS", "policy_from_env", "sha256_hex"]
+# ---------------------------------------------------------------------------------------------- guessing limit
+LOG = logging.getLogger(__name__)
+FREE_WRONG_GUESSES = 5      # server-wide wrong guesses before any wait (a teacher's typos)
+FIRST_WAIT_S = 1.0          # the wait after the first wrong guess beyond the free ones; doubles with each
+MAX_WAIT_S = 300.0          # the longest wait (5 min): at most ~12 guesses an hour once it is reached
+FORGET_AFTER_S = 3600.0     # an hour without a wrong guess starts the count afresh
+
+
+@dataclass(frozen=True)
+class GateAnswer:
+    """What :meth:`PassphraseGate.check` decided: ``state`` ``"ok"`` / ``"wrong"`` / ``"wait"``, ``wait_s`` (s
+    before the next guess is looked at, 0 when none) and ``message`` (one sentence for the page)."""
+
+    state: str
+    wait_s: float
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+
+class PassphraseGate:
+    """A server-wide (thread-safe) limit on passphrase guesses with exponential backoff.
+
+    The count of wrong guesses is shared by every session: after :data:`FREE_WRONG_GUESSES` the server waits
+    ``FIRST_WAIT_S * 2**k`` s (capped at :data:`MAX_WAIT_S`) after the k-th further wrong guess, and a guess that
+    arrives during the wait is not even compared (answer ``"wait"``). A right guess resets the count
+    (the teacher unlocking). ``now`` (s, any monotonic clock) is injectable for tests.
+    """
+
+    def __init__(self, policy: AccessPolicy, free: int = FREE_WRONG_GUESSES, first_wait_s: float = FIRST_WAIT_S,
+                 max_wait_s: float = MAX_WAIT_S, forget_after_s: float = FORGET_AFTER_S) -> None:
+        self.policy = policy
+        self.free, self.first_wait_s, self.max_wait_s, self.forget_after_s = free, first_wait_s, max_wait_s, \
+            forget_after_s
+        self._lock = threading.Lock()
+        self.wrong = 0
+        self._last_wrong = float("-inf")
+        self._blocked_until = float("-inf")
+
+    def check(self, session_id: str, guess: str, now: float | None = None) -> GateAnswer:
+        """Compare ``guess`` unless the server is waiting; logs each wrong guess with a short session tag."""
+        now = time.monotonic() if now is None else float(now)
+        with self._lock:
+            if now < self._blocked_until:
+                wait = self._blocked_until - now
+                return GateAnswer("wait", wait, f"Too many wrong passphrases on this server: try again in "
+                                                f"{math.ceil(wait)} s.")
+            if now - self._last_wrong > self.forget_after_s:
+                self.wrong = 0
+            if self.policy.check_passphrase(guess):
+                self.wrong = 0
+                return GateAnswer("ok", 0.0, "Unlocked: write actions are allowed in this session.")
+            self.wrong += 1
+            self._last_wrong = now
+            beyond = self.wrong - self.free
+            wait = min(self.max_wait_s, self.first_wait_s * 2.0 ** (beyond - 1)) if beyond > 0 else 0.0
+            self._blocked_until = now + wait
+            tag = hashlib.sha256(str(session_id).encode("utf-8")).hexdigest()[:8]
+            LOG.warning("wrong passphrase from session %s (%d wrong on this server; next guess in %.0f s)",
+                        tag, self.wrong, wait)
+        return GateAnswer("wrong", wait, "Wrong passphrase." + (f" Next try in {math.ceil(wait)} s." if wait else ""))
+
+
+_GATES: dict[str | None, PassphraseGate] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def passphrase_gate(policy: AccessPolicy) -> PassphraseGate:
+    """The one gate of this process for ``policy``'s passphrase (every session and thread shares it)."""
+    with _GATES_LOCK:
+        gate = _GATES.get(policy.passphrase_sha256)
+        if gate is None:
+            gate = _GATES[policy.passphrase_sha256] = PassphraseGate(policy)
+        return gate
+
+
+__all__ = ["AccessPolicy", "DEFAULT_MAX_UPLOADS", "GateAnswer", "MODES", "PassphraseGate", "WRITE_ACTIONS",
+           "passphrase_gate", "policy_from_env", "sha256_hex"]

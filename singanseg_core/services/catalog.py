@@ -121,7 +121,8 @@ CHECKPOINT_COLUMNS = ["checkpoint", "state", "scales", "finest size (h×w)", "it
 
 def checkpoint_row(folder: Path) -> dict[str, Any]:
     """One row of :func:`checkpoint_table` for a checkpoint folder, its state from the one rule
-    (:func:`..model.checkpoint_status`): ``finished``, ``partial k/n`` (scales trained of planned), or ``broken``."""
+    (:func:`..model.checkpoint_status`): ``finished``, ``partial k/n`` (scales trained of planned), ``broken``, or
+    ``unreadable: <why>`` (a ``config.json`` that cannot be parsed)."""
     from ..model.config import checkpoint_status
 
     status = checkpoint_status(folder)
@@ -129,7 +130,8 @@ def checkpoint_row(folder: Path) -> dict[str, Any]:
     row.update(checkpoint=folder.name, modified=_when(folder.stat().st_mtime))
     cfg = status.config
     if cfg is None or status.state in ("missing", "broken"):
-        row.update(state=status.state, scales=None, note=(status.message.splitlines() or [""])[0][:160])
+        state = f"unreadable: {status.unreadable[:80]}" if status.unreadable else status.state
+        row.update(state=state, scales=None, note=(status.message.splitlines() or [""])[0][:160])
         return row
     sizes = cfg.sizes
     state = "finished" if status.state == "finished" else f"partial {cfg.num_scales}/{cfg.total_scales}"

@@ -24,7 +24,6 @@ kept alive next to Streamlit; a folder per job with a detached process needs not
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -37,6 +36,7 @@ from typing import Any
 
 from ..errors import Cancelled, InputError, SinGANSegError
 from ..files.atomic import atomic_write_json
+from ..files.bounded_json import UnreadableJSONError, read_json
 from .workspace import Workspace, safe_name, unique_suffix
 
 STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
@@ -90,13 +90,28 @@ class Job:
             return ""
 
 
+MAX_JOB_FILE_BYTES = 4 * 2**20  # a job's spec/status; real ones are a few KB (a train job lists its stems)
+
+
+def scrub_paths(text: str, root: Path) -> str:
+    """``text`` with the server's absolute paths replaced, for messages that are stored and shown: the workspace
+    root becomes ``workspace``, the torch cache ``<torch cache>``, the home folder ``~``."""
+    from torch.hub import get_dir
+
+    roots = [(str(root), "workspace"), (str(Path(get_dir()).parent), "<torch cache>"), (str(Path.home()), "~")]
+    for path, label in sorted(roots, key=lambda r: -len(r[0])):  # the longest first: the cache is under home
+        if len(path) > 1:
+            text = text.replace(path, label)
+    return text
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     for _ in range(3):  # atomic writes make this nearly always succeed first time
         try:
-            return json.loads(path.read_text())
-        except FileNotFoundError:
-            return {}
-        except (json.JSONDecodeError, OSError):
+            return read_json(path, MAX_JOB_FILE_BYTES)
+        except UnreadableJSONError:
+            if not path.exists():
+                return {}
             time.sleep(0.05)
     return {}
 
@@ -469,12 +484,13 @@ def run_job(job_dir: str | os.PathLike) -> int:
         ctx.log(f"cancelled: {err}")
         code = 0
     except SinGANSegError as err:
-        line = (str(err).splitlines() or [type(err).__name__])[0]
-        ctx.status.update(state="failed", message=line, error=str(err), finished=time.time())
+        text = scrub_paths(str(err), ws.root)
+        line = (text.splitlines() or [type(err).__name__])[0]
+        ctx.status.update(state="failed", message=line, error=text, finished=time.time())
         ctx.log(f"failed: {err}")
         code = 1
     except Exception as err:  # noqa: BLE001 - recorded for people, traceback in the log
-        first = (str(err).splitlines() or [""])[0][:200]
+        first = (scrub_paths(str(err), ws.root).splitlines() or [""])[0][:200]
         msg = f"unexpected error ({type(err).__name__}: {first}); details in jobs/{job_dir.name}/log.txt"
         ctx.status.update(state="failed", message=msg, error=msg, finished=time.time())
         ctx.log("unexpected error:\n" + traceback.format_exc())

@@ -42,6 +42,8 @@ MAX_ZIP_MB = 200              # one uploaded zip
 MAX_UNZIPPED_MB = 1000        # everything a zip may expand to
 MAX_ZIP_FILES = 20000
 _NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
+STALE_RESERVED_S = 600.0  # an empty reserved folder older than this, with no job writing it, was left by a kill
+_CLEANED: set[str] = set()  # workspace roots cleaned by this process
 _STATUS_CACHE: dict[str, tuple] = {}   # checkpoint folder -> (stat keys, CheckpointStatus)
 
 
@@ -84,6 +86,43 @@ class Workspace:
         self.root.mkdir(parents=True, exist_ok=True)
         for sub in SUBDIRS:
             (self.root / sub).mkdir(exist_ok=True)
+        if str(self.root) not in _CLEANED:  # once per process and workspace: the "next start" after a kill
+            _CLEANED.add(str(self.root))
+            self.clean_leftovers()
+
+    def clean_leftovers(self, now: float | None = None) -> list[str]:
+        """Remove what killed writers left: hidden ``.partial-*`` folders of dead processes, and reserved result
+        folders (:meth:`reserve_dir`) still empty after :data:`STALE_RESERVED_S` that no active job writes.
+        Returns the workspace-relative paths removed."""
+        from ..files.atomic import sweep_stale_partials
+
+        removed = []
+        now = time.time() if now is None else now
+        writing: set[str] | None = None
+        looked = False
+        for category in ("checkpoints", "samples", "style", "studies"):
+            parent = self.root / category
+            removed += [f"{category}/{n}" for n in sweep_stale_partials(parent)]
+            for folder in _dirs(parent):
+                try:
+                    if any(folder.iterdir()) or now - folder.stat().st_mtime < STALE_RESERVED_S:
+                        continue
+                except OSError:
+                    continue
+                if not looked:
+                    writing, looked = self._written_by_active_jobs(), True
+                if writing is not None and f"{category}/{folder.name}" not in writing and self.release_dir(folder):
+                    removed.append(f"{category}/{folder.name}")
+        return removed
+
+    def _written_by_active_jobs(self) -> set[str] | None:
+        """Workspace-relative folders active jobs write; ``None`` when the jobs cannot be read (remove nothing)."""
+        from .catalog import active_jobs, job_targets
+
+        try:
+            return {ref.path for job in active_jobs(self) for ref in job_targets(job)["writes"]}
+        except Exception:  # noqa: BLE001 - an unreadable job folder: keep every reserved folder this time
+            return None
 
     @classmethod
     def from_env(cls, default: str = "workspace") -> "Workspace":
@@ -458,13 +497,12 @@ CONTENT_INDEX = ".content.json"   # {image pixel hash: [stem, mask pixel hash]},
 def _content_index(folder: Path) -> dict[str, tuple[str, str]]:
     """Pixel hashes of every pair in a dataset folder, from ``.content.json`` where it is still current (by
     file size and mtime), else by decoding the pair (pairs that no longer decode are left out)."""
-    import json
-
+    from ..files.bounded_json import read_json
     from ..files.pairs import find_pairs
 
     try:
-        cached = json.loads((folder / CONTENT_INDEX).read_text()).get("pairs", {})
-    except (OSError, ValueError, AttributeError):
+        cached = read_json(folder / CONTENT_INDEX).get("pairs", {})
+    except (InputError, AttributeError):
         cached = {}
     try:
         found = find_pairs(folder)

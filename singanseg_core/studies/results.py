@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 from datetime import datetime, timezone
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..files.atomic import atomic_write_bytes, atomic_write_text
+from ..files.bounded_json import read_json
 from ..segmentation import METRIC_NAMES
 from .config import RESULT_FILE, STUDY_FILE, StudyConfig
 from .plan import plan_runs
@@ -86,13 +86,13 @@ def load_study(study_dir: str | os.PathLike) -> StudyResult:
     d = Path(study_dir)
     if not (d / STUDY_FILE).is_file():
         raise InputError(f"{d}: not a study folder (no {STUDY_FILE})")
-    config = StudyConfig.from_dict(json.loads((d / STUDY_FILE).read_text()))
+    config = StudyConfig.from_dict(read_json(d / STUDY_FILE))
     rows = []
     for result in sorted((d / "runs").glob(f"*/{RESULT_FILE}")):
-        rows.append(json.loads(result.read_text()))
+        rows.append(read_json(result))
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS) if rows else pd.DataFrame(columns=TABLE_COLUMNS)
     try:
-        folds = json.loads((d / "folds.json").read_text())["folds"]
+        folds = read_json(d / "folds.json")["folds"]
         expected = [r.run_id for r in plan_runs(config, folds)]
     except (OSError, KeyError, ValueError, InputError):
         expected = []

@@ -37,6 +37,7 @@ import pandas as pd
 
 from ..errors import Cancelled, InputError
 from ..files.atomic import atomic_directory, atomic_write_json, atomic_write_text
+from ..files.bounded_json import read_json
 from ..model.config import is_finished_checkpoint
 from ..segmentation import Pair, real_pairs, train_segmentation
 from ..sampling.manifest import read_manifest
@@ -257,7 +258,7 @@ def _check_rerun(study_dir: Path, config: StudyConfig) -> None:
     path = study_dir / STUDY_FILE
     if not path.is_file():
         return
-    old = json.loads(path.read_text())
+    old = read_json(path)
     new = config.to_dict()
     defaults = StudyConfig(kind=config.kind, data_dir=config.data_dir).to_dict()
     for key in set(new) - set(old):  # a setting added after the folder was made: it had the default then

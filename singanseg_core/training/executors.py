@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterator, Protocol, Sequence
 
 from ..errors import Cancelled, InputError
+from ..files.bounded_json import read_json
 from .groups import EventFn, GroupResult, GroupTask, ModelEvent, run_group
 from .memory import free_memory
 
@@ -130,8 +130,8 @@ class RayExecutor:
             return
         for job in task.jobs:
             try:
-                done = int(json.loads((Path(job.out_dir) / "config.json").read_text()).get("num_trained") or 0)
-            except (OSError, ValueError):
+                done = int(read_json(Path(job.out_dir) / "config.json").get("num_trained") or 0)
+            except (InputError, ValueError, TypeError):
                 continue
             for scale in range(seen.get(job.stem, job.start_scale), done):
                 niter = int(job.config.get("niter") or 0)  # a finished scale: iteration niter of niter

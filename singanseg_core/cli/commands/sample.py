@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "compiles on first use)")
     p.add_argument("--out", required=True, help="output folder (new; written all at once when complete)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (only once the new set is complete)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, kept_on_error=lambda args: "nothing was written (the set is written all at once; "
+                                                        "an existing --out is left as it was)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,7 +19,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue a partial checkpoint in --out")
     p.add_argument("--overwrite", action="store_true", help="retrain even if --out holds a finished checkpoint")
     add_train_options(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, kept_on_error=kept_on_error)
+
+
+def kept_on_error(args: argparse.Namespace) -> str:
+    """What a failed write left in ``--out``: the scales saved so far (each scale is saved all at once)."""
+    from ...model.config import checkpoint_status
+
+    status = checkpoint_status(args.out)
+    if status.config is None:
+        return "no checkpoint was written"
+    cfg = status.config
+    return (f"the checkpoint keeps its {cfg.num_scales} of {cfg.total_scales or cfg.num_scales} trained scales "
+            "(run again with --resume to continue)")
 
 
 def run(args: argparse.Namespace) -> int:
