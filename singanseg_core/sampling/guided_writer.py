@@ -13,11 +13,11 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from ..errors import InputError
 from ..files.atomic import atomic_directory, save_png
 from ..model.guided import GuidedSamples
 from ..model.singanseg import SinGANSeg
 from .manifest import GUIDE_COLUMNS, MANIFEST_COLUMNS, sample_stem, write_manifest
+from .writer import check_new_set
 
 
 @dataclass(frozen=True)
@@ -54,15 +54,7 @@ def write_guided_set(models: Sequence[SinGANSeg], out_dir: str | os.PathLike,
         InputError: no models, two with one name, ``out_dir`` not new (unless ``overwrite``), anything ``make``
             raises, a full disk.
     """
-    out = Path(out_dir)
-    if not models:
-        raise InputError("no checkpoints to sample from")
-    names = [m.name for m in models]
-    if len(set(names)) != len(names):
-        raise InputError(f"two checkpoints are named {next(x for x in names if names.count(x) > 1)!r}: their "
-                         "sample files would overwrite each other; sample them into separate folders")
-    if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(f"{out} already exists; choose a new folder (or overwrite it)")
+    out = check_new_set(models, out_dir, overwrite)
     rows = []
     with atomic_directory(out, overwrite=overwrite) as tmp:
         for model in models:
