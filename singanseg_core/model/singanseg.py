@@ -238,20 +238,26 @@ class SinGANSeg:
 
     def _run_scales(self, noise: Sequence[torch.Tensor] | None, gen_start_scale: int, scale_v: float,
                     scale_h: float, batch: int, precision: str = "fp32",
-                    compile: bool = False) -> Iterator[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]]:
+                    compile: bool = False, injected: tuple[int, torch.Tensor] | None = None
+                    ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]]:
         """The pyramid, coarse to fine: yields ``(n, z, prev_p, out)`` per scale, where ``z`` is the padded noise
         before its amplitude (stored ``z_opt`` below ``gen_start_scale``), ``prev_p`` the padded upsampled output
         of the scale below (zeros at scale 0) and ``out`` this scale's output ``(N, nc_im, h, w)`` in [-1, 1].
         The one loop behind :meth:`generate` and :meth:`trace` (call it under ``torch.no_grad()``).
-        ``precision`` (``device.autocast_dtype``) and ``compile`` are the faster paths of :meth:`sample`."""
+        ``precision`` (``device.autocast_dtype``) and ``compile`` are the faster paths of :meth:`sample`.
+        ``injected = (k, x)``: ``x`` ``(N, nc_im, h, w)`` in [-1, 1] at scale ``k - 1``'s size stands in for that
+        scale's output and scales below ``k`` are not run (SinGAN's paint-to-image / editing injection;
+        :mod:`.guided`)."""
         cfg, pad = self.config, self.config.pad
         dtype = autocast_dtype(self.device, precision)
         channels_last = compile or not cfg.faithful_resize
         if (scale_v != 1.0 or scale_h != 1.0) and gen_start_scale > 0:
             raise InputError("scale_v/scale_h other than 1 only work with gen_start_scale=0 "
                              "(finer starts reuse the stored noise of the training size)")
-        prev: torch.Tensor | None = None
+        prev: torch.Tensor | None = None if injected is None else injected[1].to(self.device, torch.float32)
         for n, g in enumerate(self.inference_generators(compile)):
+            if injected is not None and n < injected[0]:
+                continue
             h, w = cfg.sizes[n]
             zh, zw = round(h * scale_v), round(w * scale_h)
             if n < gen_start_scale:

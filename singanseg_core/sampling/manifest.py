@@ -3,7 +3,12 @@
 
 One row per generated pair: ``checkpoint`` (model name), ``checkpoint_path``, ``seed``, ``gen_start_scale``,
 ``index``, ``image`` and ``mask`` (file names in the folder), ``true_pixel_pct`` (0..100), ``scale_h``, ``scale_v``;
-plus ``redraws`` in sets sampled with ``redraw_empty`` (times the sample was redrawn because its mask was empty).
+plus ``redraws`` in sets sampled with ``redraw_empty`` (times the sample was redrawn because its mask was empty),
+plus :data:`GUIDE_COLUMNS` in guided and edited sets (``sampling.guided_writer``): ``guide`` (``mask:<file name>`` or
+``edit:<edit>``), ``guide_mask_sha256`` (of the guide mask file given; for an edit, of the requested-mask file
+written), ``guide_image`` (``file:<name>``, ``derived:<method>`` or ``edit``), ``guide_image_sha256`` (of the file
+given, else empty), ``inject_scale``, ``requested_mask`` (its file in the folder, 0/255) and ``guide_iou`` (the
+sample's mask against it, 0..1). Manifests without these columns read as before.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from ..files.atomic import atomic_write_bytes
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS = ["checkpoint", "checkpoint_path", "seed", "gen_start_scale", "index", "image", "mask",
                     "true_pixel_pct", "scale_h", "scale_v"]
+GUIDE_COLUMNS = ["guide", "guide_mask_sha256", "guide_image", "guide_image_sha256", "inject_scale", "requested_mask",
+                 "guide_iou"]
 REQUIRED_COLUMNS = ("checkpoint", "image")
 MAX_MANIFEST_BYTES = 64 * 2**20     # ~500k rows; larger files are refused, not read
 
@@ -60,10 +67,10 @@ def read_manifest(folder: str | os.PathLike) -> pd.DataFrame:
         return pd.DataFrame(columns=MANIFEST_COLUMNS)
     columns, rows = read_manifest_rows(folder)
     frame = pd.DataFrame(rows, columns=columns)
-    for col in ("seed", "gen_start_scale", "index"):
+    for col in ("seed", "gen_start_scale", "index", "inject_scale"):
         if col in frame:
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("Int64")
-    for col in ("true_pixel_pct", "scale_h", "scale_v"):
+    for col in ("true_pixel_pct", "scale_h", "scale_v", "guide_iou"):
         if col in frame:
             frame[col] = pd.to_numeric(frame[col], errors="coerce")
     return frame

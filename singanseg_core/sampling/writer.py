@@ -115,6 +115,21 @@ def write_samples(model: SinGANSeg, out_dir: str | os.PathLike, n: int, gen_star
     return new
 
 
+def check_new_set(models: Sequence[SinGANSeg], out_dir: str | os.PathLike, overwrite: bool) -> Path:
+    """``out_dir`` as a path if a new set of ``models`` may be written there: ``InputError`` for no models, two
+    with one name, or an ``out_dir`` that holds something already (unless ``overwrite``)."""
+    out = Path(out_dir)
+    if not models:
+        raise InputError("no checkpoints to sample from")
+    names = [m.name for m in models]
+    if len(set(names)) != len(names):
+        raise InputError(f"two checkpoints are named {next(x for x in names if names.count(x) > 1)!r}: their "
+                         "sample files would overwrite each other; sample them into separate folders")
+    if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"{out} already exists; choose a new folder (or overwrite it)")
+    return out
+
+
 def write_sample_set(models: Sequence[SinGANSeg], out_dir: str | os.PathLike, n: int, gen_start_scale: int = 0,
                      seed: int = 0, batch_size: int | None = None, scale_h: float = 1.0, scale_v: float = 1.0,
                      progress: Callable[[str, int, int], "bool | None"] | None = None,
@@ -142,15 +157,7 @@ def write_sample_set(models: Sequence[SinGANSeg], out_dir: str | os.PathLike, n:
                    batch_size=batch_size, redraw_empty=redraw_empty)
     for model in models:  # an unsupported precision fails before the folder is touched
         autocast_dtype(model.device, precision)
-    out = Path(out_dir)
-    if not models:
-        raise InputError("no checkpoints to sample from")
-    names = [m.name for m in models]
-    if len(set(names)) != len(names):
-        raise InputError(f"two checkpoints are named {next(x for x in names if names.count(x) > 1)!r}: their "
-                         "sample files would overwrite each other; sample them into separate folders")
-    if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(f"{out} already exists; choose a new folder (or overwrite it)")
+    out = check_new_set(models, out_dir, overwrite)
     frames = []
     with atomic_directory(out, overwrite=overwrite) as tmp:
         for model in models:

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ._common import add_precision_option, device_name, sampling_setting
+from ._guide import add_guide_options, check_guide_args, run_guided
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "compiles on first use)")
     p.add_argument("--out", required=True, help="output folder (new; written all at once when complete)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (only once the new set is complete)")
+    add_guide_options(p)
     p.set_defaults(func=run, kept_on_error=lambda args: "nothing was written (the set is written all at once; "
                                                         "an existing --out is left as it was)")
 
@@ -44,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from ...model.singanseg import SinGANSeg
     from ...sampling.writer import REDRAWS_COLUMN, write_sample_set
 
+    guided = check_guide_args(args)
     device = resolve_device(args.device)
     autocast_dtype(device, args.precision or "fp32")  # one line, before any checkpoint is read
     models = [SinGANSeg.from_pretrained(ck, device=device) for ck in args.checkpoint]
@@ -51,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         k, msg = model.clamp_start_scale(args.gen_start_scale)
         if msg:
             print(f"note: {msg}", file=sys.stderr)
+    if guided:
+        return run_guided(args, models)
     bars: dict[str, tqdm] = {}
 
     def progress(name: str, done: int, total: int) -> None:
