@@ -67,8 +67,8 @@ def test_style_precision_goes_through_the_device_rule() -> None:
     ("compile", "yes", "compile must be true or false"),
     ("schedule", "fast", "schedule must be one of sequential, concurrent"),
     ("concurrent_depth", 0, "concurrent_depth must be an integer in 1..16"),
-    ("concurrent_lr_scale", 1.5, "concurrent_lr_scale must be a number in 0.0..1.0"),
-    ("lr_drop_at", 1.5, "lr_drop_at must be a number in 0.0..1.0"),
+    ("concurrent_lr_scale", 1.5, "concurrent_lr_scale must be a number in 0..1"),
+    ("lr_drop_at", 1.5, "lr_drop_at must be a number in 0..1"),
     ("lr_drop_epoch", 0, "lr_drop_epoch must be an integer in 1..1000000"),
 ])
 def test_each_option_is_validated(field: str, bad: object, words: str) -> None:
