@@ -36,14 +36,13 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import Cancelled, InputError
-from ..networks.singan import Discriminator, Generator, nfc_for_scale, stack, unstack
+from ..networks.singan import Discriminator, Generator, nfc_for_scale, noise_pad, stack, unstack
 from ..pyramid.imresize import imresize
 from ..pyramid.schedule import ScaleSchedule
 from ..model.singanseg import SinGANSeg
-from .checkpoints import ModelState
+from .checkpoints import ModelState, recording_progress
 from .config import TrainConfig
 from .draws import SeededDraws
-from .fit import _recording
 from .trainer import (FrozenPyramid, ProgressFn, Runner, TrainProgress, build_scale_nets, channel_vector,
                       gradient_penalty, lr_milestone, model_mean, model_mse, report_iteration, stacked_noise)
 
@@ -69,7 +68,7 @@ class Window:
                  cfg: TrainConfig, scale_factor: float, runner: Runner) -> None:
         self.gens, self.lo, self.reals, self.cfg = list(gens), lo, reals, cfg
         self.scale_factor, self.runner = scale_factor, runner
-        self.pad = (cfg.ker_size - 1) * cfg.num_layer // 2
+        self.pad = noise_pad(cfg.ker_size, cfg.num_layer)
         dev = reals[0].device
         self.amps = [channel_vector(torch.tensor([a], dtype=torch.float32, device=dev), cfg.nc_z) for a in amps]
 
@@ -105,7 +104,7 @@ def train_concurrent(states: list[ModelState], dev: torch.device, schedule: Scal
     cfg, start, names = s.config, s.done, [s.name]
     nfcs = [nfc_for_scale(n, cfg.nfc, cfg.max_nfc) for n in range(schedule.num_scales)]
     s.start_record(nfcs, log_every)
-    progress = _recording(states, progress)
+    progress = recording_progress(states, progress)
     models = [s.model(dev, 1)] if start == schedule.num_scales else []
     for n in range(start, schedule.num_scales):
         t0 = time.perf_counter()
@@ -141,7 +140,7 @@ def _train_stage(s: ModelState, n: int, dev: torch.device, schedule: ScaleSchedu
     lo = max(0, n - cfg.concurrent_depth + 1)
     runner = Runner(cfg, dev)
     draws = SeededDraws([cfg.seed], n, dev)
-    pad = (cfg.ker_size - 1) * cfg.num_layer // 2
+    pad = noise_pad(cfg.ker_size, cfg.num_layer)
 
     netG, netD = build_scale_nets(cfg, nfc, cfg.seed, n, dev)
     if n > 0 and s.nfcs[-1] == nfc:  # same width as the scale below: start from its weights (the paper)

@@ -27,14 +27,13 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from ..device import autocast_dtype
+from ..device import autocast_dtype, compile_module
 from ..errors import Cancelled
-from ..networks.singan import Discriminator, Generator, init_weights
+from ..networks.singan import Discriminator, Generator, init_weights, noise_pad
 from ..pyramid.imresize import imresize
 from .config import TrainConfig
 from .draws import ScaleDraws, scale_seed
 
-COMPILE_BACKEND = "inductor"  # torch.compile backend of TrainConfig.compile (tests use a lighter one)
 BIAS_SEED_SALT = 0xB1A5
 BN_MOMENTUM = 0.1  # torch's default, the original's
 SNAPSHOT_EVERY = 500  # the original's preview period (epochs); its preview pass has a side effect, see below
@@ -125,7 +124,7 @@ class Runner:
         if not self.compile:
             return module
         if id(module) not in self._compiled:
-            self._compiled[id(module)] = torch.compile(module, backend=COMPILE_BACKEND)
+            self._compiled[id(module)] = compile_module(module)
         return self._compiled[id(module)]
 
     def fwd(self, module: torch.nn.Module, *args: torch.Tensor) -> torch.Tensor:
@@ -231,7 +230,7 @@ class FrozenPyramid:
         self.gens, self.z_opt, self.reals, self.amps = list(gens), list(z_opt), list(reals), list(amps)
         self.cfg, self.scale_factor, self.chunk = cfg, scale_factor, max(1, chunk)
         self.k = reals[0].shape[1] // cfg.nc_im
-        self.pad = (cfg.ker_size - 1) * cfg.num_layer // 2
+        self.pad = noise_pad(cfg.ker_size, cfg.num_layer)
 
     @torch.no_grad()
     def run(self, n: int, batch: int, noise: Callable[[int, int, tuple[int, int]], torch.Tensor] | None,
