@@ -102,7 +102,7 @@ def gallery(ws: Workspace, result: dict) -> None:
 
 
 def save(ws: Workspace, result: dict) -> None:
-    from singanseg_core.files.zips import zip_sample_folder as samples_to_zip
+    from singanseg_core.sampling.zips import zip_sample_folder as samples_to_zip
     from singanseg_core.sampling.writer import write_sample_set
 
     p = result["params"]  # the shown samples' own settings, never the widgets' current ones

@@ -64,7 +64,7 @@ def launch(ws: Workspace) -> None:
 
 
 def results(ws: Workspace) -> None:
-    from singanseg_core.files.zips import zip_sample_folder
+    from singanseg_core.sampling.zips import zip_sample_folder
     from singanseg_core.sampling.manifest import read_manifest
 
     sets = [s for s in catalog.newest_first(ws, "style") if (ws.style / s / "manifest.csv").is_file()]

@@ -8,6 +8,13 @@ import torch
 
 from .errors import InputError
 
+COMPILE_BACKEND = "inductor"  # torch.compile backend of every compiled path (tests patch a lighter one)
+
+
+def compile_module(module: torch.nn.Module) -> torch.nn.Module:
+    """``torch.compile(module)`` with **the** backend :data:`COMPILE_BACKEND` (read at call time)."""
+    return torch.compile(module, backend=COMPILE_BACKEND)  # type: ignore[return-value]
+
 
 def resolve_device(device: "str | torch.device | None" = "auto") -> torch.device:
     """``"auto"`` (or ``None``) → ``cuda`` when a GPU is present, else ``cpu``; ``"cpu"``, ``"cuda"``, ``"cuda:N"``.

@@ -16,7 +16,7 @@ from singanseg_core.segmentation import (
     SegmentationModel,
     compute_metrics,
     evaluate,
-    find_pairs,
+    folder_pairs,
     pixel_counts,
     real_pairs,
     train_segmentation,
@@ -90,9 +90,9 @@ def test_config_presets_and_validation():
 def test_pairs_discovery(tmp_path):
     pairs = real_pairs(POLYPS)
     assert len(pairs) == 40 and all(p.image.stem == p.mask.stem for p in pairs)
-    assert find_pairs(POLYPS) == pairs
+    assert folder_pairs(POLYPS) == pairs
     with pytest.raises(InputError):
-        find_pairs(tmp_path / "missing")
+        folder_pairs(tmp_path / "missing")
 
 
 def test_train_save_load_predict_and_determinism(tmp_path):

@@ -69,20 +69,31 @@ def open_bounded(source: str | os.PathLike | bytes, what: str | None = None,
     return img
 
 
-def to_uint8_levels(img: Image.Image) -> np.ndarray:
-    """Grey levels of a single-band image as uint8: 16-bit and float images are scaled by their type's range
-    (65535 → 255), not clipped; 8-bit and binary images are returned as they are."""
+WIDE_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")   # single-band modes wider than 8 bits
+
+
+def grey_levels(img: Image.Image) -> tuple[np.ndarray, float]:
+    """**The** bit-depth rule: a single-band image's raw levels (int64, or float64 for mode ``F``) and the top
+    of its type's range: 65535 for 16-bit (and 32-bit integer images with levels above 255), 1.0 for float
+    images in 0..1, else 255."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-        return (np.asarray(img, dtype=np.float64) / 65535.0 * 255.0).round().astype(np.uint8)
+        return np.asarray(img, dtype=np.int64), 65535.0
     if img.mode == "I":
-        arr = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if arr.max() > 255 else 255.0
-        return (arr.clip(0, top) / top * 255.0).round().astype(np.uint8)
+        arr = np.asarray(img, dtype=np.int64)
+        return arr, 65535.0 if arr.max(initial=0) > 255 else 255.0
     if img.mode == "F":
         arr = np.asarray(img, dtype=np.float64)
-        top = 1.0 if arr.max() <= 1.0 else 255.0
-        return (arr.clip(0, top) / top * 255.0).round().astype(np.uint8)
-    return np.asarray(img.convert("L"))
+        return arr, 1.0 if arr.max(initial=0.0) <= 1.0 else 255.0
+    return np.asarray(img.convert("L")).astype(np.int64), 255.0
+
+
+def to_uint8_levels(img: Image.Image) -> np.ndarray:
+    """Grey levels of a single-band image as uint8: 16-bit and float images are scaled by their type's range
+    (:func:`grey_levels`; 65535 → 255), not clipped; 8-bit and binary images are returned as they are."""
+    if img.mode not in WIDE_MODES:
+        return np.asarray(img.convert("L"))
+    levels, top = grey_levels(img)
+    return (levels.astype(np.float64).clip(0, top) / top * 255.0).round().astype(np.uint8)
 
 
 def read_rgb(source: str | os.PathLike | bytes, what: str | None = None) -> np.ndarray:
@@ -92,7 +103,7 @@ def read_rgb(source: str | os.PathLike | bytes, what: str | None = None) -> np.n
 
 def rgb_array(img: Image.Image) -> np.ndarray:
     """``(H, W, 3)`` uint8 RGB of a decoded image (see :func:`read_rgb`)."""
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+    if img.mode in WIDE_MODES:
         return np.repeat(to_uint8_levels(img)[..., None], 3, axis=2)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         img = img.convert("RGBA")

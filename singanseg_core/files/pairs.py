@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from ..errors import InputError
-from .images import IMAGE_SUFFIXES, open_bounded, rgb_array
+from .images import IMAGE_SUFFIXES, grey_levels, open_bounded, rgb_array
 
 
 @dataclass
@@ -85,19 +85,6 @@ class MaskRead:
 
 def _has_alpha(img: Image.Image) -> bool:
     return img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode == "P" and "transparency" in img.info)
-
-
-def _levels(img: Image.Image) -> tuple[np.ndarray, float]:
-    """A single-band image's raw levels (integers or floats) and the top of its type's range."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-        return np.asarray(img, dtype=np.int64), 65535.0
-    if img.mode == "I":
-        arr = np.asarray(img, dtype=np.int64)
-        return arr, 65535.0 if arr.max(initial=0) > 255 else 255.0
-    if img.mode == "F":
-        arr = np.asarray(img, dtype=np.float64)
-        return arr, 1.0 if arr.max(initial=0.0) <= 1.0 else 255.0
-    return np.asarray(img.convert("L")).astype(np.int64), 255.0
 
 
 def _grey_rule(levels: np.ndarray, top: float, label: str) -> MaskRead:
@@ -211,7 +198,7 @@ def mask_from_image(img: Image.Image, label: str = "mask") -> MaskRead:
 
 def _colour_or_grey(img: Image.Image, label: str) -> MaskRead:
     if img.mode in ("1", "L", "I", "F") or img.mode.startswith("I;"):
-        return _grey_rule(*_levels(img), label)
+        return _grey_rule(*grey_levels(img), label)
     rgb = np.asarray(img.convert("RGB"))
     chroma = rgb.max(axis=2).astype(np.int16) - rgb.min(axis=2)
     if np.count_nonzero(chroma > CHROMA_TOLERANCE) > MIN_COLOUR_SHARE * chroma.size:

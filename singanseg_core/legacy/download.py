@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import socket
-import stat
 import time
 import urllib.error
 import urllib.parse
@@ -35,6 +34,7 @@ from typing import Any, Callable
 from ..errors import Cancelled, InputError
 from ..files.atomic import atomic_write_json
 from ..files.bounded_json import UnreadableJSONError, loads_bounded, read_json
+from ..files.zip_entries import UnsafeArchiveError, check_entries, iter_entry
 from .importer import ImportSummary, import_legacy
 
 __all__ = [
@@ -51,10 +51,6 @@ DEFAULT_MAX_DOWNLOAD_BYTES = 16 << 30      # per archive, whether or not the ser
 DISK_RESERVE_BYTES = 128 << 20            # never fill the disk: stop when less than this would stay free
 DEFAULT_MAX_MEMBERS = 200_000
 EXTRACTED_LOG = ".extracted.json"
-
-
-class UnsafeArchiveError(InputError):
-    """An archive entry would escape the target folder, is a link/special file, or the archive is too big."""
 
 
 @dataclass(frozen=True)
@@ -256,26 +252,6 @@ def check_zip(path: str | os.PathLike) -> None:
         raise InputError(f"{path}: member {bad} fails its CRC check; delete the archive and download again")
 
 
-def _member_problem(info: zipfile.ZipInfo) -> str | None:
-    name = info.filename
-    if not name or "\x00" in name:
-        return "empty name"
-    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
-        return "absolute path"
-    if "\\" in name:
-        return "backslash in path"
-    if any(p == ".." for p in name.split("/")):
-        return "'..' in path"
-    mode = info.external_attr >> 16
-    if stat.S_ISLNK(mode):
-        return "symbolic link"
-    if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
-        return "special file"
-    if info.flag_bits & 0x1:
-        return "encrypted entry"
-    return None
-
-
 def safe_extract(archive: str | os.PathLike, dest_dir: str | os.PathLike,
                  max_bytes: int = DEFAULT_MAX_EXTRACT_BYTES, max_members: int = DEFAULT_MAX_MEMBERS) -> list[str]:
     """Extract ``archive`` into ``dest_dir`` after vetting every entry; returns the top-level names written.
@@ -296,16 +272,7 @@ def safe_extract(archive: str | os.PathLike, dest_dir: str | os.PathLike,
         raise InputError(f"{archive}: not a readable zip archive ({err})") from None
     with zf:
         infos = [i for i in zf.infolist() if not i.filename.startswith("__MACOSX/")]
-        if len(infos) > max_members:
-            raise UnsafeArchiveError(f"{archive}: {len(infos)} entries, more than the cap of {max_members}")
-        for info in infos:
-            problem = _member_problem(info)
-            if problem:
-                raise UnsafeArchiveError(f"{archive}: refused entry {info.filename!r} ({problem}); nothing extracted")
-        declared = sum(i.file_size for i in infos)
-        if declared > max_bytes:
-            raise UnsafeArchiveError(f"{archive}: {declared} bytes uncompressed, more than the cap of {max_bytes} "
-                                     "(zip bomb?); nothing extracted")
+        declared = check_entries(infos, str(archive), max_members, max_bytes)
         dest_dir.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(dest_dir).free
         if declared > free:
@@ -313,7 +280,7 @@ def safe_extract(archive: str | os.PathLike, dest_dir: str | os.PathLike,
         tmp = dest_dir / f".extract-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
         try:
-            written = 0
+            budget = [max_bytes]
             for info in infos:
                 target = tmp.joinpath(*[p for p in info.filename.split("/") if p not in ("", ".")])
                 if not target.resolve().is_relative_to(tmp.resolve()):  # belt and braces after the name checks
@@ -322,11 +289,8 @@ def safe_extract(archive: str | os.PathLike, dest_dir: str | os.PathLike,
                     target.mkdir(parents=True, exist_ok=True)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, open(target, "wb") as out:
-                    while block := src.read(1 << 20):
-                        written += len(block)
-                        if written > max_bytes:
-                            raise UnsafeArchiveError(f"{archive}: expands beyond {max_bytes} bytes (zip bomb?)")
+                with open(target, "wb") as out:
+                    for block in iter_entry(zf, info, str(archive), budget):
                         out.write(block)
             tops = sorted(p.name for p in tmp.iterdir())
             for name in tops:

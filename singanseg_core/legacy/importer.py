@@ -21,7 +21,7 @@ from ..files.atomic import atomic_directory
 from ..model.config import ModelConfig
 from ..model.samples import tensor_to_uint8
 from ..model.singanseg import SinGANSeg
-from ..networks.singan import Generator
+from ..networks.singan import Generator, noise_pad
 from ..persistence import CONFIG_NAME
 from .unpickler import GENERATOR_CLASSES, MAX_FILE_BYTES, MAX_SCALES, PickledModule, _short, restricted_load
 
@@ -184,7 +184,7 @@ def infer_config(ckpt: LegacyCheckpoint, name: str, source: dict[str, Any] | Non
     if len(shapes) != 1:
         raise CheckpointError(f"{where}/Gs.pth: scales disagree on (nc_im, kernel, layers): {sorted(shapes)}")
     nc_im, ker, num_layer = shapes.pop()
-    pad = (ker - 1) * num_layer // 2
+    pad = noise_pad(ker, num_layer)
     sizes = []
     for i, (r, z) in enumerate(zip(ckpt.reals, ckpt.z_opt, strict=True)):
         if r.dim() != 4 or r.shape[0] != 1 or r.shape[1] != nc_im:

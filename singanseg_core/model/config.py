@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from ..errors import CheckpointError
 from ..files.bounded_json import UnreadableJSONError
+from ..networks.singan import noise_pad
 from ..persistence import CONFIG_NAME, read_config
 
 KIND = "singanseg"
@@ -73,7 +74,7 @@ class ModelConfig:
 
     @property
     def pad(self) -> int:
-        return (self.ker_size - 1) * self.num_layer // 2
+        return noise_pad(self.ker_size, self.num_layer)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

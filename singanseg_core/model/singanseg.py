@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..device import autocast_dtype
+from ..device import autocast_dtype, compile_module
 from ..errors import CheckpointError, InputError
 from ..files.atomic import save_png
 from ..networks.singan import Generator, fold_batchnorm
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 REAL_IMAGE_NAME = "real.png"
 REAL_MASK_NAME = "real_mask.png"
-COMPILE_BACKEND = "inductor"  # torch.compile backend of the compiled sampler (tests may use a lighter one)
 
 
 class SinGANSeg:
@@ -66,8 +65,8 @@ class SinGANSeg:
         between scales rounds the other way."""
         if compile:
             if self._compiled is None:
-                self._compiled = [torch.compile(fold_batchnorm(g).to(memory_format=torch.channels_last),
-                                                backend=COMPILE_BACKEND) for g in self.generators]
+                self._compiled = [compile_module(fold_batchnorm(g).to(memory_format=torch.channels_last))
+                                  for g in self.generators]
             return self._compiled  # type: ignore[return-value]
         if self._inference is None:
             self._inference = (list(self.generators) if self.config.faithful_resize else

@@ -18,6 +18,12 @@ import torch
 from torch import nn
 
 
+def noise_pad(ker_size: int, num_layer: int) -> int:
+    """Pixels each side that ``num_layer`` unpadded ``ker_size`` convs take off a map (5 x 3x3: 5 px): the
+    padding of every noise map and generator input, so the output has the real image's size."""
+    return (ker_size - 1) * num_layer // 2
+
+
 class ConvBlock(nn.Sequential):
     """conv(3x3, no padding, ``groups=models``) → BatchNorm → LeakyReLU(0.2)."""
 

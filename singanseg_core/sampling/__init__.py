@@ -1,2 +1,3 @@
-"""Sample sets on disk: the ``manifest.csv`` schema (``manifest``) and the writer (``writer``).
+"""Sample sets on disk: the ``manifest.csv`` schema (``manifest``) and the writer (``writer``), the zip download
+(``zips``).
 Sampling itself is :meth:`singanseg_core.model.SinGANSeg.sample`."""

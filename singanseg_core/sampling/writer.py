@@ -8,7 +8,6 @@ extend their own sample folders with it). The allowed ranges of every sampling s
 
 from __future__ import annotations
 
-import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,14 +21,15 @@ from ..errors import Cancelled, InputError
 from ..files.atomic import atomic_directory, save_png
 from ..model.config import MAX_SCALES
 from ..model.singanseg import SinGANSeg
+from ..ranges import SEED_RANGE, Range, check_in
 from .manifest import MANIFEST_COLUMNS, read_manifest, sample_stem, write_manifest
 
 MAX_SAMPLES = 100_000          # per model and call
 SCALE_RANGE = (0.25, 4.0)      # output width / height relative to the training size
 MAX_BATCH = 4096               # samples per forward pass
 MAX_REDRAWS = 32               # redraws of one empty-mask sample (bounds the work at 33 draws per sample)
-SAMPLING_RANGES: dict[str, tuple[float, float]] = {
-    "n": (1, MAX_SAMPLES), "gen_start_scale": (0, MAX_SCALES), "seed": (0, 2**63 - 1),
+SAMPLING_RANGES: dict[str, Range] = {
+    "n": (1, MAX_SAMPLES), "gen_start_scale": (0, MAX_SCALES), "seed": SEED_RANGE,
     "scale_h": SCALE_RANGE, "scale_v": SCALE_RANGE, "batch_size": (1, MAX_BATCH), "redraw_empty": (0, MAX_REDRAWS),
 }
 REDRAWS_COLUMN = "redraws"     # manifest column of sets sampled with redraw_empty > 0
@@ -38,15 +38,8 @@ REDRAWS_COLUMN = "redraws"     # manifest column of sets sampled with redraw_emp
 def check_sampling(**values: float | int | None) -> None:
     """Raise ``InputError`` naming the first setting outside :data:`SAMPLING_RANGES` (``None`` = default)."""
     for key, value in values.items():
-        if value is None:
-            continue
-        lo, hi = SAMPLING_RANGES[key]
-        integer = isinstance(lo, int) and isinstance(hi, int)
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
-            and lo <= value <= hi and (not integer or float(value).is_integer())
-        if not ok:
-            raise InputError(f"{key} must be {'an integer' if integer else 'a number'} in {lo:g}..{hi:g}, "
-                             f"got {value!r}")
+        if value is not None:
+            check_in(SAMPLING_RANGES, key, value)
 
 
 def write_samples(model: SinGANSeg, out_dir: str | os.PathLike, n: int, gen_start_scale: int = 0, seed: int = 0,

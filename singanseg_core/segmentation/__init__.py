@@ -6,7 +6,7 @@
 >>> result.metrics["iou"]
 """
 
-from .data import Pair, SegDataset, find_pairs, real_pairs, sample_pairs
+from .data import Pair, SegDataset, folder_pairs, real_pairs, sample_pairs
 from .metrics import METRIC_NAMES, MetricAccumulator, PixelCounts, compute_metrics, metrics_from_counts, pixel_counts
 from .model import (
     SegConfig,
@@ -19,7 +19,7 @@ from .model import (
 )
 
 __all__ = [
-    "Pair", "SegDataset", "find_pairs", "real_pairs", "sample_pairs",
+    "Pair", "SegDataset", "folder_pairs", "real_pairs", "sample_pairs",
     "METRIC_NAMES", "MetricAccumulator", "PixelCounts", "compute_metrics", "metrics_from_counts", "pixel_counts",
     "SegConfig", "SegmentationModel", "SegProgress", "SegTrainResult", "evaluate", "predict_folder",
     "train_segmentation",

@@ -53,8 +53,9 @@ def sample_pairs(folder: str | os.PathLike, image_column: str = "image") -> list
     return pairs
 
 
-def find_pairs(folder: str | os.PathLike) -> list[Pair]:
-    """Pairs of ``folder``: a real dataset (``images/`` + ``masks/``) or a samples folder."""
+def folder_pairs(folder: str | os.PathLike) -> list[Pair]:
+    """Pairs of ``folder``: a real dataset (``images/`` + ``masks/``, by **the** pair discovery
+    ``files.pairs.find_pairs``, see :func:`real_pairs`) or a samples folder (its manifest, :func:`sample_pairs`)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: folder does not exist")

@@ -20,18 +20,19 @@ reserved name is what the job's ``args`` record, so a resumed job writes where t
 
 from __future__ import annotations
 
-import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import InputError
+from ..ranges import SEED_RANGE, check_number
 from ..sampling.writer import SAMPLING_RANGES
+from ..style.config import STYLE_RANGES
 from .jobs import JobContext
 from .workspace import Workspace, safe_name
 
-MAX_STYLE_STEPS = 100_000
+PARALLEL_RANGE = (1, 256)   # models one train job trains together
 
 
 @dataclass(frozen=True)
@@ -81,19 +82,9 @@ def validate(ws: Workspace, kind: str, args: Any) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- checks
-def _int(args: dict, key: str, default: int, lo: int, hi: int) -> int:
-    value = args.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not lo <= value <= hi:
-        raise InputError(f"{key} must be an integer in {lo}..{hi}, got {value!r}")
-    return int(value)
-
-
-def _float(args: dict, key: str, default: float, lo: float, hi: float) -> float:
-    value = args.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not lo <= value <= hi:
-        raise InputError(f"{key} must be a number in {lo:g}..{hi:g}, got {value!r}")
-    return float(value)
+def _number(args: dict, key: str, default: int | float, lo: int | float, hi: int | float) -> int | float:
+    """``args[key]`` (``default`` when absent) checked by **the** range rule (``ranges.check_number``)."""
+    return check_number(key, args.get(key, default), lo, hi)
 
 
 def _names(args: dict, key: str, what: str) -> list[str]:
@@ -151,7 +142,7 @@ def _check_train(ws: Workspace, a: dict) -> dict:
     TrainConfig.from_preset(a.get("preset", "quick"), **overrides)
     parallel = a.get("parallel", 1)
     if parallel != "auto":
-        _int(a, "parallel", 1, 1, 256)
+        _number(a, "parallel", 1, *PARALLEL_RANGE)
     _device(a)
     if a.get("fresh", True):  # last: nothing is reserved for a job that is refused
         a["names"] = {s: ws.reserve_dir(ws.checkpoints, name).name for s, name in zip(wanted, chosen)}
@@ -230,8 +221,7 @@ def _check_sample(ws: Workspace, a: dict) -> dict:
             raise InputError(f"checkpoint {name!r} is {status.state}" + (f": {status.message}" if status.message else ""))
     defaults = {"n": 16, "gen_start_scale": 0, "seed": 0, "scale_h": 1.0, "scale_v": 1.0, "redraw_empty": 0}
     for key, default in defaults.items():
-        lo, hi = SAMPLING_RANGES[key]
-        a[key] = _int(a, key, default, lo, hi) if isinstance(default, int) else _float(a, key, default, lo, hi)
+        a[key] = _number(a, key, default, *SAMPLING_RANGES[key])
     a["out"] = ws.reserve_dir(ws.samples, _text(a, "out", "samples folder")).name
     return a
 
@@ -274,10 +264,10 @@ def _check_style(ws: Workspace, a: dict) -> dict:
         raise InputError(f"samples/{src.name} has no image(s) {', '.join(missing[:5])}")
     out = _text(a, "out", "style folder")
     safe_name(out, "style folder")
-    a["steps"] = _int(a, "steps", 100, 1, MAX_STYLE_STEPS)
-    a["seed"] = _int(a, "seed", 0, 0, 2**63 - 1)
+    a["steps"] = _number(a, "steps", 100, *STYLE_RANGES["steps"])
+    a["seed"] = _number(a, "seed", 0, *SEED_RANGE)
     if a.get("size") is not None:
-        a["size"] = _int(a, "size", 0, 16, 4096)
+        a["size"] = _number(a, "size", 0, *STYLE_RANGES["size"])
     StyleTransferConfig.from_ratio(a.get("ratio", "1:1000"), steps=a["steps"], optimizer=a.get("optimizer", "adam"),
                                    size=a.get("size"), seed=a["seed"])
     a["out"] = ws.reserve_dir(ws.style, out).name

@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import stat
 import time
 import uuid
 import zipfile
@@ -34,6 +33,7 @@ from typing import Iterable
 from ..files.pairs import IMAGE_SUFFIXES
 from ..errors import InputError
 from ..files.atomic import atomic_directory, atomic_write_bytes, atomic_write_json, folder_lock
+from ..files.zip_entries import check_entries, read_entry
 
 ENV_VAR = "SINGANSEG_WORKSPACE"
 SUBDIRS = ("datasets", "checkpoints", "samples", "style", "studies", "jobs", "legacy", "logs")
@@ -41,6 +41,10 @@ MAX_UPLOAD_MB = 50            # one uploaded file (image, mask)
 MAX_ZIP_MB = 200              # one uploaded zip
 MAX_UNZIPPED_MB = 1000        # everything a zip may expand to
 MAX_ZIP_FILES = 20000
+# Peak memory of import_zip, in units of one pair's decoded bytes (4 bytes a pixel: RGB + mask; a pair is at most
+# files.images.MAX_PIXELS pixels): its zip bytes, the decoded arrays, the pixel hashes' copies and the PNG
+# encodings of the one pair in hand (measured: about 5). It does not grow with the number of pairs.
+IMPORT_PEAK_PAIRS = 6
 _NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
 STALE_RESERVED_S = 600.0  # an empty reserved folder older than this, with no job writing it, was left by a kill
 _CLEANED: set[str] = set()  # workspace roots cleaned by this process
@@ -344,9 +348,10 @@ class Workspace:
     def import_zip(self, data: bytes, dataset: str, max_mb: float = MAX_ZIP_MB) -> "ImportedZip":
         """Unpack a Kvasir-SEG zip (``images/`` + ``masks/``, possibly inside one top folder) as a new dataset.
 
-        Refuses links, absolute/``..`` member names, more than :data:`MAX_UNZIPPED_MB` unpacked or
-        :data:`MAX_ZIP_FILES` files, two members that map to one clean file name (both named), and any pair
-        that does not decode or whose mask the mask rule refuses (nothing is imported then). Pairs with the
+        Refuses what the zip-entry rule refuses (``files.zip_entries``: links, special and encrypted entries,
+        absolute/``..`` names), more than :data:`MAX_UNZIPPED_MB` unpacked or :data:`MAX_ZIP_FILES` files, two
+        members that map to one clean file name (both named), and any pair that does not decode or whose mask
+        the mask rule refuses (nothing is imported then). Pairs are decoded and written one at a time. Pairs with the
         same image pixels as an earlier one are skipped with a note. The dataset appears atomically (a
         reserved unique name) and only when complete; images are stored as RGB PNG, masks as 0/255 PNG.
 
@@ -359,14 +364,7 @@ class Workspace:
         except zipfile.BadZipFile:
             raise InputError("the upload is not a valid zip file") from None
         members = [m for m in zf.infolist() if not m.is_dir()]
-        if len(members) > MAX_ZIP_FILES:
-            raise InputError(f"the zip holds {len(members)} files; at most {MAX_ZIP_FILES} are allowed")
-        total = 0
-        for m in members:
-            _check_member(m)
-            total += m.file_size
-        if total > MAX_UNZIPPED_MB * 1024 * 1024:
-            raise InputError(f"the zip expands to {total / 2**20:.0f} MB; at most {MAX_UNZIPPED_MB} MB are allowed")
+        check_entries(members, "the zip", MAX_ZIP_FILES, MAX_UNZIPPED_MB * 1024 * 1024)
         # Kvasir-SEG layout, at the top or inside one folder (e.g. Kvasir-SEG/images/...).
         tops = {PurePosixPath(m.filename).parts[0] for m in members}
         prefix: tuple[str, ...] = ()
@@ -404,25 +402,31 @@ class Workspace:
                              f"{', '.join(lonely[:10])}{' ...' if len(lonely) > 10 else ''}; nothing was imported")
         result = ImportedZip(self.datasets / safe_name(dataset, "dataset name"))
         known: dict[str, tuple[str, str]] = {}
-        prepared = []
-        for stem in sorted(images):
-            item = _prepare_pair(images[stem].filename, stem, zf.read(images[stem]), zf.read(masks[stem]),
-                                 mask_label=masks[stem].filename)
-            if not _skip_duplicate(item, known, result):
-                known[item.image_hash] = (stem, item.mask_hash)
-                prepared.append(item)
+        budget = [MAX_UNZIPPED_MB * 1024 * 1024]
         dest = self.reserve_dir(self.datasets, dataset)
         try:
             with atomic_directory(dest) as tmp:
-                for item in prepared:
+                # One pair at a time (read, decode, check, write, release): the peak is IMPORT_PEAK_PAIRS x one
+                # pair's decoded bytes, whatever the number of pairs. A refused pair still imports nothing: the
+                # folder appears only when the block completes.
+                for stem in sorted(images):
+                    item = _prepare_pair(images[stem].filename, stem,
+                                         read_entry(zf, images[stem], "the zip", budget),
+                                         read_entry(zf, masks[stem], "the zip", budget),
+                                         mask_label=masks[stem].filename)
+                    if _skip_duplicate(item, known, result):
+                        continue
+                    known[item.image_hash] = (stem, item.mask_hash)
                     atomic_write_bytes(tmp / "images" / f"{item.stem}.png", _png(item.image))
                     atomic_write_bytes(tmp / "masks" / f"{item.stem}.png", _png(item.mask))
                     result.notes += item.notes
+                    result.pairs += 1
+                    del item
                 _save_content_index(tmp, known)
         except BaseException:
             self.release_dir(dest)
             raise
-        result.folder, result.pairs = dest, len(prepared)
+        result.folder = dest
         return result
 
 
@@ -551,16 +555,6 @@ def check_size(what: str, nbytes: int, max_mb: float) -> None:
         raise InputError(f"{what} is {nbytes / 2**20:.1f} MB; uploads are limited to {max_mb:g} MB")
     if nbytes == 0:
         raise InputError(f"{what} is empty")
-
-
-def _check_member(m: zipfile.ZipInfo) -> None:
-    name = m.filename
-    parts = PurePosixPath(name).parts
-    if name.startswith("/") or "\\" in name or re.match(r"^[A-Za-z]:", name) or ".." in parts:
-        raise InputError(f"the zip member {name!r} has an unsafe path (absolute or '..'); nothing was extracted")
-    mode = (m.external_attr >> 16) & 0o170000
-    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        raise InputError(f"the zip member {name!r} is a link or special file; nothing was extracted")
 
 
 def _dirs(parent: Path) -> Iterable[Path]:

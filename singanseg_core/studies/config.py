@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ..errors import InputError
+from ..ranges import format_range, range_problem
 from ..segmentation import SegConfig
 
 KINDS = ("small-data", "real-vs-synthetic")
@@ -18,7 +19,7 @@ RESULT_FILE = "result.json"
 # about where/how things run); every other field must match what the folder was started with.
 RERUN_FREE_FIELDS = {"r_values", "n_values", "folds", "variants", "include_real", "include_mixed", "seeds",
                      "checkpoints_dir", "device", "keep_models", "st_random_features"}
-MAX_COUNT = 100_000          # any R, N or seed a study may name
+MAX_COUNT = 100_000          # any R, N or seed a study may name (check_counts: 1..MAX_COUNT, seeds 0..)
 
 
 @dataclass
@@ -149,8 +150,8 @@ def check_counts(values: Any, what: str, lo: int = 1, hi: int = MAX_COUNT) -> li
         raise InputError(f"{what}: give at least one whole number (got {values!r})")
     out = set()
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or not lo <= v <= hi:
-            raise InputError(f"{what}: {v!r} is not a whole number in {lo}..{hi}")
+        if range_problem(v, lo, hi):  # the one number rule; the message speaks of the list's entries
+            raise InputError(f"{what}: {v!r} is not a whole number in {format_range(lo, hi)}")
         out.add(int(v))
     return sorted(out)
 

@@ -18,6 +18,10 @@ RATIO_PRESETS: dict[str, tuple[float, float]] = {"1:1": (1.0, 1.0), "1:1000": (1
 DEFAULT_RATIO = "1:1000"
 
 MIN_SIDE = 16  # four max-pools precede conv5_1: 16 px -> 1 px there
+MAX_SIDE = 4096
+MAX_STEPS = 100_000
+# Allowed ranges (inclusive, whole numbers) of the settings a job or the CLI passes in (``ranges.check_number``).
+STYLE_RANGES: dict[str, tuple[int, int]] = {"steps": (1, MAX_STEPS), "size": (MIN_SIDE, MAX_SIDE)}
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 OptimizerName = Literal["adam", "lbfgs"]

@@ -16,6 +16,7 @@ from ..model.training_log import PROGRESS_DIR, TRAINING_LOG_NAME, TrainingRecord
 from ..networks.singan import Generator
 from ..pyramid.schedule import ScaleSchedule
 from .config import TrainConfig
+from .trainer import ProgressFn, TrainProgress
 
 TRAINER_STATE_NAME = "trainer_state.safetensors"   # the last scale's discriminator, for resuming
 CHECKPOINT_FILES = ("config.json", "model.safetensors", TRAINER_STATE_NAME, "real.png", "real_mask.png",
@@ -157,3 +158,23 @@ def _read_trainer_state(out: Path) -> dict[str, torch.Tensor]:
 
 
 __all__ = ["CHECKPOINT_FILES", "ModelState", "TRAINER_STATE_NAME", "clear_checkpoint", "resume_point"]
+
+
+def recording_progress(states: list[ModelState], progress: ProgressFn | None) -> ProgressFn:
+    """``progress`` behind each model's training record: logged iterations go to the records (losses, timing,
+    latest sample and reconstruction), and the event gets ``s_per_it`` and ``eta_s`` before it is passed on."""
+    nc = states[0].config.nc_im
+
+    def on_progress(ev: TrainProgress) -> "bool | None":
+        if ev.losses and not ev.scale_done:
+            # views on the device: copied to the host only when a record writes its PNGs (every few seconds)
+            fake = None if ev.fake is None else ev.fake[0]
+            rec = None if ev.rec is None else ev.rec[0]
+            for i, s in enumerate(states):
+                s.latest = (None if fake is None else fake[i * nc:(i + 1) * nc],
+                            None if rec is None else rec[i * nc:(i + 1) * nc])
+                s.record.iteration(ev.scale, ev.iteration, ev.seconds, ev.losses[i], *s.latest)
+            ev.s_per_it, ev.eta_s = states[0].record.s_per_it, states[0].record.eta_s
+        return None if progress is None else progress(ev)
+
+    return on_progress

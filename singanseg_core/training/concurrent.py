@@ -36,16 +36,15 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import Cancelled, InputError
-from ..networks.singan import Discriminator, Generator, nfc_for_scale, stack, unstack
+from ..networks.singan import Discriminator, Generator, nfc_for_scale, noise_pad, stack, unstack
 from ..pyramid.imresize import imresize
 from ..pyramid.schedule import ScaleSchedule
 from ..model.singanseg import SinGANSeg
-from .checkpoints import ModelState
+from .checkpoints import ModelState, recording_progress
 from .config import TrainConfig
 from .draws import SeededDraws
-from .fit import _recording
-from .trainer import (FrozenPyramid, ProgressFn, Runner, TrainProgress, build_scale_nets, channel_vector,
-                      gradient_penalty, lr_milestone, model_mean, model_mse, report_iteration, stacked_noise)
+from .trainer import (FrozenPyramid, ProgressFn, Runner, TrainProgress, adversarial_iteration, build_scale_nets,
+                      channel_vector, lr_milestone, report_iteration, stacked_noise)
 
 
 def upsample(x: torch.Tensor, scale_factor: float, faithful: bool) -> torch.Tensor:
@@ -69,7 +68,7 @@ class Window:
                  cfg: TrainConfig, scale_factor: float, runner: Runner) -> None:
         self.gens, self.lo, self.reals, self.cfg = list(gens), lo, reals, cfg
         self.scale_factor, self.runner = scale_factor, runner
-        self.pad = (cfg.ker_size - 1) * cfg.num_layer // 2
+        self.pad = noise_pad(cfg.ker_size, cfg.num_layer)
         dev = reals[0].device
         self.amps = [channel_vector(torch.tensor([a], dtype=torch.float32, device=dev), cfg.nc_z) for a in amps]
 
@@ -105,7 +104,7 @@ def train_concurrent(states: list[ModelState], dev: torch.device, schedule: Scal
     cfg, start, names = s.config, s.done, [s.name]
     nfcs = [nfc_for_scale(n, cfg.nfc, cfg.max_nfc) for n in range(schedule.num_scales)]
     s.start_record(nfcs, log_every)
-    progress = _recording(states, progress)
+    progress = recording_progress(states, progress)
     models = [s.model(dev, 1)] if start == schedule.num_scales else []
     for n in range(start, schedule.num_scales):
         t0 = time.perf_counter()
@@ -141,7 +140,7 @@ def _train_stage(s: ModelState, n: int, dev: torch.device, schedule: ScaleSchedu
     lo = max(0, n - cfg.concurrent_depth + 1)
     runner = Runner(cfg, dev)
     draws = SeededDraws([cfg.seed], n, dev)
-    pad = (cfg.ker_size - 1) * cfg.num_layer // 2
+    pad = noise_pad(cfg.ker_size, cfg.num_layer)
 
     netG, netD = build_scale_nets(cfg, nfc, cfg.seed, n, dev)
     if n > 0 and s.nfcs[-1] == nfc:  # same width as the scale below: start from its weights (the paper)
@@ -190,36 +189,20 @@ def _train_stage(s: ModelState, n: int, dev: torch.device, schedule: ScaleSchedu
                                 lambda i, c, size: draws.prev_noise(epochs, cfg.d_steps, i, c, size), runner)
             bank = list(drawn.unbind(0))
             bank.reverse()
-        for j in range(cfg.d_steps):
+        def fake_at(j: int) -> torch.Tensor:
             prev = bank.pop().unsqueeze(0) if lo > 0 else rec_prev.new_zeros(rec_prev.shape)
             zs = [stacked_noise(draws.noise(epoch, 1 if i == 0 else nc, tuple(s.reals[i].shape[2:])), nc, pad)
                   for i in range(lo, n + 1)]
-            if j == cfg.d_steps - 1:
-                fake = window.forward(prev, zs)
-            else:
-                with torch.no_grad():
-                    fake = window.forward(prev, zs)
-            optD.zero_grad(set_to_none=True)
-            err_real = -model_mean(runner.fwd(netD, real), 1)
-            err_fake = model_mean(runner.fwd(netD, fake.detach()), 1)
-            gp = gradient_penalty(netD, real, fake.detach(), cfg.lambda_grad, draws.gp_mix(epoch, j), nc)
-            runner.step((err_real + err_fake + gp).sum(), optD)
+            return window.forward(prev, zs)
 
-        netD.requires_grad_(False)
-        optG.zero_grad(set_to_none=True)
-        err_g = -model_mean(runner.fwd(netD, fake), 1)
-        if cfg.alpha != 0:
-            rec_out = window.forward(rec_prev, rec_noise)
-            rec_loss = cfg.alpha * model_mse(rec_out, real, 1)
-        else:
-            rec_out, rec_loss = None, torch.zeros(1, device=dev)
-        runner.step((err_g + rec_loss).sum(), optG)
-        netD.requires_grad_(True)
+        terms, fake, rec_out = adversarial_iteration(
+            netD, real, 1, cfg, runner, optD, optG, lambda j: draws.gp_mix(epoch, j), fake_at,
+            lambda: window.forward(rec_prev, rec_noise), critic_bn_repeats=False)
         schedD.step()
         schedG.step()
 
-        report_iteration(progress, [s.name], n, schedule.num_scales, epoch + 1, cfg.niter, log_every, t0,
-                         (-err_real, err_fake, gp, err_g, rec_loss), fake, rec_out)
+        report_iteration(progress, [s.name], n, schedule.num_scales, epoch + 1, cfg.niter, log_every, t0, terms,
+                         fake, rec_out)
     window.gens = [g.eval() for g in window.gens]
     return netD.eval(), window, z0, amp
 

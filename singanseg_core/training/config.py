@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from ..device import PRECISIONS
 from ..errors import InputError
+from ..ranges import SEED_RANGE, Range, check_number, is_integer_range
 
 
 @dataclass(frozen=True)
@@ -63,17 +63,14 @@ class TrainConfig:
 
     def validated(self) -> "TrainConfig":
         """This config, or an ``InputError`` naming the first setting outside its allowed range."""
-        for name, (lo, hi) in _RANGES.items():
+        whole = {}
+        for name, (lo, hi) in TRAIN_RANGES.items():
             value = getattr(self, name)
             if value is None and name in _OPTIONAL:
                 continue
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
-                and lo <= value <= hi
-            if ok and isinstance(lo, int) and isinstance(hi, int) and not isinstance(value, int):
-                ok = False
-            if not ok:
-                raise InputError(f"{name} must be {'an integer' if isinstance(lo, int) else 'a number'} "
-                                 f"in {lo}..{hi}, got {value!r}")
+            checked = check_number(name, value, lo, hi)
+            if is_integer_range(lo, hi) and not isinstance(value, int):
+                whole[name] = checked  # 2000.0 (e.g. from JSON) is the integer 2000
         if self.nc_im not in (3, 4):
             raise InputError(f"nc_im must be 3 (RGB) or 4 (RGB + mask), got {self.nc_im!r}")
         if self.min_size > self.max_size:
@@ -88,7 +85,7 @@ class TrainConfig:
             raise InputError(f"compile must be true or false, got {self.compile!r}")
         if self.schedule not in SCHEDULES:
             raise InputError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        return self
+        return replace(self, **whole) if whole else self
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,13 +106,14 @@ class TrainConfig:
         return self.scale_factor ** 2 if self.schedule == "concurrent" else self.scale_factor
 
 
-# Allowed ranges (inclusive) of the numeric settings; the CLI, the jobs and the dashboard all check these.
-_RANGES: dict[str, tuple[float, float]] = {
+# Allowed ranges (inclusive; both ends int = whole numbers) of the numeric settings; the CLI, the jobs and the
+# dashboard all check these (``ranges.check_number``).
+TRAIN_RANGES: dict[str, Range] = {
     "nfc": (1, 512), "max_nfc": (1, 1024), "ker_size": (1, 7), "num_layer": (3, 8), "min_size": (11, 1024),
     "max_size": (11, 4096), "scale_factor": (0.1, 0.95), "niter": (1, 1_000_000), "lr_g": (1e-8, 1.0),
     "lr_d": (1e-8, 1.0), "beta1": (0.0, 0.999), "gamma": (0.0, 1.0), "lr_drop_epoch": (1, 1_000_000),
     "lr_drop_at": (0.0, 1.0), "d_steps": (1, 100), "lambda_grad": (0.0, 1e6), "alpha": (0.0, 1e6),
-    "noise_amp_init": (0.0, 100.0), "prev_batch_epochs": (1, 1000), "seed": (0, 2**63 - 1),
+    "noise_amp_init": (0.0, 100.0), "prev_batch_epochs": (1, 1000), "seed": SEED_RANGE,
     "concurrent_depth": (1, 16), "concurrent_lr_scale": (0.0, 1.0),
 }
 _OPTIONAL = {"lr_drop_at"}  # None = not used

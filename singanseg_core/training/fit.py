@@ -24,7 +24,8 @@ from ..model.config import model_name_from, name_problem
 from ..model.singanseg import SinGANSeg
 from ..networks.singan import Generator, nfc_for_scale, stack, unstack
 from ..pyramid.schedule import ScaleSchedule, build_pyramid, compute_schedule
-from .checkpoints import ModelState, clear_checkpoint, resume_point
+from .checkpoints import ModelState, clear_checkpoint, recording_progress, resume_point
+from .concurrent import train_concurrent
 from .config import TrainConfig
 from .draws import ScaleDraws, SeededDraws
 from .trainer import FrozenPyramid, ProgressFn, TrainProgress, build_scale_nets, channel_vector, train_scale
@@ -110,8 +111,6 @@ def train_group(items: Sequence[TrainItem], device: str | torch.device = "auto",
             raise InputError(f"the group's partial checkpoints stand at different scales {sorted(starts)}; "
                              "train them apart")
         if cfg.schedule == "concurrent":
-            from .concurrent import train_concurrent  # imports this module
-
             if draws is not None:
                 raise InputError("recorded draws replay the sequential schedule only")
             return train_concurrent(states, dev, schedule, progress, pyramid_chunk or 64, log_every)
@@ -140,7 +139,7 @@ def _train_scales(states: list[ModelState], dev: torch.device, schedule: ScaleSc
     nfcs = [nfc_for_scale(n, cfg.nfc, cfg.max_nfc) for n in range(schedule.num_scales)]
     for s in states:
         s.start_record(nfcs, log_every)
-    progress = _recording(states, progress)
+    progress = recording_progress(states, progress)
 
     def cat(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
         return torch.cat(list(tensors), dim=1)
@@ -194,26 +193,6 @@ def _train_scales(states: list[ModelState], dev: torch.device, schedule: ScaleSc
             if progress(ev) is False:
                 raise Cancelled(f"training cancelled after scale {n}")
     return models
-
-
-def _recording(states: list[ModelState], progress: ProgressFn | None) -> ProgressFn:
-    """``progress`` behind each model's training record: logged iterations go to the records (losses, timing,
-    latest sample and reconstruction), and the event gets ``s_per_it`` and ``eta_s`` before it is passed on."""
-    nc = states[0].config.nc_im
-
-    def on_progress(ev: TrainProgress) -> "bool | None":
-        if ev.losses and not ev.scale_done:
-            # views on the device: copied to the host only when a record writes its PNGs (every few seconds)
-            fake = None if ev.fake is None else ev.fake[0]
-            rec = None if ev.rec is None else ev.rec[0]
-            for i, s in enumerate(states):
-                s.latest = (None if fake is None else fake[i * nc:(i + 1) * nc],
-                            None if rec is None else rec[i * nc:(i + 1) * nc])
-                s.record.iteration(ev.scale, ev.iteration, ev.seconds, ev.losses[i], *s.latest)
-            ev.s_per_it, ev.eta_s = states[0].record.s_per_it, states[0].record.eta_s
-        return None if progress is None else progress(ev)
-
-    return on_progress
 
 
 def train(image: "str | os.PathLike | ImagePair", mask: "str | os.PathLike | None" = None,

@@ -27,14 +27,13 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from ..device import autocast_dtype
+from ..device import autocast_dtype, compile_module
 from ..errors import Cancelled
-from ..networks.singan import Discriminator, Generator, init_weights
+from ..networks.singan import Discriminator, Generator, init_weights, noise_pad
 from ..pyramid.imresize import imresize
 from .config import TrainConfig
 from .draws import ScaleDraws, scale_seed
 
-COMPILE_BACKEND = "inductor"  # torch.compile backend of TrainConfig.compile (tests use a lighter one)
 BIAS_SEED_SALT = 0xB1A5
 BN_MOMENTUM = 0.1  # torch's default, the original's
 SNAPSHOT_EVERY = 500  # the original's preview period (epochs); its preview pass has a side effect, see below
@@ -125,7 +124,7 @@ class Runner:
         if not self.compile:
             return module
         if id(module) not in self._compiled:
-            self._compiled[id(module)] = torch.compile(module, backend=COMPILE_BACKEND)
+            self._compiled[id(module)] = compile_module(module)
         return self._compiled[id(module)]
 
     def fwd(self, module: torch.nn.Module, *args: torch.Tensor) -> torch.Tensor:
@@ -231,7 +230,7 @@ class FrozenPyramid:
         self.gens, self.z_opt, self.reals, self.amps = list(gens), list(z_opt), list(reals), list(amps)
         self.cfg, self.scale_factor, self.chunk = cfg, scale_factor, max(1, chunk)
         self.k = reals[0].shape[1] // cfg.nc_im
-        self.pad = (cfg.ker_size - 1) * cfg.num_layer // 2
+        self.pad = noise_pad(cfg.ker_size, cfg.num_layer)
 
     @torch.no_grad()
     def run(self, n: int, batch: int, noise: Callable[[int, int, tuple[int, int]], torch.Tensor] | None,
@@ -316,36 +315,18 @@ def train_scale(n: int, netG: Generator, netD: Discriminator, pyramid: FrozenPyr
                 prev_bank = list(F.pad(bank, (pad,) * 4).unbind(0))
                 prev_bank.reverse()
 
-        netG.requires_grad_(False)
-        for j in range(cfg.d_steps):
+        def fake_at(j: int) -> torch.Tensor:
+            netG.requires_grad_(j == cfg.d_steps - 1)  # G's parameters take part in the last D step's graph only
             if n == 0:
-                prev = torch.zeros_like(noise_)
-                noise = noise_
-            else:
-                prev = prev_bank.pop().unsqueeze(0)
-                noise = amp * noise_ + prev
-            if j == cfg.d_steps - 1:
-                netG.requires_grad_(True)
-                fake = run.fwd(netG, noise, prev)
-            else:
-                with torch.no_grad():
-                    fake = run.fwd(netG, noise, prev)
-            optD.zero_grad(set_to_none=True)
-            err_real = -model_mean(run.fwd(netD, real), k)
-            err_fake = model_mean(run.fwd(netD, fake.detach()), k)
-            gp = gradient_penalty(netD, real, fake.detach(), cfg.lambda_grad, draws.gp_mix(epoch, j).to(device), nc)
-            run.step((err_real + err_fake + gp).sum(), optD)
+                return run.fwd(netG, noise_, torch.zeros_like(noise_))
+            prev = prev_bank.pop().unsqueeze(0)
+            return run.fwd(netG, amp * noise_ + prev, prev)
 
-        netD.requires_grad_(False)
-        optG.zero_grad(set_to_none=True)
-        err_g = -model_mean(_repeat_bn_updates(netD, lambda: run.fwd(netD, fake)), k)
-        if cfg.alpha != 0:
-            rec_out = _repeat_bn_updates(netG, lambda: run.fwd(netG, amp * z_opt + z_prev, z_prev))
-            rec_loss = cfg.alpha * model_mse(rec_out, real, k)
-        else:
-            rec_loss = torch.zeros(k, device=device)
-        run.step((err_g + rec_loss).sum(), optG)
-        netD.requires_grad_(True)
+        terms, fake, rec_out = adversarial_iteration(
+            netD, real, k, cfg, run, optD, optG, lambda j: draws.gp_mix(epoch, j).to(device), fake_at,
+            # the original's Gsteps passes: D and G's BatchNorms update as if run three times
+            lambda: _repeat_bn_updates(netG, lambda: run.fwd(netG, amp * z_opt + z_prev, z_prev)),
+            critic_bn_repeats=True)
         if epoch % SNAPSHOT_EVERY == 0 or epoch == cfg.niter - 1:
             # The original draws G(z_opt) for a preview PNG here, in train mode: its output is unused, but the pass
             # moves G's BatchNorm running statistics, which sampling (eval mode) uses. Reproduced for fidelity.
@@ -354,9 +335,53 @@ def train_scale(n: int, netG: Generator, netD: Discriminator, pyramid: FrozenPyr
         schedD.step()
         schedG.step()
 
-        report_iteration(progress, list(names), n, num_scales, epoch + 1, cfg.niter, log_every, t0,
-                         (-err_real, err_fake, gp, err_g, rec_loss), fake, rec_out if cfg.alpha != 0 else None)
+        report_iteration(progress, list(names), n, num_scales, epoch + 1, cfg.niter, log_every, t0, terms, fake,
+                         rec_out)
     return ScaleResult(z_opt.detach(), amps, optG, optD)
+
+
+def adversarial_iteration(netD: Discriminator, real: torch.Tensor, k: int, cfg: TrainConfig, run: "Runner",
+                          optD: torch.optim.Optimizer, optG: torch.optim.Optimizer,
+                          gp_mix: Callable[[int], torch.Tensor], fake_at: Callable[[int], torch.Tensor],
+                          reconstruct: Callable[[], torch.Tensor], critic_bn_repeats: bool
+                          ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor | None]:
+    """**The** adversarial iteration (one epoch) of both schedules: ``cfg.d_steps`` critic steps (WGAN loss +
+    gradient penalty), then one generator step (adversarial term on the last D step's fake + ``alpha`` x the
+    reconstruction MSE).
+
+    ``real``: ``(1, K*nc, h, w)``; ``fake_at(j)``: the generators' output for D step ``j`` (called with gradients
+    only for the last step, whose fake the G step reuses); ``gp_mix(j)``: the penalty's mixing weights;
+    ``reconstruct()``: the reconstruction ``(1, K*nc, h, w)`` (not called when ``alpha`` is 0);
+    ``critic_bn_repeats``: the critic's G-step pass moves its BatchNorms as the original's three G steps do.
+    Returns the loss terms ``(d_real, d_fake, gp, g_adv, rec)`` (each ``(K,)``), the last fake and the
+    reconstruction (``None`` when ``alpha`` is 0).
+    """
+    last = cfg.d_steps - 1
+    for j in range(cfg.d_steps):
+        if j == last:
+            fake = fake_at(j)
+        else:
+            with torch.no_grad():
+                fake = fake_at(j)
+        optD.zero_grad(set_to_none=True)
+        err_real = -model_mean(run.fwd(netD, real), k)
+        err_fake = model_mean(run.fwd(netD, fake.detach()), k)
+        gp = gradient_penalty(netD, real, fake.detach(), cfg.lambda_grad, gp_mix(j), cfg.nc_z)
+        run.step((err_real + err_fake + gp).sum(), optD)
+
+    netD.requires_grad_(False)
+    optG.zero_grad(set_to_none=True)
+    critic = (lambda: _repeat_bn_updates(netD, lambda: run.fwd(netD, fake))) if critic_bn_repeats \
+        else (lambda: run.fwd(netD, fake))
+    err_g = -model_mean(critic(), k)
+    if cfg.alpha != 0:
+        rec_out: torch.Tensor | None = reconstruct()
+        rec_loss = cfg.alpha * model_mse(rec_out, real, k)
+    else:
+        rec_out, rec_loss = None, torch.zeros(k, device=real.device)
+    run.step((err_g + rec_loss).sum(), optG)
+    netD.requires_grad_(True)
+    return (-err_real, err_fake, gp, err_g, rec_loss), fake, rec_out
 
 
 def report_iteration(progress: ProgressFn | None, names: list[str], n: int, num_scales: int, it: int, niter: int,

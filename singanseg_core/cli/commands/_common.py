@@ -1,25 +1,26 @@
 """Shared CLI options and helpers for the engine commands, and the one place where a command-line value is
-checked (the ``type=`` validators below): every number has an allowed range, every bad value gives one line
-naming the option and the range (``cli.main`` prints it and exits with 1).
+checked (the ``type=`` validators below, on ``ranges.range_problem``): every number has an allowed range, every
+bad value gives one line naming the option and the range (``cli.main`` prints it and exits with 1).
 
-The ranges come from the core's rules where the core has them (``training.config`` for training settings,
-``sampling.writer.SAMPLING_RANGES``, ``analysis.stats.MIN_BIN_WIDTH``, ``style.config.MIN_SIDE``, the model-name
-rule of ``model.config``, ``device.resolve_device``); :data:`LIMITS` holds the CLI-only ones.
+The ranges come from the core's public tables where the core has them (``training.config.TRAIN_RANGES``,
+``sampling.writer.SAMPLING_RANGES``, ``style.config.STYLE_RANGES``, ``ranges.SEED_RANGE``,
+``analysis.stats.MIN_BIN_WIDTH``, ``style.config.MIN_SIDE``, the model-name rule of ``model.config``,
+``device.resolve_device``); :data:`LIMITS` holds the CLI-only ones.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 from typing import Callable
 
-from ...training.config import _RANGES as TRAIN_RANGES
 from ...device import PRECISIONS
-from ...training.config import PRESETS, SCHEDULES, TrainConfig, describe_preset
+from ...ranges import SEED_RANGE, Range, is_integer_range, range_problem
+from ...style.config import STYLE_RANGES
+from ...training.config import PRESETS, SCHEDULES, TRAIN_RANGES, TrainConfig, describe_preset
 
-SEED = (0, 2**63 - 1)
-LIMITS: dict[str, tuple[float, float]] = {
-    "steps": (1, 100_000), "lr": (1e-8, 10.0), "style_size": (16, 4096), "style_batch": (1, 256),
+SEED = SEED_RANGE
+LIMITS: dict[str, Range] = {
+    "steps": STYLE_RANGES["steps"], "lr": (1e-8, 10.0), "style_size": STYLE_RANGES["size"], "style_batch": (1, 256),
     "image_size": (32, 2048), "seg_batch": (1, 4096), "epochs": (1, 100_000), "threads": (1, 1024),
     "count": (1, 1_000_000), "per_image": (1, 10_000), "fold": (1, 100), "timeout": (0.1, 3600.0),
     "retries": (0, 100), "grace": (0.0, 3600.0), "demo_iters": (1, 100_000),
@@ -32,9 +33,10 @@ def int_in(lo: int, hi: int) -> Callable[[str], int]:
         try:
             value = int(str(text).strip())
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer in {lo}..{hi}, got {text!r}") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"must be an integer in {lo}..{hi}, got {value}")
+            raise argparse.ArgumentTypeError(range_problem(str(text), lo, hi)) from None
+        problem = range_problem(value, lo, hi)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
         return value
 
     parse.bounds = (lo, hi)  # type: ignore[attr-defined]  # tests walk the parser through this
@@ -48,9 +50,10 @@ def float_in(lo: float, hi: float) -> Callable[[str], float]:
         try:
             value = float(str(text).strip())
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a number in {lo:g}..{hi:g}, got {text!r}") from None
-        if not (math.isfinite(value) and lo <= value <= hi):
-            raise argparse.ArgumentTypeError(f"must be a number in {lo:g}..{hi:g}, got {text}")
+            raise argparse.ArgumentTypeError(range_problem(str(text), lo, hi)) from None
+        problem = range_problem(value, lo, hi)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
         return value
 
     parse.bounds = (lo, hi)  # type: ignore[attr-defined]
@@ -58,23 +61,26 @@ def float_in(lo: float, hi: float) -> Callable[[str], float]:
     return parse
 
 
+def in_range(lo: float, hi: float) -> Callable[[str], float]:
+    """The ``type=`` validator of ``lo..hi``: :func:`int_in` for an integer range, else :func:`float_in`."""
+    return int_in(int(lo), int(hi)) if is_integer_range(lo, hi) else float_in(lo, hi)
+
+
 def ranged(kind: str) -> Callable[[str], float]:
-    """The validator for :data:`LIMITS` ``[kind]`` (an integer range when both ends are integers)."""
-    lo, hi = LIMITS[kind]
-    return int_in(int(lo), int(hi)) if isinstance(lo, int) and isinstance(hi, int) else float_in(lo, hi)
+    """The validator for :data:`LIMITS` ``[kind]``."""
+    return in_range(*LIMITS[kind])
 
 
-def train_setting(name: str) -> Callable[[str], int]:
-    """The validator of a ``TrainConfig`` setting, with its range from ``training.config``."""
-    lo, hi = TRAIN_RANGES[name]
-    return int_in(int(lo), int(hi)) if isinstance(lo, int) else float_in(lo, hi)  # type: ignore[return-value]
+def train_setting(name: str) -> Callable[[str], float]:
+    """The validator of a ``TrainConfig`` setting, with its range from ``training.config.TRAIN_RANGES``."""
+    return in_range(*TRAIN_RANGES[name])
 
 
 def sampling_setting(name: str) -> Callable[[str], float]:
-    from ...sampling.writer import SAMPLING_RANGES
+    """The validator of a sampling setting, with its range from ``sampling.writer.SAMPLING_RANGES``."""
+    from ...sampling.writer import SAMPLING_RANGES  # the writer pulls in the model; only sampling commands need it
 
-    lo, hi = SAMPLING_RANGES[name]
-    return int_in(int(lo), int(hi)) if isinstance(lo, int) and isinstance(hi, int) else float_in(lo, hi)
+    return in_range(*SAMPLING_RANGES[name])
 
 
 def device_name(text: str) -> str:

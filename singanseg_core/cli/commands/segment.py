@@ -61,9 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _pairs(folders):
-    from ...segmentation import find_pairs
+    from ...segmentation import folder_pairs
 
-    return [pair for folder in folders for pair in find_pairs(folder)]
+    return [pair for folder in folders for pair in folder_pairs(folder)]
 
 
 def _print_metrics(metrics: dict) -> None:

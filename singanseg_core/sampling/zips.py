@@ -1,4 +1,4 @@
-"""Zip downloads of a samples or style folder: ``images/``, ``masks/`` and ``manifest.csv``."""
+"""Zip downloads of a samples or style folder (here, above ``manifest``, which it reads): ``images/``, ``masks/`` and ``manifest.csv``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import InputError
+from .manifest import MANIFEST_NAME, read_manifest_rows
 
 
 def zip_sample_folder(folder: str | os.PathLike) -> bytes:
@@ -16,8 +17,6 @@ def zip_sample_folder(folder: str | os.PathLike) -> bytes:
     Only plain files named by the manifest and lying in ``folder`` itself are packed (never a link, never a path
     with a folder part), so a tampered manifest cannot pull other files into a download.
     """
-    from ..sampling.manifest import MANIFEST_NAME, read_manifest_rows
-
     folder = Path(folder)
     _, rows = read_manifest_rows(folder)
     buf = io.BytesIO()
