@@ -155,11 +155,10 @@ def train_tab(ws: Workspace) -> None:
     if ui.button("Start training job", key="tr_go", type="primary", icon=":material/model_training:", action="train",
                  why_not=None if chosen else "choose at least one image to train on",
                  help="Runs in a background process; you can leave the page."):
-        names = {s: ws.unique_dir(ws.checkpoints, s).name if fresh else safe_name(s) for s in chosen}
-        args = {"dataset": dataset, "stems": chosen, "names": names, "preset": preset, "device": device,
+        args = {"dataset": dataset, "stems": chosen, "fresh": fresh, "preset": preset, "device": device,
                 "parallel": parallel,
                 "overrides": {"max_size": int(max_size), "niter": int(niter), "seed": int(seed)}}
-        shown = ", ".join(list(names.values())[:3]) + (" …" if len(names) > 3 else "")
+        shown = ", ".join(chosen[:3]) + (" …" if len(chosen) > 3 else "")
         ui.submit_job(ws, "train", args, title=f"train {len(chosen)} model(s) on {dataset}: {shown}")
     ui.job_panel(ws, ("train",), key="train")
     panels.watch_training(ws, key="tr_watch")

@@ -55,11 +55,10 @@ def launch(ws: Workspace) -> None:
     if ui.button("Start style transfer job", key="st_go", type="primary", icon=":material/palette:", action="style",
                  why_not=None if chosen else "choose at least one generated image",
                  help="Runs in a background process; progress shows below."):
-        out = ws.unique_dir(ws.style, safe_name(name, "folder name")).name
-        args = {"samples": src, "images": chosen, "out": out, "ratio": ratio, "steps": int(steps),
+        args = {"samples": src, "images": chosen, "out": safe_name(name, "folder name"), "ratio": ratio, "steps": int(steps),
                 "optimizer": optimizer, "size": None if size == "native" else int(size), "seed": 0,
                 "random_features": random_features}
-        ui.submit_job(ws, "style-batch", args, title=f"style {len(chosen)} image(s) of {src} ({ratio}) → {out}")
+        ui.submit_job(ws, "style-batch", args, title=f"style {len(chosen)} image(s) of {src} ({ratio})")
     ui.job_panel(ws, ("style-batch",), key="style")
 
 

@@ -69,8 +69,9 @@ def configure(ws: Workspace) -> None:
                         help="Images are resized to this square size for UNet++ (multiple of 32).")
     name = ui.derived_text_input("Study name (folder under studies/)", f"{kind}-{dataset}", key="au_name",
                                  max_chars=80, help="Follows the study kind and dataset until you type a name of your "
-                                 "own. Reusing a name continues that study (finished runs are skipped) if the settings "
-                                 "match.")
+                                 "own. Reusing a name continues that study (finished runs are skipped) when the settings "
+                                 "match; a study of that name with other settings is not touched and the launch is "
+                                 "refused.")
     overrides: dict = {"variants": variants,
                        "seg_overrides": {"encoder_name": encoder, "epochs": int(epochs), "image_size": int(size)}}
     why_not, plan = None, None
@@ -98,7 +99,7 @@ def configure(ws: Workspace) -> None:
             overrides["st_random_features"] = resolve_random_features(None)[0]
         args = {"name": safe_name(name, "study name"), "kind": kind, "preset": preset, "dataset": dataset,
                 "overrides": overrides}
-        ui.submit_job(ws, "study", args, title=f"study {args['name']} ({kind}, {preset}) → studies/{args['name']}")
+        ui.submit_job(ws, "study", args, title=f"study {args['name']} ({kind}, {preset})")
     ui.job_panel(ws, ("study",), key="study", title="Study jobs")
 
 

@@ -13,9 +13,12 @@ and a runner (run by the worker process). Arguments are plain JSON with workspac
 ``import-legacy``       src (a folder inside the workspace, e.g. ``legacy/<name>``)
 ======================  ===========================================================================================
 
-Output folders (``out``, ``name``, fresh checkpoint folders) are reserved when the job is submitted
+This module is the one place that names output folders; callers send the name a person chose (or none).
+Output folders (``out``, fresh checkpoint folders, a new study's ``name``) are reserved when the job is submitted
 (``Workspace.reserve_dir``): two jobs (two browser sessions) asking for one name get two folders, and the
-reserved name is what the job's ``args`` record, so a resumed job writes where the first run did.
+reserved name is what the job's ``args`` record, so a resumed job writes where the first run did. Training with
+``fresh`` false writes into the named checkpoints; a study named like an existing one with the same settings
+continues it (other settings are refused).
 """
 
 from __future__ import annotations
@@ -351,9 +354,35 @@ def _check_study(ws: Workspace, a: dict) -> dict:
     overrides = a.get("overrides") or {}
     if not isinstance(overrides, dict):
         raise InputError("overrides must be an object of study settings")
-    StudyConfig.from_preset(a.get("kind", "small-data"), a.get("preset", "demo"), data, **overrides)
-    a["name"] = ws.reserve_dir(ws.studies, name).name
+    config = StudyConfig.from_preset(a.get("kind", "small-data"), a.get("preset", "demo"), data, **overrides)
+    a["name"] = _study_folder(ws, name, config)
     return a
+
+
+def _study_folder(ws: Workspace, name: str, config: Any) -> str:
+    """Where a ``study`` job named ``name`` writes: a study of that name with the same settings is continued (its
+    finished runs are skipped); a new name gets a new folder. Refused with one line while another job writes the
+    study, when the study there has other settings, or when the folder is not a study."""
+    from ..studies.config import STUDY_FILE
+    from ..studies.run import rerun_differences
+    from .catalog import jobs_using
+
+    folder = ws.resolve(Path("studies") / safe_name(name, "study name"))
+    if not folder.exists():
+        return ws.reserve_dir(ws.studies, name).name
+    users = jobs_using(ws, "studies", folder.name)
+    if users:
+        raise InputError(f"study {folder.name!r} is being written by the {users[0].state} job '{users[0].title}'; "
+                         "wait for it or choose another name")
+    if not (folder / STUDY_FILE).is_file():
+        if folder.is_dir() and not any(folder.iterdir()):
+            return folder.name  # an empty folder a job reserved and left: nothing to lose
+        raise InputError(f"studies/{folder.name} exists but is not a study; choose another name")
+    diffs = rerun_differences(folder, config)
+    if diffs:
+        raise InputError(f"study {folder.name!r} was started with other settings ({', '.join(diffs)}); choose "
+                         "another name to start a new study")
+    return folder.name
 
 
 def _run_study(ctx: JobContext) -> dict[str, Any]:
