@@ -257,8 +257,6 @@ def delete_control(ws: Workspace, category: str, name: str, key: str) -> None:
 
 # ---------------------------------------------------------------------------------------------- classroom mode
 UNLOCKED_KEY = "classroom_unlocked"      # session key: this browser session entered the passphrase
-JOB_ACTIONS = {"train": "train", "import-legacy": "import", "style-batch": "style", "study": "study",
-               "sample": "sample-save"}
 
 
 @st.cache_resource(show_spinner=False)
@@ -507,8 +505,9 @@ STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/autorenew:
 def submit_job(ws: Workspace, kind: str, args: dict[str, Any], title: str) -> None:
     """Start a background job and say so (errors as one line)."""
     from singanseg_core.services import jobs
+    from singanseg_core.services.job_tasks import action_for
 
-    locked = why_locked(JOB_ACTIONS.get(kind, kind))
+    locked = why_locked(action_for(kind))
     if locked:
         st.error(locked, icon=":material/lock:")
         return
