@@ -16,7 +16,7 @@ import pytest
 from singanseg_core.services.workspace import Workspace
 from tests.test_app_pages import by_key, ok, page, save_samples, spawned  # noqa: F401 - spawned is a fixture
 
-CHECKPOINTS, STYLE, STUDY = "pages/1_Checkpoints.py", "pages/3_Style_transfer.py", "pages/5_Augmentation_study.py"
+CHECKPOINTS, STYLE, STUDY = "pages/checkpoints.py", "pages/style_transfer.py", "pages/augmentation_study.py"
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ DEFAULT_MAX_UPLOADS = 200
 MAX_UPLOADS_LIMIT = 1_000_000
 MODE_ENV, PASSPHRASE_ENV, PASSPHRASE_SHA256_ENV, MAX_UPLOADS_ENV = (
     "SINGANSEG_MODE", "SINGANSEG_PASSPHRASE", "SINGANSEG_PASSPHRASE_SHA256", "SINGANSEG_MAX_UPLOADS")
+ENV_NAMES = (MODE_ENV, PASSPHRASE_ENV, PASSPHRASE_SHA256_ENV, MAX_UPLOADS_ENV)  # every variable the policy reads
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -151,4 +152,4 @@ def policy_from_env(environ: Mapping[str, str] = os.environ) -> AccessPolicy:
     return AccessPolicy(mode, digest, cap)
 
 
-__all__ = ["AccessPolicy", "DEFAULT_MAX_UPLOADS", "MODES", "WRITE_ACTIONS", "policy_from_env", "sha256_hex"]
+__all__ = ["AccessPolicy", "DEFAULT_MAX_UPLOADS", "ENV_NAMES", "MODES", "WRITE_ACTIONS", "policy_from_env", "sha256_hex"]
