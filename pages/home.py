@@ -82,12 +82,13 @@ def main() -> None:
     st.subheader("Environment")
     c1, c2 = st.columns(2)
     with c1:
-        import torch
+        from singanseg_core.device import describe_device, resolve_device
 
-        if torch.cuda.is_available():
-            st.success(f"Device: GPU — {torch.cuda.get_device_name(0)}", icon=":material/memory:")
+        device = resolve_device("auto")
+        if device.type == "cuda":
+            st.success(f"Device: {describe_device(device)}", icon=":material/memory:")
         else:
-            st.info(f"Device: CPU ({torch.get_num_threads()} threads). Training is slow on CPU; sampling is fast.",
+            st.info(f"Device: {describe_device(device)}. Training is slow on CPU; sampling is fast.",
                     icon=":material/memory:")
     with c2:
         from singanseg_core.style import vgg_weights_status

@@ -79,14 +79,13 @@ def main() -> None:
                        help="One row per mask: source, name, size, true-pixel percentage.")
     if not stats.variability.empty:
         with st.expander("Per-checkpoint variability of generated masks (pixel-wise mean / std)"):
-            from singanseg_core.analysis.stats import mask_mean_std
+            from singanseg_core.analysis.stats import checkpoint_mean_std
 
             var = stats.variability
             st.dataframe(var.drop(columns=["mask_paths"]), hide_index=True, width="stretch")
             ck = st.selectbox("Checkpoint", list(var["checkpoint"]), key="ms_ck",
                               help="Show the mean and std images of this checkpoint's generated masks.")
-            paths = var[var["checkpoint"] == ck]["mask_paths"].iloc[0]
-            mean, std = mask_mean_std(paths)
+            mean, std = checkpoint_mean_std(syn_path, ck)
             c1, c2 = st.columns(2)
             c1.image(upscale(framed(grey(mean)), tile_side()), caption="mean", width="stretch")
             c2.image(upscale(framed(grey(std, 0.5)), tile_side()), caption="std", width="stretch")

@@ -70,7 +70,7 @@ def test_how_it_works_shows_every_scale_and_the_threshold(demo_ws: Workspace) ->
 
 
 def test_how_it_works_in_projector_mode_and_figure_download(demo_ws: Workspace) -> None:
-    at = page("pages/how_it_works.py")
+    at = in_app("pages/how_it_works.py")
     at.session_state["projector_mode"] = True
     at = ok(at.run())
     assert any("stImageCaption" in m.value for m in at.markdown)  # the projector CSS is on
@@ -262,7 +262,7 @@ def test_classroom_mode_locks_write_actions_until_the_passphrase(demo_ws: Worksp
     monkeypatch.setenv("SINGANSEG_MODE", "classroom")
     monkeypatch.setenv("SINGANSEG_PASSPHRASE", PASSPHRASE)
     for path, keys in WRITE_BUTTONS.items():
-        at = ok(page(path).run())
+        at = ok(in_app(path).run())
         for key in keys:
             b = by_key(at, "button", key)
             assert b.disabled and "locked in classroom mode" in b.proto.help, (path, key)
@@ -273,7 +273,7 @@ def test_classroom_mode_locks_write_actions_until_the_passphrase(demo_ws: Worksp
     assert not by_key(at, "button", "sm_grid_go").disabled
     assert by_key(at, "button", "sm_save").disabled
     # a wrong passphrase says so; the right one unlocks this session
-    at = page("pages/checkpoints.py").run()
+    at = in_app("pages/checkpoints.py").run()
     by_key(at, "text_input", "_classroom_pass").input("wrong-guess")
     at = _unlock_button(at).click().run()
     assert any("Wrong passphrase" in e.value for e in at.error)
@@ -286,20 +286,28 @@ def test_classroom_mode_locks_write_actions_until_the_passphrase(demo_ws: Worksp
     assert any("unlocked in this session" in c.value for c in at.caption)
 
 
+def in_app(path: str):  # noqa: ANN201 - AppTest
+    """``path`` reached through ``app.py``, which draws the sidebar (classroom unlock, projector toggle)."""
+    at = ok(page("app.py").run())
+    return at if path == "app.py" else at.switch_page(path)
+
+
 def _unlock_button(at):  # noqa: ANN001, ANN202
     return next(b for b in at.button if b.proto.label == "Unlock")
 
 
 def test_classroom_mode_without_passphrase_has_no_unlock(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SINGANSEG_MODE", "classroom")
-    at = ok(page("pages/checkpoints.py").run())
+    at = ok(in_app("pages/checkpoints.py").run())
+    assert any("Classroom mode" in c.value for c in at.sidebar.caption)  # the sidebar is there
     assert not [t for t in at.text_input if t.key == "_classroom_pass"]
     b = by_key(at, "button", "tr_go")
     assert b.disabled and "disabled in classroom mode" in b.proto.help
 
 
 def test_open_mode_allows_everything(demo_ws: Workspace) -> None:
-    at = ok(page("pages/checkpoints.py").run())
+    at = ok(in_app("pages/checkpoints.py").run())
+    assert any("Workspace: `" in c.value for c in at.sidebar.caption)  # the sidebar is there
     assert not by_key(at, "button", "tr_go").disabled
     assert not [t for t in at.text_input if t.key == "_classroom_pass"]
 
