@@ -72,7 +72,7 @@ def configure(ws: Workspace) -> None:
     size = c3.selectbox("Image size (px)", [64, 128, 256], index=0 if preset == "demo" else 1, key=f"au_size_{sfx}",
                         help="Images are resized to this square size for UNet++ (multiple of 32).")
     name = derived_text_input("Study name (folder under studies/)", f"{kind}-{dataset}", key="au_name",
-                                 max_chars=80, help="Follows the study kind and dataset until you type a name of your "
+                              max_chars=80, help="Follows the study kind and dataset until you type a name of your "
                                  "own. Reusing a name continues that study (finished runs are skipped) when the settings "
                                  "match; a study of that name with other settings is not touched and the launch is "
                                  "refused.")
@@ -95,8 +95,8 @@ def configure(ws: Workspace) -> None:
         for warning in plan.warnings:
             st.warning(warning, icon=":material/warning:")
     if button("Launch study", key="au_go", type="primary", icon=":material/science:", why_not=why_not,
-                 action="study",
-                 help="Runs as a background job: SinGAN models, samples, then one UNet++ run after another."):
+              action="study",
+              help="Runs as a background job: SinGAN models, samples, then one UNet++ run after another."):
         if any(v.startswith("st-") for v in variants):
             from singanseg_core.style.vgg import resolve_random_features
 
@@ -159,7 +159,7 @@ def study_view(ws: Workspace) -> None:
 @guarded
 def main() -> None:
     ws = page_header("Augmentation study", ":material/science:",
-                        "Does synthetic data help segmentation? UNet++ trained on real, synthetic and both.")
+                     "Does synthetic data help segmentation? UNet++ trained on real, synthetic and both.")
     with st.container(border=True):
         guarded(configure)(ws)
     st.subheader("Results")

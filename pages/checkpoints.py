@@ -82,9 +82,9 @@ def add_data(ws: Workspace) -> None:
                                  help="Binary masks (white = object), same size as their image; grey levels are "
                                       "thresholded at 127 when training.")
         if button("Add pairs", key="up_add", icon=":material/upload:", type="primary", action="upload",
-                     why_not=upload_limit(len(images) + len(masks or [])) if images
-                     else "choose at least one image and its mask",
-                     help="Check the files and copy them into the dataset (names are made unique)."):
+                  why_not=upload_limit(len(images) + len(masks or [])) if images
+                  else "choose at least one image and its mask",
+                  help="Check the files and copy them into the dataset (names are made unique)."):
             try:
                 pairs = pair_uploads([(f.name, f.getvalue()) for f in images or []],
                                      [(f.name, f.getvalue()) for f in masks or []])
@@ -100,8 +100,8 @@ def add_data(ws: Workspace) -> None:
                                  help="A zip with images/ and masks/ (e.g. kvasir-seg.zip). Links, absolute paths and "
                                       "'..' entries are refused.")
         if button("Import zip", key="up_zip_go", icon=":material/upload:", type="primary", action="upload",
-                     why_not=upload_limit(1) if zfile is not None else "choose a zip file first",
-                     help="Unpack into a new dataset folder (a unique name is chosen if it exists)."):
+                  why_not=upload_limit(1) if zfile is not None else "choose a zip file first",
+                  help="Unpack into a new dataset folder (a unique name is chosen if it exists)."):
             try:
                 refuse_upload(1)
                 with st.spinner("Unpacking..."):
@@ -132,7 +132,7 @@ def train_tab(ws: Workspace) -> None:
                                                                        "(newest dataset first).")
     stems = [s for s, _, _ in ws.dataset_pairs(dataset)]
     chosen = sticky_multiselect("Images to train on (one model each)", stems, key="tr_stems", default=stems[:1],
-                                   help="Each selected pair gets its own SinGAN-Seg model, trained one after another "
+                                help="Each selected pair gets its own SinGAN-Seg model, trained one after another "
                                         "in a background job. Picks that exist in another dataset are kept when you "
                                         "switch.")
     c1, c2, c3, c4 = st.columns(4)
@@ -161,8 +161,8 @@ def train_tab(ws: Workspace) -> None:
                                  "Off: finished checkpoints are skipped and partial ones continue from their last "
                                  "finished scale (same settings needed).")
     if button("Start training job", key="tr_go", type="primary", icon=":material/model_training:", action="train",
-                 why_not=None if chosen else "choose at least one image to train on",
-                 help="Runs in a background process; you can leave the page."):
+              why_not=None if chosen else "choose at least one image to train on",
+              help="Runs in a background process; you can leave the page."):
         args = {"dataset": dataset, "stems": chosen, "fresh": fresh, "preset": preset, "device": device,
                 "parallel": parallel,
                 "overrides": {"max_size": int(max_size), "niter": int(niter), "seed": int(seed)}}
@@ -184,7 +184,7 @@ def legacy_tab(ws: Workspace) -> None:
     src = st.selectbox("Legacy folder", folders, key="lg_src",
                        help="A folder inside legacy/ (one model or a tree of models).")
     if button("Import", key="lg_go", icon=":material/move_to_inbox:", type="primary", action="import",
-                 help="Runs as a background job; already imported models are skipped."):
+              help="Runs as a background job; already imported models are skipped."):
         submit_job(ws, "import-legacy", {"src": f"legacy/{safe_name(src)}"}, title=f"import legacy/{src}")
     job_panel(ws, ("import-legacy",), key="legacy")
 
@@ -192,7 +192,7 @@ def legacy_tab(ws: Workspace) -> None:
 @guarded
 def main() -> None:
     ws = page_header("Checkpoints", ":material/inventory_2:",
-                        "Trained SinGAN-Seg models of the workspace: one per real image+mask pair.")
+                     "Trained SinGAN-Seg models of the workspace: one per real image+mask pair.")
     tabs = st.tabs(["Browse", "Add data", "Train", "Import legacy"])
     for tab, fn in zip(tabs, (browse, add_data, train_tab, legacy_tab)):
         with tab:

@@ -101,8 +101,8 @@ def reals(model, side: int) -> None:  # noqa: ANN001 - SinGANSeg
 @guarded
 def main() -> None:
     ws = page_header("How it works", ":material/school:",
-                        "One SinGAN-Seg model building one sample, scale by scale: what each scale sees, the noise "
-                        "it gets and what it adds. Everything here is computed by the same code as sampling.")
+                     "One SinGAN-Seg model building one sample, scale by scale: what each scale sees, the noise "
+                     "it gets and what it adds. Everything here is computed by the same code as sampling.")
     picked = choose(ws)
     if picked is None:
         return

@@ -117,11 +117,11 @@ def save(ws: Workspace, result: dict) -> None:
     default = sample_set_name(p["checkpoints"], p["gen_start_scale"], p["seed"], redraw)
     c1, c2 = st.columns([5, 2], vertical_alignment="bottom")
     name = derived_text_input("Save as (folder under samples/)", default, key="sm_save_name", container=c1,
-                                 max_chars=80, help="Follows the shown samples' start scale and seed until you type "
-                                 "a name of your own. A new folder is created; if the name is taken a suffix is "
-                                 "added.")
+                              max_chars=80, help="Follows the shown samples' start scale and seed until you type "
+                              "a name of your own. A new folder is created; if the name is taken a suffix is "
+                              "added.")
     if button("Save samples", key="sm_save", icon=":material/save:", action="sample-save", container=c2,
-                 help=f"Writes the {p['n']} sample(s) per checkpoint shown above "
+              help=f"Writes the {p['n']} sample(s) per checkpoint shown above "
                       f"({describe_sampling(p['gen_start_scale'], p['seed'], redraw)}): images, masks and manifest.csv."):
         folder = ws.reserve_dir(ws.samples, safe_name(name, "folder name"))  # ours alone, even if another
         try:                                                                  # session asks for the same name
@@ -195,8 +195,8 @@ def from_checkpoints(ws: Workspace) -> None:
 @guarded
 def main() -> None:
     ws = page_header("Sample", ":material/auto_awesome:",
-                        "Generate new image+mask pairs. Sampling runs right here (it is fast); everything is "
-                        "reproducible from the seed.")
+                     "Generate new image+mask pairs. Sampling runs right here (it is fast); everything is "
+                     "reproducible from the seed.")
     tab_ck, tab_nn = st.tabs(["From a checkpoint", "Instant, no training (patch nearest neighbours)"])
     with tab_ck:
         from_checkpoints(ws)

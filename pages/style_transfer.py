@@ -57,11 +57,11 @@ def launch(ws: Workspace) -> None:
     size = c4.selectbox("Processing size", ["native", 64, 128, 256], index=0, key="st_size",
                         help="Longer side in px during optimisation; the result has the original size.")
     name = derived_text_input("Save as (folder under style/)", f"{src}-st-{ratio.replace(':', 'x')}", key="st_out",
-                                 max_chars=80, help="Follows the samples set and ratio until you type a name of your "
+                              max_chars=80, help="Follows the samples set and ratio until you type a name of your "
                                                     "own. A new folder is made (suffix added if the name is taken).")
     if button("Start style transfer job", key="st_go", type="primary", icon=":material/palette:", action="style",
-                 why_not=None if chosen else "choose at least one generated image",
-                 help="Runs in a background process; progress shows below."):
+              why_not=None if chosen else "choose at least one generated image",
+              help="Runs in a background process; progress shows below."):
         args = {"samples": src, "images": chosen, "out": safe_name(name, "folder name"), "ratio": ratio, "steps": int(steps),
                 "optimizer": optimizer, "size": None if size == "native" else int(size), "seed": 0,
                 "random_features": random_features}
@@ -134,8 +134,8 @@ def losses(folder: Path, pick: str) -> None:
 @guarded
 def main() -> None:
     ws = page_header("Style transfer", ":material/palette:",
-                        "Make generated images look more like the real one (VGG19 style transfer; the mask is "
-                        "never changed).")
+                     "Make generated images look more like the real one (VGG19 style transfer; the mask is "
+                     "never changed).")
     tab_run, tab_view = st.tabs(["Run", "Results"])
     with tab_run:
         guarded(launch)(ws)
