@@ -32,11 +32,11 @@ import time
 from pathlib import Path
 
 from bench._results import RESULTS, write_section
+from ui.page_list import PAGES as PAGE_LIST
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Dashboard"
-PAGES = ["app.py", "pages/1_Checkpoints.py", "pages/2_Sample.py", "pages/3_Style_transfer.py",
-         "pages/4_Mask_statistics.py", "pages/5_Augmentation_study.py", "pages/6_How_it_works.py"]
+PAGES = ["app.py"] + [entry.path for entry in PAGE_LIST[1:]]  # app.py draws Home (the default page)
 TARGET_S = 2.0
 STEP_TARGET_S = 3.0
 
@@ -86,7 +86,7 @@ def demo_path() -> list[tuple[str, float]]:
                 state[k] = at.session_state[k]
 
     open_page("app.py", "Home: first render")
-    at = open_page("pages/2_Sample.py", "Sample: first render")
+    at = open_page("pages/sample.py", "Sample: first render")
     _key(at, "button", "sm_go").click()
     times.append(("Generate 8 samples", _timed_run(at, "generate")))
     _key(at, "button", "sm_grid_go").click()
@@ -100,10 +100,10 @@ def demo_path() -> list[tuple[str, float]]:
     _key(at, "button", "sm_style_go").click()
     times.append(("Style preview (4 samples)", _timed_run(at, "style preview")))
     keep(at)
-    at = open_page("pages/6_How_it_works.py", "How it works: first render")
+    at = open_page("pages/how_it_works.py", "How it works: first render")
     _key(at, "slider", "hw_threshold").set_value(0.7)
     times.append(("How it works: threshold 0.7", _timed_run(at, "threshold")))
-    open_page("pages/4_Mask_statistics.py", "Mask statistics: first render")
+    open_page("pages/mask_statistics.py", "Mask statistics: first render")
     return times
 
 
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
     gen_times, click_times, projector_times = [], [], []
     for i in range(2 * args.repeats):
-        at, _ = _run_page("pages/2_Sample.py")
+        at, _ = _run_page("pages/sample.py")
         projector = i >= args.repeats  # then the same in projector mode (2 larger tiles per row)
         at.session_state["projector_mode"] = projector
         _key(at, "multiselect", "sm_ckpts").set_value([ck])  # a 64 px model at scale 2 (the demo opens another)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # the pages import ui_common from the repository root
+if str(ROOT) not in sys.path:  # the pages import the ui package from the repository root
     sys.path.insert(0, str(ROOT))
 
 

@@ -93,13 +93,13 @@ def test_study_with_patchnn_source_trains_no_model(tmp_path):
 def test_study_folders_made_before_synthetic_source_existed_still_resume(tmp_path):
     import json
 
-    from singanseg_core.studies.run import _check_rerun
+    from singanseg_core.studies.run import check_rerun
 
     cfg = StudyConfig(kind="small-data", data_dir=str(POLYPS))
     old = cfg.to_dict()
     del old["synthetic_source"]
     (tmp_path / "study.json").write_text(json.dumps(old))
-    _check_rerun(tmp_path, cfg)   # the default then: accepted
+    check_rerun(tmp_path, cfg)   # the default then: accepted
     cfg.synthetic_source = "patchnn"
     with pytest.raises(InputError, match="synthetic_source"):
-        _check_rerun(tmp_path, cfg)
+        check_rerun(tmp_path, cfg)

@@ -118,7 +118,7 @@ def test_cli_redraw_option(tmp_path: Path) -> None:
 
 
 def test_names_captions_and_notes_state_the_redraws(model: SinGANSeg) -> None:
-    from singanseg_core.sampling.labels import describe_sampling, sample_set_name
+    from ui.labels import describe_sampling, sample_set_name
 
     assert sample_set_name(["a"], 0, 3) == "a-s0-seed3" and sample_set_name(["a", "b"], 1, 3, 4) == "a-etc-s1-seed3-redraw4"
     assert describe_sampling(0, 3) == "start scale 0, seed 3"

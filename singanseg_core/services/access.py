@@ -42,6 +42,7 @@ DEFAULT_MAX_UPLOADS = 200
 MAX_UPLOADS_LIMIT = 1_000_000
 MODE_ENV, PASSPHRASE_ENV, PASSPHRASE_SHA256_ENV, MAX_UPLOADS_ENV = (
     "SINGANSEG_MODE", "SINGANSEG_PASSPHRASE", "SINGANSEG_PASSPHRASE_SHA256", "SINGANSEG_MAX_UPLOADS")
+ENV_NAMES = (MODE_ENV, PASSPHRASE_ENV, PASSPHRASE_SHA256_ENV, MAX_UPLOADS_ENV)  # every variable the policy reads
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -236,5 +237,5 @@ def passphrase_gate(policy: AccessPolicy) -> PassphraseGate:
         return gate
 
 
-__all__ = ["AccessPolicy", "DEFAULT_MAX_UPLOADS", "GateAnswer", "MODES", "PassphraseGate", "WRITE_ACTIONS",
-           "passphrase_gate", "policy_from_env", "sha256_hex"]
+__all__ = ["AccessPolicy", "DEFAULT_MAX_UPLOADS", "ENV_NAMES", "GateAnswer", "MODES", "PassphraseGate",
+           "WRITE_ACTIONS", "passphrase_gate", "policy_from_env", "sha256_hex"]

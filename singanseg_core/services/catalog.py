@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
@@ -21,29 +20,9 @@ from typing import Any, Iterable
 import pandas as pd
 
 from ..errors import InputError
+from .items import CATEGORIES, LABELS, ItemRef, refs
 from .workspace import Workspace, safe_name
 
-CATEGORIES = ("datasets", "checkpoints", "samples", "style", "studies")
-LABELS = {"datasets": "dataset", "checkpoints": "checkpoint", "samples": "sample set", "style": "style set",
-          "studies": "study"}
-
-
-@dataclass(frozen=True)
-class ItemRef:
-    """One workspace item: ``category`` (one of :data:`CATEGORIES`) and its folder ``name``."""
-
-    category: str
-    name: str
-
-    @property
-    def path(self) -> str:
-        """Workspace-relative path, e.g. ``checkpoints/img1``."""
-        return f"{self.category}/{self.name}"
-
-    @property
-    def label(self) -> str:
-        """``checkpoint img1`` (for messages)."""
-        return f"{LABELS[self.category]} {self.name}"
 
 
 def _check_category(category: str) -> None:
@@ -252,52 +231,16 @@ def settings_table(data: dict[str, Any], prefix: str = "") -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------- jobs ↔ items
-def _refs(category: str, names: Iterable[Any]) -> list[ItemRef]:
-    out = []
-    for n in names:
-        try:
-            out.append(ItemRef(category, safe_name(str(n))))
-        except InputError:
-            continue
-    return out
-
-
 def job_targets(job: Any, ws: Workspace | None = None) -> dict[str, list[ItemRef]]:
-    """What a job (a :class:`.jobs.Job`) ``reads`` and ``writes``, from its kind and arguments.
+    """What a job (a :class:`.jobs.Job`) ``reads`` and ``writes``, as its kind's ``job_tasks.JobTask`` says
+    (with ``ws``, a style job also reads the checkpoints its sample set's manifest names)."""
+    from .job_tasks import TASKS
 
-    train: reads its dataset, writes one checkpoint per image; sample: reads checkpoints, writes a sample set;
-    style-batch: reads a sample set (and, with ``ws``, the checkpoints its manifest names: their real images are
-    the style images), writes a style set; study: reads a dataset, writes a study; import-legacy: writes the
-    checkpoints it has imported so far (from its status).
-    """
-    a, kind = dict(job.args or {}), job.kind
-    reads: list[ItemRef] = []
-    writes: list[ItemRef] = []
-    if kind == "train":
-        reads = _refs("datasets", [a.get("dataset", "")])
-        names = a.get("names") or {}
-        writes = _refs("checkpoints", [names.get(s, s) for s in a.get("stems") or []] if isinstance(names, dict)
-                       else a.get("stems") or [])
-    elif kind == "sample":
-        reads = _refs("checkpoints", a.get("checkpoints") or [])
-        writes = _refs("samples", [a.get("out", "")])
-    elif kind == "style-batch":
-        reads = _refs("samples", [a.get("samples", "")])
-        writes = _refs("style", [a.get("out", "")])
-        if ws is not None and reads:
-            from ..sampling.manifest import read_manifest
-
-            try:
-                frame = read_manifest(ws.samples / reads[0].name)
-                reads += _refs("checkpoints", sorted(set(frame["checkpoint"].astype(str))))
-            except (InputError, KeyError, OSError):
-                pass
-    elif kind == "study":
-        reads = _refs("datasets", [a.get("dataset", "")])
-        writes = _refs("studies", [a.get("name", "")])
-    elif kind == "import-legacy":
-        writes = _refs("checkpoints", ((job.status or {}).get("result") or {}).get("imported") or [])
-    return {"reads": reads, "writes": writes}
+    task = TASKS.get(job.kind)
+    if task is None:
+        return {"reads": [], "writes": []}
+    a, result = dict(job.args or {}), (job.status or {}).get("result") or {}
+    return {"reads": task.reads(a, ws), "writes": task.writes(a, result)}
 
 
 def active_jobs(ws: Workspace) -> list[Any]:

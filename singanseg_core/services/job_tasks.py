@@ -13,9 +13,12 @@ and a runner (run by the worker process). Arguments are plain JSON with workspac
 ``import-legacy``       src (a folder inside the workspace, e.g. ``legacy/<name>``)
 ======================  ===========================================================================================
 
-Output folders (``out``, ``name``, fresh checkpoint folders) are reserved when the job is submitted
+This module is the one place that names output folders; callers send the name a person chose (or none).
+Output folders (``out``, fresh checkpoint folders, a new study's ``name``) are reserved when the job is submitted
 (``Workspace.reserve_dir``): two jobs (two browser sessions) asking for one name get two folders, and the
-reserved name is what the job's ``args`` record, so a resumed job writes where the first run did.
+reserved name is what the job's ``args`` record, so a resumed job writes where the first run did. Training with
+``fresh`` false writes into the named checkpoints; a study named like an existing one with the same settings
+continues it (other settings are refused).
 """
 
 from __future__ import annotations
@@ -23,53 +26,108 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from ..errors import InputError
 from ..ranges import SEED_RANGE, check_number
 from ..sampling.writer import SAMPLING_RANGES
 from ..style.config import STYLE_RANGES
-from .jobs import JobContext
+from .items import ItemRef, refs
 from .workspace import Workspace, safe_name
 
 PARALLEL_RANGE = (1, 256)   # models one train job trains together
 
 
+class JobContext(Protocol):
+    """What a runner gets from the worker (``jobs.JobContext``): the workspace, the job's arguments, progress
+    reporting (returns ``False`` once the job is cancelled) and its log."""
+
+    ws: Workspace
+    args: dict[str, Any]
+
+    def update(self, progress: float | None = None, message: str | None = None, item: str | None = None,
+               item_progress: float | None = None, item_state: str | None = None, item_message: str | None = None,
+               force: bool = False, fields: dict[str, Any] | None = None) -> bool: ...
+
+    def log(self, text: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class JobTask:
+    """Everything about one job kind.
+
+    ``action``: the ``services.access`` action a session needs to submit it; ``validate``: checks and normalises
+    the arguments before anything is queued (and reserves the output folders); ``run``: the work, in the worker;
+    ``reads(args, ws)`` / ``writes(args, result)``: the workspace items it uses (``result``: the finished job's
+    result, ``{}`` before; ``ws`` lets a kind look into what it reads); ``reserves``: whether ``validate``
+    reserves the folders of ``writes`` (given back by :func:`release_outputs` while still empty).
+    """
+
+    action: str
     validate: Callable[[Workspace, dict[str, Any]], dict[str, Any]]
     run: Callable[[JobContext], dict[str, Any]]
-    outputs: Callable[[Workspace, dict[str, Any]], list[Path]] | None = None  # folders reserved at submit
+    reads: Callable[[dict[str, Any], Workspace | None], list[ItemRef]]
+    writes: Callable[[dict[str, Any], dict[str, Any]], list[ItemRef]]
+    reserves: bool = True
 
 
 def release_outputs(ws: Workspace, kind: str, args: dict[str, Any]) -> list[str]:
     """Remove the folders a job reserved at submit that are still empty (it failed or was cancelled before
     writing anything); returns their workspace-relative names. Folders with anything in them stay."""
     task = TASKS.get(kind)
-    if task is None or task.outputs is None:
+    if task is None or not task.reserves:
         return []
     released = []
-    for folder in task.outputs(ws, args):
+    for ref in task.writes(args, {}):
         try:
-            if ws.release_dir(folder):
-                released.append(ws.relative(folder.parent) + "/" + folder.name)
+            if ws.release_dir(ws.root / ref.category / ref.name):
+                released.append(ref.path)
         except InputError:
             continue
     return released
 
 
-def _named(sub: str, key: str) -> Callable[[Workspace, dict[str, Any]], list[Path]]:
-    def outputs(ws: Workspace, args: dict[str, Any]) -> list[Path]:
-        name = args.get(key)
-        return [ws.root / sub / safe_name(name)] if isinstance(name, str) and name else []
+def _reads(category: str, key: str) -> Callable[[dict[str, Any], Workspace | None], list[ItemRef]]:
+    def reads(args: dict[str, Any], ws: Workspace | None) -> list[ItemRef]:
+        value = args.get(key)
+        return refs(category, value if isinstance(value, list) else [value or ""])
 
-    return outputs
+    return reads
 
 
-def _train_outputs(ws: Workspace, args: dict[str, Any]) -> list[Path]:
+def _writes(category: str, key: str) -> Callable[[dict[str, Any], dict[str, Any]], list[ItemRef]]:
+    def writes(args: dict[str, Any], result: dict[str, Any]) -> list[ItemRef]:
+        return refs(category, [args.get(key) or ""])
+
+    return writes
+
+
+def _train_writes(args: dict[str, Any], result: dict[str, Any]) -> list[ItemRef]:
     names = args.get("names") or {}
-    return [ws.checkpoints / safe_name(n) for n in names.values() if isinstance(n, str)] \
-        if isinstance(names, dict) else []
+    stems = args.get("stems") or []
+    return refs("checkpoints", [names.get(s, s) for s in stems] if isinstance(names, dict) else stems)
+
+
+def _style_reads(args: dict[str, Any], ws: Workspace | None) -> list[ItemRef]:
+    """The sample set and, with ``ws``, the checkpoints its manifest names (their real images are the styles)."""
+    found = refs("samples", [args.get("samples") or ""])
+    if ws is not None and found:
+        from ..sampling.manifest import read_manifest
+
+        try:
+            frame = read_manifest(ws.samples / found[0].name)
+            found += refs("checkpoints", sorted(set(frame["checkpoint"].astype(str))))
+        except (InputError, KeyError, OSError):
+            pass
+    return found
+
+
+def _imported(args: dict[str, Any], result: dict[str, Any]) -> list[ItemRef]:
+    return refs("checkpoints", result.get("imported") or [])
+
+
+def _nothing(args: dict[str, Any], ws: Workspace | None) -> list[ItemRef]:
+    return []
 
 
 def validate(ws: Workspace, kind: str, args: Any) -> dict[str, Any]:
@@ -341,9 +399,35 @@ def _check_study(ws: Workspace, a: dict) -> dict:
     overrides = a.get("overrides") or {}
     if not isinstance(overrides, dict):
         raise InputError("overrides must be an object of study settings")
-    StudyConfig.from_preset(a.get("kind", "small-data"), a.get("preset", "demo"), data, **overrides)
-    a["name"] = ws.reserve_dir(ws.studies, name).name
+    config = StudyConfig.from_preset(a.get("kind", "small-data"), a.get("preset", "demo"), data, **overrides)
+    a["name"] = _study_folder(ws, name, config)
     return a
+
+
+def _study_folder(ws: Workspace, name: str, config: Any) -> str:
+    """Where a ``study`` job named ``name`` writes: a study of that name with the same settings is continued (its
+    finished runs are skipped); a new name gets a new folder. Refused with one line while another job writes the
+    study, when the study there has other settings, or when the folder is not a study."""
+    from ..studies.config import STUDY_FILE
+    from ..studies.run import rerun_differences
+    from .catalog import jobs_using
+
+    folder = ws.resolve(Path("studies") / safe_name(name, "study name"))
+    if not folder.exists():
+        return ws.reserve_dir(ws.studies, name).name
+    users = jobs_using(ws, "studies", folder.name)
+    if users:
+        raise InputError(f"study {folder.name!r} is being written by the {users[0].state} job '{users[0].title}'; "
+                         "wait for it or choose another name")
+    if not (folder / STUDY_FILE).is_file():
+        if folder.is_dir() and not any(folder.iterdir()):
+            return folder.name  # an empty folder a job reserved and left: nothing to lose
+        raise InputError(f"studies/{folder.name} exists but is not a study; choose another name")
+    diffs = rerun_differences(folder, config)
+    if diffs:
+        raise InputError(f"study {folder.name!r} was started with other settings ({', '.join(diffs)}); choose "
+                         "another name to start a new study")
+    return folder.name
 
 
 def _run_study(ctx: JobContext) -> dict[str, Any]:
@@ -400,10 +484,18 @@ def _run_import_legacy(ctx: JobContext) -> dict[str, Any]:
 
 
 TASKS: dict[str, JobTask] = {
-    "train": JobTask(_check_train, _run_train, _train_outputs),
-    "sample": JobTask(_check_sample, _run_sample, _named("samples", "out")),
-    "style-batch": JobTask(_check_style, _run_style, _named("style", "out")),
-    "study": JobTask(_check_study, _run_study, _named("studies", "name")),
-    "import-legacy": JobTask(_check_import, _run_import_legacy),
+    "train": JobTask("train", _check_train, _run_train, _reads("datasets", "dataset"), _train_writes),
+    "sample": JobTask("sample-save", _check_sample, _run_sample, _reads("checkpoints", "checkpoints"),
+                      _writes("samples", "out")),
+    "style-batch": JobTask("style", _check_style, _run_style, _style_reads, _writes("style", "out")),
+    "study": JobTask("study", _check_study, _run_study, _reads("datasets", "dataset"), _writes("studies", "name")),
+    "import-legacy": JobTask("import", _check_import, _run_import_legacy, _nothing, _imported, reserves=False),
 }
 KINDS = tuple(TASKS)
+
+
+def action_for(kind: str) -> str:
+    """The ``services.access`` action submitting a ``kind`` job needs (an unknown kind: itself, which the
+    policy treats as a write action only if listed there)."""
+    task = TASKS.get(kind)
+    return task.action if task is not None else kind

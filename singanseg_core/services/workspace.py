@@ -204,17 +204,6 @@ class Workspace:
         """``path`` relative to the root (for display and for job specs)."""
         return Path(path).resolve().relative_to(self.root).as_posix()
 
-    def unique_dir(self, parent: Path, name: str) -> Path:
-        """A not-yet-existing ``parent/<safe name>`` (``-2``, ``-3``... appended when taken). Only a suggestion:
-        another session may take it before it is created; to own a folder, use :meth:`reserve_dir`."""
-        base = safe_name(name)
-        candidate = parent / base
-        i = 2
-        while candidate.exists():
-            candidate = parent / f"{base}-{i}"
-            i += 1
-        return candidate
-
     def reserve_dir(self, parent: Path, name: str) -> Path:
         """Create and return a new, empty ``parent/<safe name>`` (``-2``, ``-3``... when taken), atomically.
 

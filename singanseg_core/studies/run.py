@@ -254,10 +254,12 @@ def _plain(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
 
-def _check_rerun(study_dir: Path, config: StudyConfig) -> None:
+def rerun_differences(study_dir: Path, config: StudyConfig) -> list[str]:
+    """The settings (``StudyConfig`` field names) in which ``config`` differs from the study already in
+    ``study_dir``; empty when it may be continued (or there is none yet)."""
     path = study_dir / STUDY_FILE
     if not path.is_file():
-        return
+        return []
     old = read_json(path)
     new = config.to_dict()
     defaults = StudyConfig(kind=config.kind, data_dir=config.data_dir).to_dict()
@@ -273,6 +275,12 @@ def _check_rerun(study_dir: Path, config: StudyConfig) -> None:
             b = {k: v for k, v in (b or {}).items() if k != "device"}
         if a != b:
             diffs.append(key)
+    return diffs
+
+
+def check_rerun(study_dir: Path, config: StudyConfig) -> None:
+    """Refuse (``InputError`` naming the fields) to continue the study in ``study_dir`` with other settings."""
+    diffs = rerun_differences(study_dir, config)
     if diffs:
         raise InputError(f"{study_dir} was started with other settings ({', '.join(diffs)}); "
                          "use a new study folder or --overwrite")
@@ -308,7 +316,7 @@ def run_study(
     if overwrite and d.exists():
         _check_deletable(d, config)
         shutil.rmtree(d)
-    _check_rerun(d, config)
+    check_rerun(d, config)
     study = _Study(config, d, progress)
     d.mkdir(parents=True, exist_ok=True)
     atomic_write_json(d / STUDY_FILE, config.to_dict())

@@ -6,9 +6,16 @@ from pathlib import Path
 
 import streamlit as st
 
-import ui_common as ui
+from singanseg_core.analysis.tiles import before_after, upscale
 from singanseg_core.services import catalog
 from singanseg_core.services.workspace import Workspace, safe_name
+from ui.controls import button, delete_control
+from ui.feedback import guarded
+from ui.jobs import job_panel, submit_job
+from ui.layout import page_header
+from ui.projector import projector, tile_side
+from ui.resources import read_json
+from ui.state import derived_text_input, sticky_multiselect
 
 RATIOS = {"1:1 (paper, mild)": "1:1", "1:1000 (paper, strong)": "1:1000", "free": None}
 
@@ -28,7 +35,7 @@ def launch(ws: Workspace) -> None:
                    icon=":material/warning:")
     src = st.selectbox("Samples set", sets, key="st_set", help="A saved samples folder (samples/<name>), newest first.")
     images = [str(i) for i in read_manifest(ws.resolve(Path("samples") / src, must_exist=True))["image"]]
-    chosen = ui.sticky_multiselect(
+    chosen = sticky_multiselect(
         "Generated images", images, key="st_images", default=images,
         help="Which generated images to restyle (each uses its checkpoint's real image as style). When you switch "
              "sets, picks that exist in the new set are kept; otherwise all of its images are chosen.")
@@ -49,18 +56,17 @@ def launch(ws: Workspace) -> None:
                              help="adam (as the original) or lbfgs (fewer steps for the same loss).")
     size = c4.selectbox("Processing size", ["native", 64, 128, 256], index=0, key="st_size",
                         help="Longer side in px during optimisation; the result has the original size.")
-    name = ui.derived_text_input("Save as (folder under style/)", f"{src}-st-{ratio.replace(':', 'x')}", key="st_out",
-                                 max_chars=80, help="Follows the samples set and ratio until you type a name of your "
+    name = derived_text_input("Save as (folder under style/)", f"{src}-st-{ratio.replace(':', 'x')}", key="st_out",
+                              max_chars=80, help="Follows the samples set and ratio until you type a name of your "
                                                     "own. A new folder is made (suffix added if the name is taken).")
-    if ui.button("Start style transfer job", key="st_go", type="primary", icon=":material/palette:", action="style",
-                 why_not=None if chosen else "choose at least one generated image",
-                 help="Runs in a background process; progress shows below."):
-        out = ws.unique_dir(ws.style, safe_name(name, "folder name")).name
-        args = {"samples": src, "images": chosen, "out": out, "ratio": ratio, "steps": int(steps),
+    if button("Start style transfer job", key="st_go", type="primary", icon=":material/palette:", action="style",
+              why_not=None if chosen else "choose at least one generated image",
+              help="Runs in a background process; progress shows below."):
+        args = {"samples": src, "images": chosen, "out": safe_name(name, "folder name"), "ratio": ratio, "steps": int(steps),
                 "optimizer": optimizer, "size": None if size == "native" else int(size), "seed": 0,
                 "random_features": random_features}
-        ui.submit_job(ws, "style-batch", args, title=f"style {len(chosen)} image(s) of {src} ({ratio}) → {out}")
-    ui.job_panel(ws, ("style-batch",), key="style")
+        submit_job(ws, "style-batch", args, title=f"style {len(chosen)} image(s) of {src} ({ratio})")
+    job_panel(ws, ("style-batch",), key="style")
 
 
 def results(ws: Workspace) -> None:
@@ -84,7 +90,7 @@ def results(ws: Workspace) -> None:
                            key="st_dl", icon=":material/download:", on_click="ignore",
                            help="Restyled images (images/), their masks (masks/) and manifest.csv.")
         compare(ws, folder, frame)
-    ui.delete_control(ws, "style", name, key="st_del")
+    delete_control(ws, "style", name, key="st_del")
 
 
 def compare(ws: Workspace, folder: Path, frame) -> None:  # noqa: ANN001 - pandas frame
@@ -95,15 +101,15 @@ def compare(ws: Workspace, folder: Path, frame) -> None:  # noqa: ANN001 - panda
     raw = read_rgb(ws.inside(str(row["st_source_image"])))
     styled = read_rgb(folder / safe_name(pick, "file name"))
     real = read_rgb(ws.inside(str(row["st_style_image"])))
-    side = ui.tile_side()
+    side = tile_side()
     c1, c2, c3 = st.columns(3)
-    c1.image(ui.upscale(real, side), caption="real (style) image", width="stretch")
-    c2.image(ui.upscale(raw, side), caption="generated (raw)", width="stretch")
-    c3.image(ui.upscale(styled, side), caption=f"style-transferred ({row.get('st_ratio', '')})", width="stretch")
+    c1.image(upscale(real, side), caption="real (style) image", width="stretch")
+    c2.image(upscale(raw, side), caption="generated (raw)", width="stretch")
+    c3.image(upscale(styled, side), caption=f"style-transferred ({row.get('st_ratio', '')})", width="stretch")
     at = st.slider("Before / after", 0.0, 1.0, 0.5, 0.01, key="st_split",
                    help="Drag: left of the line is the style-transferred image, right of it the raw one.")
-    st.image(ui.before_after(raw, styled, at, 2 * side), caption="◀ style-transferred | raw ▶",
-             width=640 if ui.projector() else 420)
+    st.image(before_after(raw, styled, at, 2 * side), caption="◀ style-transferred | raw ▶",
+             width=640 if projector() else 420)
     losses(folder, pick)
 
 
@@ -113,7 +119,7 @@ def losses(folder: Path, pick: str) -> None:
     from singanseg_core.style.preview import RATIO_EXPLANATION
 
     record = folder / "style_transfer.json"
-    batches = ui.read_json(str(record), record.stat().st_mtime).get("loss_history") if record.is_file() else None
+    batches = read_json(str(record), record.stat().st_mtime).get("loss_history") if record.is_file() else None
     batch = next((b for b in batches or [] if isinstance(b, dict) and pick in (b.get("images") or [])), None)
     if batch and batch.get("history"):
         n = len(batch["images"])
@@ -125,16 +131,16 @@ def losses(folder: Path, pick: str) -> None:
     st.caption(RATIO_EXPLANATION)
 
 
-@ui.guarded
+@guarded
 def main() -> None:
-    ws = ui.page_header("Style transfer", ":material/palette:",
-                        "Make generated images look more like the real one (VGG19 style transfer; the mask is "
-                        "never changed).")
+    ws = page_header("Style transfer", ":material/palette:",
+                     "Make generated images look more like the real one (VGG19 style transfer; the mask is "
+                     "never changed).")
     tab_run, tab_view = st.tabs(["Run", "Results"])
     with tab_run:
-        ui.guarded(launch)(ws)
+        guarded(launch)(ws)
     with tab_view:
-        ui.guarded(results)(ws)
+        guarded(results)(ws)
 
 
 main()

@@ -7,10 +7,18 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-import ui_common as ui
-import ui_panels as panels
+from singanseg_core.analysis.tiles import framed, overlay, upscale
 from singanseg_core.services import catalog
 from singanseg_core.services.workspace import MAX_UPLOAD_MB, MAX_ZIP_MB, Workspace, safe_name
+from ui.access import count_uploads, refuse_upload, shown_path, upload_limit, why_locked
+from ui.controls import button, delete_control
+from ui.feedback import guarded, report_lines, show_error
+from ui.jobs import job_panel, submit_job
+from ui.layout import page_header
+from ui.projector import tile_side
+from ui.resources import checkpoint_config, real_pair
+from ui.state import sticky_multiselect
+from ui.training_record import training_now, training_record, watch_training
 
 
 def browse(ws: Workspace) -> None:
@@ -25,14 +33,14 @@ def browse(ws: Workspace) -> None:
     name = st.selectbox("Checkpoint", readable, key="ck_pick",
                         help="Pick a checkpoint (newest first) to see its training image, mask, scales and settings.")
     path = ws.resolve(Path("checkpoints") / name, must_exist=True)
-    cfg = ui.checkpoint_config(ws, name)
-    pair = ui.real_pair(ws, name)
+    cfg = checkpoint_config(ws, name)
+    pair = real_pair(ws, name)
     if pair is not None:
         img, m = pair
         c1, c2, c3 = st.columns(3)
-        c1.image(ui.upscale(img, ui.tile_side()), caption="real image", width="stretch")
-        c2.image(ui.upscale(ui.framed(m), ui.tile_side()), caption="real mask", width="stretch")
-        c3.image(ui.upscale(ui.overlay(img, m), ui.tile_side()), caption="overlay", width="stretch")
+        c1.image(upscale(img, tile_side()), caption="real image", width="stretch")
+        c2.image(upscale(framed(m), tile_side()), caption="real mask", width="stretch")
+        c3.image(upscale(overlay(img, m), tile_side()), caption="overlay", width="stretch")
     sizes = cfg["sizes"]
     scales = pd.DataFrame({"scale": [f"{i} of {len(sizes)}" for i in range(1, len(sizes) + 1)],
                            "height": [s[0] for s in sizes], "width": [s[1] for s in sizes],
@@ -46,8 +54,8 @@ def browse(ws: Workspace) -> None:
                      hide_index=True, width="stretch")
     with st.expander("Training record (losses per scale, last sample and reconstruction)",
                      icon=":material/monitoring:"):
-        panels.training_record(path, key="ck_record", live=name in panels.training_now(ws))
-    ui.delete_control(ws, "checkpoints", name, key="ck_del")
+        training_record(path, key="ck_record", live=name in training_now(ws))
+    delete_control(ws, "checkpoints", name, key="ck_del")
 
 
 def add_data(ws: Workspace) -> None:
@@ -56,7 +64,7 @@ def add_data(ws: Workspace) -> None:
     st.markdown("Add real image/mask pairs to a workspace dataset (Kvasir-SEG layout `images/` + `masks/`). "
                 f"Single files up to {MAX_UPLOAD_MB} MB, zips up to {MAX_ZIP_MB} MB.")
     existing = catalog.newest_first(ws, "datasets")
-    locked = bool(ui.why_locked("upload"))  # no file even reaches the server while uploads are locked
+    locked = bool(why_locked("upload"))  # no file even reaches the server while uploads are locked
     dataset = st.text_input("Dataset name", value="my-data", key="up_dataset", max_chars=60,
                             help="A new or existing dataset folder under datasets/ (letters, digits, . _ -). "
                                  f"Existing: {', '.join(existing) or 'none'}.")
@@ -73,36 +81,36 @@ def add_data(ws: Workspace) -> None:
                                  max_upload_size=MAX_UPLOAD_MB,
                                  help="Binary masks (white = object), same size as their image; grey levels are "
                                       "thresholded at 127 when training.")
-        if ui.button("Add pairs", key="up_add", icon=":material/upload:", type="primary", action="upload",
-                     why_not=ui.upload_limit(len(images) + len(masks or [])) if images
-                     else "choose at least one image and its mask",
-                     help="Check the files and copy them into the dataset (names are made unique)."):
+        if button("Add pairs", key="up_add", icon=":material/upload:", type="primary", action="upload",
+                  why_not=upload_limit(len(images) + len(masks or [])) if images
+                  else "choose at least one image and its mask",
+                  help="Check the files and copy them into the dataset (names are made unique)."):
             try:
                 pairs = pair_uploads([(f.name, f.getvalue()) for f in images or []],
                                      [(f.name, f.getvalue()) for f in masks or []])
-                ui.refuse_upload(len(images) + len(masks or []))
+                refuse_upload(len(images) + len(masks or []))
                 added = ws.add_pairs(dataset, pairs)
-                ui.count_uploads(len(images) + len(masks or []))
+                count_uploads(len(images) + len(masks or []))
                 st.success(f"Added {len(added.written)} pair(s) to datasets/{added.folder.name}.")
-                ui.report_lines(added.skipped, added.notes)
+                report_lines(added.skipped, added.notes)
             except Exception as err:  # noqa: BLE001
-                ui.show_error(err)
+                show_error(err)
     else:
         zfile = st.file_uploader("Zip file", type=["zip"], key="up_zip", max_upload_size=MAX_ZIP_MB, disabled=locked,
                                  help="A zip with images/ and masks/ (e.g. kvasir-seg.zip). Links, absolute paths and "
                                       "'..' entries are refused.")
-        if ui.button("Import zip", key="up_zip_go", icon=":material/upload:", type="primary", action="upload",
-                     why_not=ui.upload_limit(1) if zfile is not None else "choose a zip file first",
-                     help="Unpack into a new dataset folder (a unique name is chosen if it exists)."):
+        if button("Import zip", key="up_zip_go", icon=":material/upload:", type="primary", action="upload",
+                  why_not=upload_limit(1) if zfile is not None else "choose a zip file first",
+                  help="Unpack into a new dataset folder (a unique name is chosen if it exists)."):
             try:
-                ui.refuse_upload(1)
+                refuse_upload(1)
                 with st.spinner("Unpacking..."):
                     done = ws.import_zip(zfile.getvalue(), dataset)
-                ui.count_uploads(2 * done.pairs)  # its images and masks
+                count_uploads(2 * done.pairs)  # its images and masks
                 st.success(f"Imported {done.pairs} pair(s) into datasets/{done.folder.name}.")
-                ui.report_lines(done.skipped, done.notes)
+                report_lines(done.skipped, done.notes)
             except Exception as err:  # noqa: BLE001
-                ui.show_error(err)
+                show_error(err)
     st.subheader("Datasets")
     table = catalog.dataset_table(ws)
     if table.empty:
@@ -110,7 +118,7 @@ def add_data(ws: Workspace) -> None:
     st.dataframe(table, hide_index=True, width="stretch")
     pick = st.selectbox("Dataset to manage", table["dataset"].tolist(), key="ds_pick",
                         help="Newest first. Deleting a dataset keeps the checkpoints trained on it.")
-    ui.delete_control(ws, "datasets", pick, key="ds_del")
+    delete_control(ws, "datasets", pick, key="ds_del")
 
 
 def train_tab(ws: Workspace) -> None:
@@ -123,8 +131,8 @@ def train_tab(ws: Workspace) -> None:
     dataset = st.selectbox("Dataset", datasets, key="tr_dataset", help="Real image/mask pairs to train on "
                                                                        "(newest dataset first).")
     stems = [s for s, _, _ in ws.dataset_pairs(dataset)]
-    chosen = ui.sticky_multiselect("Images to train on (one model each)", stems, key="tr_stems", default=stems[:1],
-                                   help="Each selected pair gets its own SinGAN-Seg model, trained one after another "
+    chosen = sticky_multiselect("Images to train on (one model each)", stems, key="tr_stems", default=stems[:1],
+                                help="Each selected pair gets its own SinGAN-Seg model, trained one after another "
                                         "in a background job. Picks that exist in another dataset are kept when you "
                                         "switch.")
     c1, c2, c3, c4 = st.columns(4)
@@ -152,44 +160,43 @@ def train_tab(ws: Workspace) -> None:
                             help="On: new folders with a -2, -3... suffix; existing checkpoints stay as they are. "
                                  "Off: finished checkpoints are skipped and partial ones continue from their last "
                                  "finished scale (same settings needed).")
-    if ui.button("Start training job", key="tr_go", type="primary", icon=":material/model_training:", action="train",
-                 why_not=None if chosen else "choose at least one image to train on",
-                 help="Runs in a background process; you can leave the page."):
-        names = {s: ws.unique_dir(ws.checkpoints, s).name if fresh else safe_name(s) for s in chosen}
-        args = {"dataset": dataset, "stems": chosen, "names": names, "preset": preset, "device": device,
+    if button("Start training job", key="tr_go", type="primary", icon=":material/model_training:", action="train",
+              why_not=None if chosen else "choose at least one image to train on",
+              help="Runs in a background process; you can leave the page."):
+        args = {"dataset": dataset, "stems": chosen, "fresh": fresh, "preset": preset, "device": device,
                 "parallel": parallel,
                 "overrides": {"max_size": int(max_size), "niter": int(niter), "seed": int(seed)}}
-        shown = ", ".join(list(names.values())[:3]) + (" …" if len(names) > 3 else "")
-        ui.submit_job(ws, "train", args, title=f"train {len(chosen)} model(s) on {dataset}: {shown}")
-    ui.job_panel(ws, ("train",), key="train")
-    panels.watch_training(ws, key="tr_watch")
+        shown = ", ".join(chosen[:3]) + (" …" if len(chosen) > 3 else "")
+        submit_job(ws, "train", args, title=f"train {len(chosen)} model(s) on {dataset}: {shown}")
+    job_panel(ws, ("train",), key="train")
+    watch_training(ws, key="tr_watch")
 
 
 def legacy_tab(ws: Workspace) -> None:
     st.markdown("Copy the published SinGAN-Seg checkpoints (`Gs.pth`, `Zs.pth`, `reals.pth`, `NoiseAmp.pth` per "
-                f"model, e.g. `TrainedModels_1_clean/`) into `{ui.shown_path(ws, ws.legacy)}`; they are read with a "
+                f"model, e.g. `TrainedModels_1_clean/`) into `{shown_path(ws, ws.legacy)}`; they are read with a "
                 "restricted unpickler (nothing is executed) and converted to the safe checkpoint format.")
     folders = sorted(p.name for p in ws.legacy.iterdir() if p.is_dir() and not p.is_symlink()) \
         if ws.legacy.is_dir() else []
     if not folders:
-        st.info(f"No folders in `{ui.shown_path(ws, ws.legacy)}` yet.")
+        st.info(f"No folders in `{shown_path(ws, ws.legacy)}` yet.")
         return
     src = st.selectbox("Legacy folder", folders, key="lg_src",
                        help="A folder inside legacy/ (one model or a tree of models).")
-    if ui.button("Import", key="lg_go", icon=":material/move_to_inbox:", type="primary", action="import",
-                 help="Runs as a background job; already imported models are skipped."):
-        ui.submit_job(ws, "import-legacy", {"src": f"legacy/{safe_name(src)}"}, title=f"import legacy/{src}")
-    ui.job_panel(ws, ("import-legacy",), key="legacy")
+    if button("Import", key="lg_go", icon=":material/move_to_inbox:", type="primary", action="import",
+              help="Runs as a background job; already imported models are skipped."):
+        submit_job(ws, "import-legacy", {"src": f"legacy/{safe_name(src)}"}, title=f"import legacy/{src}")
+    job_panel(ws, ("import-legacy",), key="legacy")
 
 
-@ui.guarded
+@guarded
 def main() -> None:
-    ws = ui.page_header("Checkpoints", ":material/inventory_2:",
-                        "Trained SinGAN-Seg models of the workspace: one per real image+mask pair.")
+    ws = page_header("Checkpoints", ":material/inventory_2:",
+                     "Trained SinGAN-Seg models of the workspace: one per real image+mask pair.")
     tabs = st.tabs(["Browse", "Add data", "Train", "Import legacy"])
     for tab, fn in zip(tabs, (browse, add_data, train_tab, legacy_tab)):
         with tab:
-            ui.guarded(fn)(ws)
+            guarded(fn)(ws)
 
 
 main()

@@ -11,11 +11,17 @@ import io
 import numpy as np
 import streamlit as st
 
-import ui_common as ui
-import ui_panels as panels
 from singanseg_core.analysis import teaching
+from singanseg_core.analysis.tiles import framed, grey, overlay, upscale
 from singanseg_core.model.trace import MASK_THRESHOLD
 from singanseg_core.services.workspace import Workspace
+from ui.explorers import start_scale_panel
+from ui.feedback import guarded
+from ui.labels import describe_start_scale
+from ui.layout import page_header
+from ui.projector import projector, tile_side
+from ui.resources import load_model
+from ui.training_record import training_record
 
 COLUMNS = [("real", "Real image + mask"), ("noise", "Noise"), ("prev_up", "From the scale above"),
            ("output", "Output image"), ("mask", "Output mask channel")]
@@ -36,13 +42,13 @@ def choose(ws: Workspace) -> tuple[str, object, int, int] | None:
     c1, c2, c3 = st.columns([2, 1, 2])
     name = c1.selectbox("Checkpoint", names, index=names.index(default_checkpoint(names)), key="hw_ck",
                         help="The model to take apart (the demo's showcase when it is there).")
-    model = ui.load_model(ws, name)
+    model = load_model(ws, name)
     seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="hw_seed",
                                help="Which random noise to draw: same seed, same sample (as on the Sample page)."))
     k = int(c3.slider("Start scale (gen_start_scale)", 0, model.num_scales, 0, key="hw_start",
                       help="Scales below it reuse the stored reconstruction noise (they copy the training "
                            "image's layout); from it on, fresh noise is drawn. 0 = fresh noise everywhere."))
-    st.caption(ui.describe_start_scale(name, model.scale_sizes, k))
+    st.caption(describe_start_scale(name, model.scale_sizes, k))
     return name, model, seed, k
 
 
@@ -72,11 +78,11 @@ def threshold_view(trace, side: int) -> None:  # noqa: ANN001 - PyramidTrace
     mask, pct = trace.mask_at(t)
     raw = trace.raw_mask if trace.raw_mask is not None else np.zeros(trace.image.shape[:2], np.float32)
     cols = st.columns(4)
-    cols[0].image(ui.upscale(trace.image, side), caption="final image", width="stretch")
-    cols[1].image(ui.upscale(ui.framed(ui.grey(raw)), side), caption="raw mask channel (0 black … 1 white)",
+    cols[0].image(upscale(trace.image, side), caption="final image", width="stretch")
+    cols[1].image(upscale(framed(grey(raw)), side), caption="raw mask channel (0 black … 1 white)",
                   width="stretch")
-    cols[2].image(ui.upscale(ui.framed(mask), side), caption=f"mask at threshold {t:.2f}", width="stretch")
-    cols[3].image(ui.upscale(ui.overlay(trace.image, mask), side), caption="overlay", width="stretch")
+    cols[2].image(upscale(framed(mask), side), caption=f"mask at threshold {t:.2f}", width="stretch")
+    cols[3].image(upscale(overlay(trace.image, mask), side), caption="overlay", width="stretch")
     st.metric("True pixels at this threshold", f"{pct:.1f} %",
               delta=f"{pct - trace.mask_at(MASK_THRESHOLD)[1]:+.1f} pp vs 0.5" if t != MASK_THRESHOLD else None,
               delta_color="off", help="Share of mask pixels above the threshold: the number the Mask statistics "
@@ -87,31 +93,31 @@ def reals(model, side: int) -> None:  # noqa: ANN001 - SinGANSeg
     with st.expander("The training pair the pyramid learned from", icon=":material/image:"):
         img, mask = model.real_image(), model.real_mask()
         cols = st.columns(3)
-        cols[0].image(ui.upscale(img, side), caption=f"real image ({img.width}×{img.height} px)", width="stretch")
-        cols[1].image(ui.upscale(ui.framed(mask), side), caption="real mask", width="stretch")
-        cols[2].image(ui.upscale(ui.overlay(img, mask), side), caption="overlay", width="stretch")
+        cols[0].image(upscale(img, side), caption=f"real image ({img.width}×{img.height} px)", width="stretch")
+        cols[1].image(upscale(framed(mask), side), caption="real mask", width="stretch")
+        cols[2].image(upscale(overlay(img, mask), side), caption="overlay", width="stretch")
 
 
-@ui.guarded
+@guarded
 def main() -> None:
-    ws = ui.page_header("How it works", ":material/school:",
-                        "One SinGAN-Seg model building one sample, scale by scale: what each scale sees, the noise "
-                        "it gets and what it adds. Everything here is computed by the same code as sampling.")
+    ws = page_header("How it works", ":material/school:",
+                     "One SinGAN-Seg model building one sample, scale by scale: what each scale sees, the noise "
+                     "it gets and what it adds. Everything here is computed by the same code as sampling.")
     picked = choose(ws)
     if picked is None:
         return
     name, model, seed, k = picked
     cfg = ws.checkpoints / name / "config.json"
     trace = _trace(model, str(cfg.parent), cfg.stat().st_mtime, seed, k)
-    side = 256 if ui.projector() else 160
-    reals(model, ui.tile_side())
+    side = 256 if projector() else 160
+    reals(model, tile_side())
     pyramid(trace, model.num_scales, side)
     st.divider()
-    threshold_view(trace, ui.tile_side())
+    threshold_view(trace, tile_side())
     with st.expander("What the start scale does: this seed from every start scale", icon=":material/stacks:"):
-        panels.start_scale_panel(model, seed, key="hw_grid")
+        start_scale_panel(model, seed, key="hw_grid")
     with st.expander("How this model was trained (its training record)", icon=":material/monitoring:"):
-        panels.training_record(cfg.parent, key="hw_record")
+        training_record(cfg.parent, key="hw_record")
 
     def png() -> bytes:
         buf = io.BytesIO()

@@ -7,10 +7,17 @@ import time
 import numpy as np
 import streamlit as st
 
-import ui_common as ui
-import ui_panels as panels
-from singanseg_core.sampling.labels import REDRAW_HELP, describe_sampling, sample_set_name
+from singanseg_core.analysis.tiles import framed, grey, overlay, triptych, upscale
 from singanseg_core.services.workspace import Workspace, safe_name
+from ui.controls import button
+from ui.explorers import (PREVIEW_IMAGES, histogram_panel, patch_nn_panel, quality_flag, start_scale_panel,
+                          style_preview_panel)
+from ui.feedback import guarded
+from ui.labels import REDRAW_HELP, describe_sampling, describe_start_scale, sample_set_name
+from ui.layout import page_header
+from ui.projector import tile_side, tiles_per_row
+from ui.resources import load_model
+from ui.state import derived_text_input
 
 MAX_SAMPLES = 64
 MAX_REDRAWS = 8   # on this page (the CLI allows sampling.writer.MAX_REDRAWS)
@@ -25,7 +32,7 @@ def settings(ws: Workspace, names: list[str]) -> dict | None:
     if not chosen:
         st.info("Choose at least one checkpoint.")
         return None
-    models = {n: ui.load_model(ws, n) for n in chosen}
+    models = {n: load_model(ws, n) for n in chosen}
     max_k = min(m.num_scales for m in models.values())
     depths = "; ".join(f"{n}: {m.num_scales} scales" for n, m in models.items())
     c1, c2 = st.columns([2, 1])
@@ -36,7 +43,7 @@ def settings(ws: Workspace, names: list[str]) -> dict | None:
                            f"k = number of scales reconstructs the real image. Chosen: {depths}"
                            + (" (the slider stops at the shallowest)." if len(models) > 1 else "."))
         for name, model in models.items():
-            st.caption(ui.describe_start_scale(name, model.scale_sizes, int(k)))
+            st.caption(describe_start_scale(name, model.scale_sizes, int(k)))
     with c2:
         n = st.number_input("Samples per checkpoint", 1, MAX_SAMPLES, 8, key="sm_n",
                             help=f"How many image+mask pairs to generate for each checkpoint (at most {MAX_SAMPLES} "
@@ -63,7 +70,7 @@ def generate(ws: Workspace, params: dict) -> dict:
     t0 = time.perf_counter()
     progress = st.progress(0.0, text="Generating...")
     for i, name in enumerate(params["checkpoints"]):
-        model = ui.load_model(ws, name)
+        model = load_model(ws, name)
         s = model.sample(params["n"], params["gen_start_scale"], scale_h=params["scale_h"],
                          scale_v=params["scale_v"], seed=params["seed"], redraw_empty=params["redraw_empty"])
         out["results"][name] = {"images": s.images, "masks": s.masks, "pct": s.true_pixel_pct, "samples": s}
@@ -79,26 +86,26 @@ def gallery(ws: Workspace, result: dict) -> None:
     view = st.radio("Show", ["image / mask / overlay", "image", "mask", "overlay"], horizontal=True, key="sm_view",
                     help="What each gallery tile shows; overlay paints the mask over the image.")
     wide = view.startswith("image /")
-    per_row, side = ui.tiles_per_row(wide), ui.tile_side()
+    per_row, side = tiles_per_row(wide), tile_side()
     for name, r in result["results"].items():
         st.markdown(f"#### {name}")
-        panels.quality_flag(r["samples"], name)
+        quality_flag(r["samples"], name)
         mean, std = mask_mean_std(r["masks"])
         cols = st.columns(4)
-        cols[0].image(ui.upscale(ui.load_model(ws, name).real_image(), side), caption="real image", width="stretch")
-        cols[1].image(ui.upscale(ui.framed(ui.grey(mean)), side), caption="mask mean (white = always object)",
+        cols[0].image(upscale(load_model(ws, name).real_image(), side), caption="real image", width="stretch")
+        cols[1].image(upscale(framed(grey(mean)), side), caption="mask mean (white = always object)",
                       width="stretch")
-        cols[2].image(ui.upscale(ui.framed(ui.grey(std, 0.5)), side), caption="mask std (white = varies most)",
+        cols[2].image(upscale(framed(grey(std, 0.5)), side), caption="mask std (white = varies most)",
                       width="stretch")
         cols[3].metric("True pixels (mean)", f"{float(np.mean(r['pct'])):.1f} %",
                        help="Average share of mask pixels that are object, over these samples.")
-        draw = {"image": lambda i, m: i, "mask": lambda i, m: ui.framed(m), "overlay": ui.overlay}.get(view, ui.triptych)
+        draw = {"image": lambda i, m: i, "mask": lambda i, m: framed(m), "overlay": overlay}.get(view, triptych)
         tiles = [draw(img, msk) for img, msk in zip(r["images"], r["masks"])]
         caps = r["samples"].captions()
         for lo in range(0, len(tiles), per_row):
             cols = st.columns(per_row)
             for c, t, cap in zip(cols, tiles[lo:lo + per_row], caps[lo:lo + per_row]):
-                c.image(ui.upscale(t, side), caption=cap, width="stretch")
+                c.image(upscale(t, side), caption=cap, width="stretch")
 
 
 def save(ws: Workspace, result: dict) -> None:
@@ -109,17 +116,17 @@ def save(ws: Workspace, result: dict) -> None:
     redraw = p.get("redraw_empty", 0)
     default = sample_set_name(p["checkpoints"], p["gen_start_scale"], p["seed"], redraw)
     c1, c2 = st.columns([5, 2], vertical_alignment="bottom")
-    name = ui.derived_text_input("Save as (folder under samples/)", default, key="sm_save_name", container=c1,
-                                 max_chars=80, help="Follows the shown samples' start scale and seed until you type "
-                                 "a name of your own. A new folder is created; if the name is taken a suffix is "
-                                 "added.")
-    if ui.button("Save samples", key="sm_save", icon=":material/save:", action="sample-save", container=c2,
-                 help=f"Writes the {p['n']} sample(s) per checkpoint shown above "
+    name = derived_text_input("Save as (folder under samples/)", default, key="sm_save_name", container=c1,
+                              max_chars=80, help="Follows the shown samples' start scale and seed until you type "
+                              "a name of your own. A new folder is created; if the name is taken a suffix is "
+                              "added.")
+    if button("Save samples", key="sm_save", icon=":material/save:", action="sample-save", container=c2,
+              help=f"Writes the {p['n']} sample(s) per checkpoint shown above "
                       f"({describe_sampling(p['gen_start_scale'], p['seed'], redraw)}): images, masks and manifest.csv."):
         folder = ws.reserve_dir(ws.samples, safe_name(name, "folder name"))  # ours alone, even if another
         try:                                                                  # session asks for the same name
             with st.spinner(f"Writing {p['n']} sample(s) per checkpoint..."):
-                write_sample_set([ui.load_model(ws, ck) for ck in p["checkpoints"]], folder, p["n"],
+                write_sample_set([load_model(ws, ck) for ck in p["checkpoints"]], folder, p["n"],
                                  p["gen_start_scale"], p["seed"], scale_h=p["scale_h"], scale_v=p["scale_v"],
                                  redraw_empty=redraw)
         except BaseException:
@@ -142,16 +149,16 @@ def explore(ws: Workspace, result: dict) -> None:
                     help="Start scales: this seed from every start scale. True-pixel histogram: these samples' "
                          "masks against real ones, without saving. Style preview: a quick in-page style transfer.")
     if view == EXPLORE[0]:
-        ui.guarded(panels.start_scale_panel)(ui.load_model(ws, first), p["seed"], key="sm_grid")
+        guarded(start_scale_panel)(load_model(ws, first), p["seed"], key="sm_grid")
     elif view == EXPLORE[1]:
         pct = np.concatenate([r["pct"] for r in result["results"].values()])
-        real_masks = {n: ui.load_model(ws, n).real_mask() for n in result["results"]}
-        ui.guarded(panels.histogram_panel)(ws, pct, real_masks, key="sm_hist")
+        real_masks = {n: load_model(ws, n).real_mask() for n in result["results"]}
+        guarded(histogram_panel)(ws, pct, real_masks, key="sm_hist")
     else:
         st.caption(f"The first samples of **{first}**, restyled with its training image.")
-        images = list(result["results"][first]["images"][:panels.PREVIEW_IMAGES])
-        style = np.asarray(ui.load_model(ws, first).real_image())
-        ui.guarded(panels.style_preview_panel)(images, style, key="sm_style")
+        images = list(result["results"][first]["images"][:PREVIEW_IMAGES])
+        style = np.asarray(load_model(ws, first).real_image())
+        guarded(style_preview_panel)(images, style, key="sm_style")
 
 
 def from_checkpoints(ws: Workspace) -> None:
@@ -165,7 +172,7 @@ def from_checkpoints(ws: Workspace) -> None:
         return
     if st.button("Generate", key="sm_go", type="primary", icon=":material/auto_awesome:",
                  help="Generate the samples with these settings."):
-        st.session_state["sm_result"] = ui.guarded(generate)(ws, params)
+        st.session_state["sm_result"] = guarded(generate)(ws, params)
         st.session_state.pop("sm_saved", None)
     result = st.session_state.get("sm_result")
     if not result:
@@ -182,19 +189,19 @@ def from_checkpoints(ws: Workspace) -> None:
     st.divider()
     explore(ws, result)
     st.divider()
-    ui.guarded(save)(ws, result)
+    guarded(save)(ws, result)
 
 
-@ui.guarded
+@guarded
 def main() -> None:
-    ws = ui.page_header("Sample", ":material/auto_awesome:",
-                        "Generate new image+mask pairs. Sampling runs right here (it is fast); everything is "
-                        "reproducible from the seed.")
+    ws = page_header("Sample", ":material/auto_awesome:",
+                     "Generate new image+mask pairs. Sampling runs right here (it is fast); everything is "
+                     "reproducible from the seed.")
     tab_ck, tab_nn = st.tabs(["From a checkpoint", "Instant, no training (patch nearest neighbours)"])
     with tab_ck:
         from_checkpoints(ws)
     with tab_nn:
-        ui.guarded(panels.patch_nn_panel)(ws, key="sm_nn")
+        guarded(patch_nn_panel)(ws, key="sm_nn")
 
 
 main()

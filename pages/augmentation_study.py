@@ -6,10 +6,14 @@ from pathlib import Path
 
 import streamlit as st
 
-import ui_common as ui
 from singanseg_core.errors import InputError
 from singanseg_core.services import catalog
 from singanseg_core.services.workspace import Workspace, safe_name
+from ui.controls import button, delete_control
+from ui.feedback import guarded
+from ui.jobs import JOB_REFRESH_S, job_panel, submit_job
+from ui.layout import page_header
+from ui.state import derived_text_input
 
 ENCODERS = ["mobilenet_v2", "resnet18", "resnet34", "se_resnext50_32x4d"]
 KIND_LABELS = {"small-data": "Small data (Table 2: R real images vs k·R synthetic)",
@@ -67,10 +71,11 @@ def configure(ws: Workspace) -> None:
                              help="UNet++ training epochs per run (paper: 100 or 300).")
     size = c3.selectbox("Image size (px)", [64, 128, 256], index=0 if preset == "demo" else 1, key=f"au_size_{sfx}",
                         help="Images are resized to this square size for UNet++ (multiple of 32).")
-    name = ui.derived_text_input("Study name (folder under studies/)", f"{kind}-{dataset}", key="au_name",
-                                 max_chars=80, help="Follows the study kind and dataset until you type a name of your "
-                                 "own. Reusing a name continues that study (finished runs are skipped) if the settings "
-                                 "match.")
+    name = derived_text_input("Study name (folder under studies/)", f"{kind}-{dataset}", key="au_name",
+                              max_chars=80, help="Follows the study kind and dataset until you type a name of your "
+                                 "own. Reusing a name continues that study (finished runs are skipped) when the settings "
+                                 "match; a study of that name with other settings is not touched and the launch is "
+                                 "refused.")
     overrides: dict = {"variants": variants,
                        "seg_overrides": {"encoder_name": encoder, "epochs": int(epochs), "image_size": int(size)}}
     why_not, plan = None, None
@@ -89,17 +94,17 @@ def configure(ws: Workspace) -> None:
         st.caption(f":material/calculate: {plan.describe()}.")
         for warning in plan.warnings:
             st.warning(warning, icon=":material/warning:")
-    if ui.button("Launch study", key="au_go", type="primary", icon=":material/science:", why_not=why_not,
-                 action="study",
-                 help="Runs as a background job: SinGAN models, samples, then one UNet++ run after another."):
+    if button("Launch study", key="au_go", type="primary", icon=":material/science:", why_not=why_not,
+              action="study",
+              help="Runs as a background job: SinGAN models, samples, then one UNet++ run after another."):
         if any(v.startswith("st-") for v in variants):
             from singanseg_core.style.vgg import resolve_random_features
 
             overrides["st_random_features"] = resolve_random_features(None)[0]
         args = {"name": safe_name(name, "study name"), "kind": kind, "preset": preset, "dataset": dataset,
                 "overrides": overrides}
-        ui.submit_job(ws, "study", args, title=f"study {args['name']} ({kind}, {preset}) → studies/{args['name']}")
-    ui.job_panel(ws, ("study",), key="study", title="Study jobs")
+        submit_job(ws, "study", args, title=f"study {args['name']} ({kind}, {preset})")
+    job_panel(ws, ("study",), key="study", title="Study jobs")
 
 
 def show_results(ws: Workspace) -> None:
@@ -107,9 +112,9 @@ def show_results(ws: Workspace) -> None:
 
     running = any(j.active for j in jobs.list_jobs(ws, kind="study"))
 
-    @st.fragment(run_every=ui.JOB_REFRESH_S if running else None)
+    @st.fragment(run_every=JOB_REFRESH_S if running else None)
     def panel() -> None:  # re-reads the study folder every refresh while a study runs: results run by run
-        ui.guarded(study_view)(ws)
+        guarded(study_view)(ws)
 
     panel()
 
@@ -148,17 +153,17 @@ def study_view(ws: Workspace) -> None:
         st.download_button("Download results (CSV)", res.table.to_csv(index=False), file_name=f"{name}_results.csv",
                            mime="text/csv", key="au_dl", icon=":material/download:", on_click="ignore",
                            help="One row per finished UNet++ run with all metrics.")
-    ui.delete_control(ws, "studies", name, key="au_del")
+    delete_control(ws, "studies", name, key="au_del")
 
 
-@ui.guarded
+@guarded
 def main() -> None:
-    ws = ui.page_header("Augmentation study", ":material/science:",
-                        "Does synthetic data help segmentation? UNet++ trained on real, synthetic and both.")
+    ws = page_header("Augmentation study", ":material/science:",
+                     "Does synthetic data help segmentation? UNet++ trained on real, synthetic and both.")
     with st.container(border=True):
-        ui.guarded(configure)(ws)
+        guarded(configure)(ws)
     st.subheader("Results")
-    ui.guarded(show_results)(ws)
+    guarded(show_results)(ws)
 
 
 main()

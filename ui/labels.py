@@ -1,5 +1,5 @@
-"""Words for a set of samples, as the Sample page shows them: its default folder name, a one-line description of
-its settings and the redraw option's help."""
+"""The Sample page's wording: a sample set's default folder name, a one-line description of its settings, the
+redraw option's help and what a generation start scale does to a checkpoint."""
 
 from __future__ import annotations
 
@@ -21,3 +21,17 @@ def describe_sampling(gen_start_scale: int, seed: int, redraw_empty: int = 0) ->
     """``start scale 0, seed 3[, empty masks redrawn up to 4x]``."""
     return f"start scale {gen_start_scale}, seed {seed}" + (f", empty masks redrawn up to {redraw_empty}x"
                                                             if redraw_empty else "")
+
+
+def describe_start_scale(name: str, sizes: list[tuple[int, int]], k: int) -> str:
+    """What ``gen_start_scale = k`` (0-based, as the paper's code) does to one checkpoint, in scales numbered
+    1 (coarsest) .. n as everywhere else in the dashboard, with the sizes in px."""
+    n = len(sizes)
+    listing = " · ".join(f"{i}: {h}×{w}" for i, (h, w) in enumerate(sizes, start=1))
+    if k <= 0:
+        what = f"all {n} scales generated from fresh noise"
+    elif k >= n:
+        what = f"scales 1–{n} all follow the real image: a reconstruction"
+    else:
+        what = f"scales 1–{k} follow the real image, scales {k + 1}–{n} are generated"
+    return f"**{name}** ({n} scales; {listing} px): {what}."

@@ -7,8 +7,12 @@ and links to every page. On a fresh machine the embedded demo is copied into the
 from __future__ import annotations
 
 import streamlit as st
+from ui.access import shown_path
+from ui.controls import delete_control
+from ui.feedback import guarded
+from ui.layout import page_header
+from ui.page_list import APP_TITLE, PAGES
 
-import ui_common as ui
 
 
 def manage(ws) -> None:  # noqa: ANN001 - Workspace
@@ -25,13 +29,13 @@ def manage(ws) -> None:  # noqa: ANN001 - Workspace
     name = st.selectbox(f"{catalog.LABELS[category].capitalize()} to delete", table.iloc[:, 0].tolist(),
                         key=f"home_pick_{category}",
                         help="Deleting asks for confirmation and is refused while a job reads or writes the item.")
-    ui.delete_control(ws, category, name, key=f"home_del_{category}")
+    delete_control(ws, category, name, key=f"home_del_{category}")
 
 
-@ui.guarded
+@guarded
 def main() -> None:
-    ws = ui.page_header(
-        ui.APP_TITLE, ":material/biotech:",
+    ws = page_header(
+        APP_TITLE, ":material/biotech:",
         "Synthetic medical images *with* segmentation masks from a 4-channel SinGAN trained on one image each "
         "(SinGAN-Seg).")
     st.markdown(
@@ -53,7 +57,7 @@ def main() -> None:
          "Background jobs (training, style transfer, studies, imports) under jobs/."),
     ]):
         col.metric(label, value, help=help_text)
-    st.caption(f"Folder: `{ui.shown_path(ws, ws.root)}` (set `SINGANSEG_WORKSPACE` to use another one). The "
+    st.caption(f"Folder: `{shown_path(ws, ws.root)}` (set `SINGANSEG_WORKSPACE` to use another one). The "
                "dashboard never reads or writes outside it.")
     with st.expander("Manage workspace items (list, delete)", icon=":material/folder_managed:"):
         manage(ws)
@@ -78,12 +82,13 @@ def main() -> None:
     st.subheader("Environment")
     c1, c2 = st.columns(2)
     with c1:
-        import torch
+        from singanseg_core.device import describe_device, resolve_device
 
-        if torch.cuda.is_available():
-            st.success(f"Device: GPU — {torch.cuda.get_device_name(0)}", icon=":material/memory:")
+        device = resolve_device("auto")
+        if device.type == "cuda":
+            st.success(f"Device: {describe_device(device)}", icon=":material/memory:")
         else:
-            st.info(f"Device: CPU ({torch.get_num_threads()} threads). Training is slow on CPU; sampling is fast.",
+            st.info(f"Device: {describe_device(device)}. Training is slow on CPU; sampling is fast.",
                     icon=":material/memory:")
     with c2:
         from singanseg_core.style import vgg_weights_status
@@ -104,7 +109,7 @@ def main() -> None:
         "Mask statistics": "true-pixel-percentage histograms of real vs synthetic masks",
         "Augmentation study": "UNet++ with real, synthetic and both; IoU/F-score vs number of real images",
     }
-    for path, label, icon in ui.PAGES[1:]:
+    for path, label, icon in PAGES[1:]:
         st.page_link(path, label=f"{label} — {descriptions[label]}", icon=icon)
 
 

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import streamlit as st
 
-import ui_common as ui
+from singanseg_core.analysis.tiles import framed, grey, upscale
 from singanseg_core.services import catalog
 from singanseg_core.services.workspace import Workspace
+from ui.feedback import guarded
+from ui.layout import page_header
+from ui.projector import tile_side
 
 NONE = "(none)"
 ALL_SAMPLES = "all saved samples"
@@ -21,9 +24,9 @@ def _stats(real: str | None, synthetic: str | None, bin_width: float, stamp: tup
     return compute_mask_stats(real, synthetic, bin_width=bin_width)
 
 
-@ui.guarded
+@guarded
 def main() -> None:
-    ws: Workspace = ui.page_header(
+    ws: Workspace = page_header(
         "Mask statistics", ":material/bar_chart:",
         "How much of each mask is object? Real and synthetic sets should have similar distributions.")
     datasets = catalog.newest_first(ws, "datasets")
@@ -76,17 +79,16 @@ def main() -> None:
                        help="One row per mask: source, name, size, true-pixel percentage.")
     if not stats.variability.empty:
         with st.expander("Per-checkpoint variability of generated masks (pixel-wise mean / std)"):
-            from singanseg_core.analysis.stats import mask_mean_std
+            from singanseg_core.analysis.stats import checkpoint_mean_std
 
             var = stats.variability
             st.dataframe(var.drop(columns=["mask_paths"]), hide_index=True, width="stretch")
             ck = st.selectbox("Checkpoint", list(var["checkpoint"]), key="ms_ck",
                               help="Show the mean and std images of this checkpoint's generated masks.")
-            paths = var[var["checkpoint"] == ck]["mask_paths"].iloc[0]
-            mean, std = mask_mean_std(paths)
+            mean, std = checkpoint_mean_std(syn_path, ck)
             c1, c2 = st.columns(2)
-            c1.image(ui.upscale(ui.framed(ui.grey(mean)), ui.tile_side()), caption="mean", width="stretch")
-            c2.image(ui.upscale(ui.framed(ui.grey(std, 0.5)), ui.tile_side()), caption="std", width="stretch")
+            c1.image(upscale(framed(grey(mean)), tile_side()), caption="mean", width="stretch")
+            c2.image(upscale(framed(grey(std, 0.5)), tile_side()), caption="std", width="stretch")
 
 
 main()

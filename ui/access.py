@@ -1,0 +1,72 @@
+"""The classroom gate for this browser session: the server's ``services.access`` policy, the passphrase unlock
+and the per-session upload cap (the sidebar draws the unlock field, :mod:`ui.sidebar`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from singanseg_core.services.access import ENV_NAMES
+from singanseg_core.services.workspace import Workspace
+
+UNLOCKED_KEY = "classroom_unlocked"      # session key: this browser session entered the passphrase
+
+
+@st.cache_resource(show_spinner=False)
+def _policy(*values: str | None):  # noqa: ANN202 - AccessPolicy
+    from singanseg_core.services.access import policy_from_env
+
+    return policy_from_env({k: v for k, v in zip(ENV_NAMES, values) if v is not None})
+
+
+def policy():  # noqa: ANN201 - AccessPolicy
+    """The server's access policy (``services.access.policy_from_env``; open mode unless set)."""
+    return _policy(*(os.environ.get(k) for k in ENV_NAMES))
+
+
+def shown_path(ws: Workspace, path: str | Path) -> str:
+    """``path`` as the page may show it: as is in open mode, relative to the workspace in classroom mode."""
+    return policy().display_path(ws, path)
+
+
+def why_help(action: str) -> str | None:
+    """The tooltip of a control the policy locks (``"Disabled: <why>"``), or ``None`` when it is allowed."""
+    why = why_locked(action)
+    return f"Disabled: {why}" if why else None
+
+
+def why_locked(action: str) -> str | None:
+    """``None`` when this session may do ``action``; else the policy's one sentence why not."""
+    allowed, why = policy().allows(action, unlocked=bool(st.session_state.get(UNLOCKED_KEY)))
+    return None if allowed else why
+
+
+UPLOADS_KEY = "uploads_used"             # session key: files this browser session has uploaded
+
+
+def upload_limit(n_files: int) -> str | None:
+    """``None`` when this session may upload ``n_files`` more files under the server's per-session cap
+    (``SINGANSEG_MAX_UPLOADS``, both modes); else why not."""
+    pol = policy()
+    left = pol.uploads_left(int(st.session_state.get(UPLOADS_KEY, 0)))
+    if n_files > left:
+        return (f"this session may upload {left} more file(s) (the server allows "
+                f"{pol.max_uploads_per_session} per browser session)")
+    return None
+
+
+def refuse_upload(n_files: int) -> None:
+    """The server-side check when an upload click arrives (the button may have been drawn before the cap was
+    reached, e.g. in another run): the access policy, then this session's upload cap."""
+    from singanseg_core.errors import InputError
+
+    why = why_locked("upload") or upload_limit(n_files)
+    if why:
+        raise InputError(f"upload refused: {why}")
+
+
+def count_uploads(n_files: int) -> None:
+    """Add ``n_files`` to this session's upload count (see :func:`upload_limit`)."""
+    st.session_state[UPLOADS_KEY] = int(st.session_state.get(UPLOADS_KEY, 0)) + int(n_files)

@@ -1,0 +1,79 @@
+"""What a page tells a person: one-line errors (never a traceback), import reports, notices after a rerun."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import traceback
+from typing import Any, Callable
+
+import streamlit as st
+
+from singanseg_core.errors import SinGANSegError
+from singanseg_core.services.workspace import Workspace
+from ui.access import policy
+from ui.resources import workspace
+
+
+def _logger(ws: Workspace) -> logging.Logger:
+    log = logging.getLogger("singanseg.dashboard")
+    path = str(ws.logs / "dashboard.log")
+    if not any(getattr(h, "baseFilename", None) == path for h in log.handlers):
+        h = logging.FileHandler(path, encoding="utf-8")
+        h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(h)
+        log.setLevel(logging.INFO)
+    return log
+
+
+def show_error(err: BaseException) -> None:
+    """One friendly line: the message of a ``SinGANSegError``; for anything else a generic line (traceback logged)."""
+    if isinstance(err, SinGANSegError):
+        st.error(scrub(str(err).splitlines()[0] if str(err) else type(err).__name__), icon=":material/error:")
+        return
+    try:
+        ws = workspace()
+        _logger(ws).error("unexpected error\n%s", "".join(traceback.format_exception(err)))
+        where = f" (details in {ws.root.name}/logs/dashboard.log)"
+    except Exception:  # noqa: BLE001 - never fail while reporting a failure
+        where = ""
+    first = str(err).splitlines()[0][:200] if str(err) else ""
+    st.error(scrub(f"Something went wrong: {type(err).__name__}{': ' + first if first else ''}{where}"),
+             icon=":material/error:")
+
+
+def scrub(text: str) -> str:
+    """In classroom mode, the workspace's server path in ``text`` becomes ``workspace`` (no server path shown)."""
+    try:
+        if policy().classroom:
+            return text.replace(str(workspace().root), "workspace")
+    except Exception:  # noqa: BLE001 - never fail while reporting
+        pass
+    return text
+
+
+def report_lines(skipped: list[str], notes: list[str], limit: int = 20) -> None:
+    """What an import skipped (a warning) and the conversions it made (an info), at most ``limit`` lines each."""
+    for lines, box, icon in ((skipped, st.warning, ":material/warning:"), (notes, st.info, ":material/info:")):
+        if lines:
+            more = f"\n- … and {len(lines) - limit} more" if len(lines) > limit else ""
+            box("\n".join(f"- {scrub(line)}" for line in lines[:limit]) + more, icon=icon)
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator: run ``fn`` and turn any exception into :func:`show_error` (Streamlit's rerun/stop pass through)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as err:  # noqa: BLE001 - the UI never shows a traceback
+            show_error(err)
+            return None
+
+    return wrapper
+
+
+def flash(message: str) -> None:
+    """Show ``message`` (a success line) at the top of the next run of the page, e.g. after ``st.rerun()``."""
+    st.session_state.setdefault("_flash", []).append(message)

@@ -1,0 +1,39 @@
+"""What every page draws first (:func:`page_header`) and what ``app.py`` starts once per server process."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from singanseg_core.services.workspace import Workspace
+from ui.page_list import APP_TITLE
+from ui.resources import workspace
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> bool:
+    """Once per server process, after the first page is drawn: import the heavy libraries the first plot needs
+    (plotly, scipy) on a background thread, so the first histogram or loss curve a lecturer asks for does not
+    wait for them."""
+    import threading
+
+    def load() -> None:
+        try:
+            import plotly.graph_objects  # noqa: F401
+            import plotly.subplots  # noqa: F401
+            import scipy.stats  # noqa: F401
+        except Exception:  # noqa: BLE001 - only a speed-up
+            pass
+
+    threading.Thread(target=load, name="singanseg-warm-up", daemon=True).start()
+    return True
+
+
+def page_header(title: str, icon: str, intro: str) -> Workspace:
+    """``set_page_config`` + title + intro + the notices of the last run (:func:`ui.feedback.flash`). Returns the
+    workspace. The sidebar is drawn by ``app.py``, once for every page."""
+    st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon=icon, layout="wide")
+    st.title(title)
+    st.caption(intro)
+    for message in st.session_state.pop("_flash", []):
+        st.success(message, icon=":material/check:")
+    return workspace()

@@ -1,0 +1,29 @@
+"""Projector mode: larger tiles, fewer per row and bigger captions for a lecture room (toggled in the sidebar)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+PROJECTOR_KEY = "projector_mode"          # remembered for the session (not a widget key: survives page changes)
+PROJECTOR_CSS = """<style>
+[data-testid="stImageCaption"] { font-size: 1.3rem !important; line-height: 1.5 !important; }
+[data-testid="stCaptionContainer"] { font-size: 1.1rem !important; }
+[data-testid="stMainBlockContainer"] { padding-left: 1.5rem !important; padding-right: 1.5rem !important; }
+</style>"""
+
+
+def projector() -> bool:
+    """Whether projector mode is on for this session (large tiles, fewer per row, bigger captions)."""
+    return bool(st.session_state.get(PROJECTOR_KEY, False))
+
+
+def tiles_per_row(wide: bool = False) -> int:
+    """Gallery columns: ``wide`` tiles (image / mask / overlay) 4, single images 6; in projector mode 2 and 3."""
+    if projector():
+        return 2 if wide else 3
+    return 4 if wide else 6
+
+
+def tile_side() -> int:
+    """Smallest side (px) small images are enlarged to before drawing (crisp pixels, not browser blur)."""
+    return 320 if projector() else 192
