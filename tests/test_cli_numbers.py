@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from singanseg_core.cli.main import build_parser, main
-from tests.hostile import decompression_bomb_png
-from tests.helpers import polyp
+from testkit.hostile import decompression_bomb_png
+from testkit.shared_data import polyp
 
 STEM = "cju5k3j3uf6de0817hszzfr7n"
 

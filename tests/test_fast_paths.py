@@ -1,4 +1,4 @@
-"""The faster paths (issue 13): each an explicit option, off by default, checked for correctness (not speed).
+"""The faster paths: each an explicit option, off by default, checked for correctness (not speed).
 
 Reduced precision (``device.autocast_dtype``) for training, sampling and style transfer; the compiled sampler
 (BatchNorm folded, ``torch.compile``) and compiled training; the concurrent training schedule. With every option

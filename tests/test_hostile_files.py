@@ -24,8 +24,8 @@ from singanseg_core.services.demo import ASSETS_DIR
 from singanseg_core.services.workspace import Workspace
 from singanseg_core.training import train
 from singanseg_core.training.config import TrainConfig
-from tests import hostile
-from tests.helpers import polyp
+from testkit import hostile
+from testkit.shared_data import polyp
 
 DEMO_CK = ASSETS_DIR / "checkpoints" / "ihc_r256_c256"
 

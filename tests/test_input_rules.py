@@ -16,8 +16,8 @@ from singanseg_core.errors import InputError
 from singanseg_core.files.pairs import find_pairs, load_pair
 from singanseg_core.segmentation.data import load_binary_mask
 from singanseg_core.services.workspace import Workspace
-from tests import hostile
-from tests.helpers import make_zip
+from testkit import hostile
+from testkit.zips import make_zip
 
 H, W = 48, 64
 SQUARE = hostile.square_mask(H, W)

@@ -11,7 +11,7 @@ import pytest
 
 from singanseg_core.services import jobs
 from singanseg_core.services.workspace import Workspace
-from tests.hostile import STUCK_WORKER
+from testkit.hostile import STUCK_WORKER
 from tests.test_jobs import wait
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,8 +27,8 @@ from singanseg_core.services.demo import ASSETS_DIR
 from singanseg_core.services.workspace import Workspace
 from singanseg_core.training import train
 from singanseg_core.training.config import TrainConfig
-from tests import hostile
-from tests.helpers import polyp
+from testkit import hostile
+from testkit.shared_data import polyp
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny nets on a shared 2-core machine
 

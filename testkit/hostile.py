@@ -18,7 +18,7 @@ from typing import Iterator
 import numpy as np
 from PIL import Image
 
-from tests.helpers import LEGACY_FILES, LEGACY_MODEL_DIR
+from testkit.shared_data import LEGACY_FILES, LEGACY_MODEL_DIR
 
 
 # ---------------------------------------------------------------------------------------------- pickles
