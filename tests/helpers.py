@@ -11,6 +11,7 @@ from testkit.shared_data import (  # noqa: F401  (re-exported for the test modul
     LEGACY_MODEL_DIR,
     POLYPS,
     POLYPS_STUDY,
+    REPO_ROOT,
     SHARED,
     polyp,
     polyp_stems,

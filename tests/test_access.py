@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
@@ -15,24 +16,56 @@ from singanseg_core.services.access import (
     policy_from_env,
 )
 from singanseg_core.services.workspace import Workspace
+from tests.helpers import REPO_ROOT as ROOT
 
 SECRET = "correct horse battery"
 DIGEST = hashlib.sha256(SECRET.encode()).hexdigest()
 READS = ("browse", "sample", "compare", "plot", "download")
 
 
-def test_write_actions_are_the_agreed_names() -> None:
-    assert WRITE_ACTIONS == ("upload", "train", "import", "sample-save", "style", "study", "delete", "cancel",
-                             "resume")
+# an action name the dashboard passes to the gate: button(action="x"), why_locked("x"), refuse_if_locked("x")
+ACTION_LITERAL = re.compile(r"""(?:\baction=|\bwhy_locked\(|\brefuse_if_locked\()\s*["']([^"']+)["']""")
+
+
+def dashboard_action_names() -> set[str]:
+    """Every action name written as a literal in the dashboard's sources (everything outside the engine, the
+    tests, the benchmarks and the environment)."""
+    skip = {"singanseg_core", "tests", "bench", "testkit", ".venv", ".git", "workspace"}
+    names: set[str] = set()
+    for path in ROOT.rglob("*.py"):
+        if not skip & set(path.relative_to(ROOT).parts):
+            names |= set(ACTION_LITERAL.findall(path.read_text(encoding="utf-8")))
+    return names
+
+
+def test_every_action_the_dashboard_gates_is_locked_in_classroom_mode() -> None:
+    """A misspelt action name would count as a read and pass the classroom gate: every name the dashboard asks
+    about must be one the policy locks, and every locked action must be one the dashboard asks about."""
+    names = dashboard_action_names()
+    policy = AccessPolicy("classroom", DIGEST)
+    assert {"upload", "train", "sample-save", "delete"} <= names  # the scan sees the dashboard
+    for name in names:
+        ok, why = policy.allows(name)
+        assert not ok and "passphrase" in why, f"the dashboard's action {name!r} is not locked in classroom mode"
+    assert names == set(WRITE_ACTIONS)
 
 
 def test_open_mode_allows_everything() -> None:
     policy = AccessPolicy()
     assert policy.mode == "open" and policy.passphrase_sha256 is None
-    assert policy.max_uploads_per_session == DEFAULT_MAX_UPLOADS == 200
+    assert policy.max_uploads_per_session == DEFAULT_MAX_UPLOADS
     for action in WRITE_ACTIONS + READS:
         ok, why = policy.allows(action)
         assert ok and why.endswith(".") and "\n" not in why
+
+
+def test_the_documented_upload_cap_is_the_default_in_both_modes() -> None:
+    """The README's "default N" is what a session gets with no setting: N - 1 uploads leave one, N leave none."""
+    documented = re.search(r"SINGANSEG_MAX_UPLOADS`\s+files\s+\(default (\d+)", (ROOT / "README.md").read_text())
+    assert documented, "the README no longer states the upload cap's default"
+    n = int(documented.group(1))
+    for policy in (policy_from_env({}), policy_from_env({"SINGANSEG_MODE": "classroom"})):
+        assert (policy.uploads_left(n - 1), policy.uploads_left(n), policy.uploads_left(n + 5)) == (1, 0, 0)
 
 
 def test_classroom_locks_every_write_until_unlocked() -> None:

@@ -182,19 +182,51 @@ def test_pages_never_open_images_with_raw_pil() -> None:
         assert not re.search(r"Image\.open\(", path.read_text()), f"{path.name}: use files.images / the model"
 
 
-def test_checkpoint_with_a_linked_real_png_shows_no_outside_file(demo_ws: Workspace, tmp_path: Path) -> None:
+def test_checkpoint_with_a_linked_real_png_shows_no_outside_file(demo_ws: Workspace, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    media = _record_media(monkeypatch)
     name = _model(demo_ws).name
     outside = tmp_path / "secret.png"
     Image.fromarray(np.full((64, 64, 3), 7, np.uint8)).save(outside)
     real = demo_ws.checkpoints / name / "real.png"
     real.unlink()
     real.symlink_to(outside)
+    shown: dict[str, list[np.ndarray]] = {}
     for path in ("pages/1_Checkpoints.py", "pages/6_How_it_works.py"):
         at = page(path)
         if path.endswith("Checkpoints.py"):
             at.session_state["ck_pick"] = name
-        ok(at.run())
+        shown[path] = _shown_images(ok(at.run()), media)
+    assert "real image" in [caption for caption, _ in shown["pages/1_Checkpoints.py"]]  # the page drew it
+    for path, images in shown.items():
+        for caption, pixels in images:
+            assert not (pixels[..., :3] == 7).all(), f"{path} shows the linked outside file as {caption!r}"
     assert np.asarray(_model(demo_ws, name).real_image()).mean() != 7  # the model's reader ignores the link
+
+
+def _record_media(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """URL → bytes of every media file the pages hand to Streamlit from now on (what the browser would load)."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    media: dict[str, bytes] = {}
+    add = MediaFileManager.add
+
+    def recording(self, path_or_data, *args, **kwargs):  # noqa: ANN001, ANN202
+        url = add(self, path_or_data, *args, **kwargs)
+        if isinstance(path_or_data, bytes):
+            media[url] = path_or_data
+        return url
+
+    monkeypatch.setattr(MediaFileManager, "add", recording)
+    return media
+
+
+def _shown_images(at, media: dict[str, bytes]) -> list[tuple[str, np.ndarray]]:  # noqa: ANN001 - AppTest
+    """(caption, pixels) of every ``st.image`` the last run drew."""
+    import io
+
+    return [(img.caption, np.asarray(Image.open(io.BytesIO(media[img.url]))))
+            for element in at.get("image") for img in element.proto.imgs]
 
 
 # ---------------------------------------------------------------------------------------------- training record

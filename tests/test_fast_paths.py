@@ -289,8 +289,21 @@ def train_schedule(cfg: TrainConfig):
     return schedule_for(load_pair(*polyp(STEM)), cfg)
 
 
-def test_sampler_compile_backend_is_inductor_by_default() -> None:
-    assert singanseg_module.COMPILE_BACKEND == "inductor" and trainer_module.COMPILE_BACKEND == "inductor"
+def test_compile_asks_torch_for_inductor_by_default(fp32_model: SinGANSeg, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unless a test swaps the backend, the compiled sampler and the compiled trainer both hand their networks
+    to ``torch.compile`` with the inductor backend (the spy returns the module: nothing is compiled here)."""
+    asked: list[tuple[str, str | None]] = []
+
+    def spy(module: torch.nn.Module, **kw: object) -> torch.nn.Module:
+        asked.append((type(module).__name__, kw.get("backend")))  # type: ignore[arg-type]
+        return module
+
+    monkeypatch.setattr(torch, "compile", spy)
+    fresh = SinGANSeg(fp32_model.config, fp32_model.generators, fp32_model.z_opt, fp32_model.reals)
+    fresh.inference_generators(True)
+    trainer_module.Runner(replace(CFG, compile=True), torch.device("cpu")).net(fp32_model.generators[0])
+    assert len(asked) == len(fp32_model.generators) + 1
+    assert {backend for _, backend in asked} == {"inductor"}
 
 
 def test_a_cancelled_concurrent_run_resumes_to_a_normal_checkpoint(tmp_path) -> None:

@@ -54,12 +54,23 @@ def test_plan_describes_folds_and_warns_on_tiny_validation() -> None:
     plan = describe_plan(rvs, 40)
     assert plan.n_images == 9 and plan.n_val == (3,) and plan.n_train == (6,)
     assert len(plan.warnings) == 1 and "validation on only 3 image(s)" in plan.warnings[0]
-    assert 3 < MIN_VALIDATION_IMAGES
 
     assert describe_plan(small, 2).problems == ("2 image(s) cannot be split into 3 folds; add images",)
     too_big = describe_plan(StudyConfig.from_preset("small-data", "demo", "d", r_values=[9]), 8)
     assert not too_big.ok and "R=9 real images requested but fold one has 3" in too_big.problems[0]
     assert "fold one holds 3" in too_big.describe()
+
+
+def test_the_small_validation_warning_starts_below_the_minimum() -> None:
+    """Three folds of 3·k images validate on k images: k = MIN_VALIDATION_IMAGES is quiet, one fewer warns."""
+    def warned(k: int) -> bool:
+        config = StudyConfig.from_preset("real-vs-synthetic", "demo", "d", max_images=3 * k)
+        plan = describe_plan(config, 3 * k)
+        assert plan.n_val == (k,)
+        return any(f"validation on only {k} image(s)" in w for w in plan.warnings)
+
+    assert not warned(MIN_VALIDATION_IMAGES) and not warned(MIN_VALIDATION_IMAGES + 4)
+    assert warned(MIN_VALIDATION_IMAGES - 1) and warned(2)
 
 
 def test_seeds_repeat_every_run_and_keep_the_base_ids() -> None:
