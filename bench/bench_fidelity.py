@@ -86,7 +86,7 @@ CALIBRATION_ITERS = (2, 8)  # iterations per scale of the two timing runs that t
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Pure pieces (tested in tests/test_bench_fidelity.py)
+# Pure pieces (tested in bench/tests/test_bench_fidelity.py)
 # --------------------------------------------------------------------------------------------------------------
 
 

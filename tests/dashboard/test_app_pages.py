@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from singanseg_core.services import jobs
 from singanseg_core.services.workspace import Workspace
+from tests.dashboard.app_helpers import by_key, ok, page, png
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["app.py", "pages/1_Checkpoints.py", "pages/2_Sample.py", "pages/3_Style_transfer.py",
          "pages/4_Mask_statistics.py", "pages/5_Augmentation_study.py", "pages/6_How_it_works.py"]
 
@@ -30,30 +30,6 @@ def spawned(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     started: list[Path] = []
     monkeypatch.setattr(jobs, "_spawn", lambda ws, job_dir: started.append(job_dir))
     return started
-
-
-def page(path: str) -> AppTest:
-    return AppTest.from_file(str(ROOT / path), default_timeout=120)
-
-
-def ok(at: AppTest) -> AppTest:
-    """No exception element and no error line on the page."""
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
-
-
-def by_key(at: AppTest, kind: str, key: str):  # noqa: ANN201
-    for w in getattr(at, kind):
-        if w.key == key:
-            return w
-    raise AssertionError(f"no {kind} with key {key!r}")
-
-
-def png(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def save_samples(ws: Workspace, name: str = "set1", n: int = 4) -> Path:

@@ -17,9 +17,9 @@ import pytest
 from PIL import Image
 
 from singanseg_core.services.workspace import Workspace
-from tests.test_app_pages import by_key, ok, page
+from tests.dashboard.app_helpers import by_key, ok, page
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "a-long-passphrase"
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -337,7 +337,7 @@ def test_open_mode_allows_everything(demo_ws: Workspace) -> None:
 
 
 def test_uploads_per_session_are_capped(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.test_app_pages import png
+    from tests.dashboard.app_helpers import png
 
     monkeypatch.setenv("SINGANSEG_MAX_UPLOADS", "2")
     mask = np.zeros((20, 24), np.uint8)
@@ -389,7 +389,7 @@ def test_upload_click_is_checked_on_the_server_and_duplicates_are_reported(demo_
     """The cap is checked again when the click arrives (the button was drawn before this session's count grew);
     a re-upload of the same pixels is named as skipped, not silently dropped."""
     import ui_common
-    from tests.test_app_pages import png
+    from tests.dashboard.app_helpers import png
 
     img = np.zeros((20, 24, 3), np.uint8)
     img[4:12, 4:12] = 200

@@ -156,7 +156,7 @@ def test_the_server_defaults_to_loopback() -> None:
     import re
     import tomllib
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     config = tomllib.loads((root / ".streamlit" / "config.toml").read_text())
     assert config["server"]["address"] == "127.0.0.1"
     makefile = (root / "Makefile").read_text()

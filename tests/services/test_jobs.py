@@ -16,19 +16,9 @@ import pytest
 from singanseg_core.services import jobs
 from singanseg_core.errors import InputError
 from singanseg_core.services.workspace import Workspace
+from tests.services.job_waiting import wait
 
 TINY = {"preset": "tiny", "device": "cpu", "overrides": {"max_size": 28, "niter": 4}}
-
-
-def wait(ws: Workspace, job_id: str, states: tuple[str, ...], timeout: float = 120.0) -> jobs.Job:
-    end = time.time() + timeout
-    while time.time() < end:
-        job = jobs.get_job(ws, job_id)
-        if job.state in states:
-            return job
-        time.sleep(0.3)
-    job = jobs.get_job(ws, job_id)
-    raise AssertionError(f"job {job_id} is {job.state} ({job.message}) after {timeout}s; log:\n{job.log_tail(30)}")
 
 
 def test_sample_job_writes_manifest(demo_ws: Workspace) -> None:
@@ -121,7 +111,7 @@ def test_killed_worker_is_interrupted_and_resumes(demo_ws: Workspace) -> None:
 def test_cli_list_and_cancel(demo_ws: Workspace) -> None:
     job = jobs.submit(demo_ws, "sample", {"checkpoints": [demo_ws.list_checkpoints()[0]], "n": 1, "out": "c"},
                       start=False)
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     out = subprocess.run([sys.executable, "-m", "singanseg_core", "jobs", "--workspace", str(demo_ws.root), "list"],
                          capture_output=True, text=True, env=env, check=True).stdout
     assert job.id in out and "queued" in out
@@ -229,7 +219,7 @@ def test_delete_and_clear_finished_jobs_keep_results_and_active_jobs(demo_ws: Wo
     assert not done.dir.exists() and queued.dir.exists()
     assert (demo_ws.samples / "kept" / "manifest.csv").is_file()  # results stay
     # CLI: cancel the queued one, then delete it by id
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     base = [sys.executable, "-m", "singanseg_core", "jobs", "--workspace", str(demo_ws.root)]
     subprocess.run([*base, "cancel", queued.id], env=env, check=True, capture_output=True)
     subprocess.run([sys.executable, "-m", "singanseg_core", "jobs", "run", str(queued.dir)], env=env, check=True)

@@ -12,9 +12,9 @@ import pytest
 from singanseg_core.services import jobs
 from singanseg_core.services.workspace import Workspace
 from testkit.hostile import STUCK_WORKER
-from tests.test_jobs import wait
+from tests.services.job_waiting import wait
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 

@@ -2,7 +2,7 @@
 
 Reduced precision (``device.autocast_dtype``) for training, sampling and style transfer; the compiled sampler
 (BatchNorm folded, ``torch.compile``) and compiled training; the concurrent training schedule. With every option
-off the engine is unchanged: ``tests/test_golden*.py`` and ``tests/test_trainer.py`` hold it bit for bit.
+off the engine is unchanged: ``tests/golden/test_golden*.py`` and ``tests/training/test_trainer.py`` hold it bit for bit.
 """
 
 from __future__ import annotations

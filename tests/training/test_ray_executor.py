@@ -25,7 +25,7 @@ from singanseg_core.model import is_finished_checkpoint
 
 ray = pytest.importorskip("ray")  # the optional extra `.[ray]`: installed by requirements-test.txt, so CI runs this
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 POLYPS = ROOT.parent / "shared" / "data" / "polyps"
 CFG = TrainConfig.from_preset("tiny", max_size=32, niter=2, nfc=8, max_nfc=8, seed=11)
 

@@ -22,8 +22,8 @@ from singanseg_core.training import TrainConfig, TrainItem, train, train_group
 from singanseg_core.training.fit import pyramid_key
 from singanseg_core.training.trainer import build_scale_nets, gradient_penalty, model_mean, model_mse
 
-from tests.data.make_trainer_regression import CONFIG as REGRESSION_CONFIG
-from tests.data.make_trainer_regression import procedural_pair
+from tests.training.data.make_trainer_regression import CONFIG as REGRESSION_CONFIG
+from tests.training.data.make_trainer_regression import procedural_pair
 from tests.helpers import POLYPS
 
 CFG = TrainConfig.from_preset("tiny", max_size=32, niter=2, nfc=8, max_nfc=8, seed=3)
@@ -99,7 +99,7 @@ def test_one_step_gradients_equal_per_model():
 
 
 def test_k1_reproduces_the_pinned_single_model_result(tmp_path):
-    """``tests/data/trainer_regression.safetensors`` pins the K = 1 path. It was written by the single-model trainer
+    """``tests/training/data/trainer_regression.safetensors`` pins the K = 1 path. It was written by the single-model trainer
     before the two trainers became one and reproduced bit for bit by the unified one on the CPU type that wrote it
     (see make_trainer_regression.py for its history). Another CPU's kernels round differently and training
     amplifies that: on a CPU with AMX the generators' mean |difference| was 7e-4, against 4e-2 for another seed,

@@ -1,5 +1,5 @@
 """Writes ``trainer_regression.safetensors``: a tiny model trained by the K = 1 trainer, which
-``tests/test_trainer.py`` checks the trainer still produces bit for bit (same machine type, same torch).
+``tests/training/test_trainer.py`` checks the trainer still produces bit for bit (same machine type, same torch).
 
 History: first written by the single-model trainer as it was before the two trainers became one (commit 3ec8beb,
 ``singanseg_core/training.py``); the unified trainer reproduced that file bit for bit (commit 74f418f). It was then
