@@ -266,7 +266,7 @@ def test_style_set_resumes_without_unlabelled_rows_and_is_locked(tmp_path: Path)
     from singanseg_core.sampling.manifest import read_manifest_rows, write_manifest_rows
     from singanseg_core.style.config import StyleTransferConfig
     from singanseg_core.style.folder import style_transfer_samples
-    from tests.test_style_transfer import _samples
+    from tests.style.style_inputs import samples_folder as _samples
 
     samples, out = _samples(tmp_path), tmp_path / "styled"
     cfg = StyleTransferConfig(steps=2, precision="fp32", size=16)

@@ -18,14 +18,7 @@ from singanseg_core.style import folder as st_folder
 from singanseg_core.style import transfer as st_transfer
 from singanseg_core.style import vgg as st_vgg
 from singanseg_core.errors import Cancelled, InputError, SinGANSegError
-
-
-def _img(h: int, w: int, seed: int, smooth: bool = False) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    if smooth:
-        small = rng.integers(0, 255, (4, 4, 3), dtype=np.uint8)
-        return Image.fromarray(small).resize((w, h), Image.BICUBIC)
-    return Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
+from tests.style.style_inputs import samples_folder as _samples, tiny_image as _img
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -259,29 +252,6 @@ def test_weights_status_and_missing_weights_message(tmp_path, monkeypatch):
 # ---------------------------------------------------------------------------------------------
 # Samples folder + CLI
 # ---------------------------------------------------------------------------------------------
-
-
-def _samples(tmp_path: Path) -> Path:
-    """A samples folder as the sampler writes it: 2 checkpoints, 3 rows, masks, manifest.csv."""
-    samples = tmp_path / "samples"
-    samples.mkdir()
-    rows = []
-    for k, ckpt in enumerate(["ckA", "ckB"]):
-        folder = tmp_path / "checkpoints" / ckpt
-        folder.mkdir(parents=True)
-        _img(24, 24, 50 + k).save(folder / "real.png")
-        for i in range(2 if ckpt == "ckA" else 1):
-            img, mask = f"{ckpt}_s0_{i}_img.png", f"{ckpt}_s0_{i}_mask.png"
-            _img(20, 28, 60 + 3 * k + i, smooth=True).save(samples / img)
-            m = (np.random.default_rng(k * 10 + i).random((20, 28)) > 0.7).astype(np.uint8) * 255
-            Image.fromarray(m).save(samples / mask, compress_level=9)
-            rows.append(dict(checkpoint=ckpt, checkpoint_path=str(folder), seed=i, gen_start_scale=0, index=i,
-                             image=img, mask=mask, true_pixel_pct=f"{m.mean() / 2.55:.2f}"))
-    with (samples / "manifest.csv").open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    return samples
 
 
 def test_samples_folder_masks_unchanged_and_manifest_random_features(tmp_path):
