@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from testkit.shared_data import POLYPS
+from testkit.shared_data import POLYPS, shared_missing
 from bench.bench_fidelity import (
     Variant,
     empty_share,
@@ -230,6 +230,8 @@ def test_optional_settings_and_the_redraw_sampling_option_reach_their_places(tmp
 
     assert parse_overrides(["lr_drop_at=0.8"]) == {"lr_drop_at": 0.8}
     assert parse_overrides(["lr_drop_at=none"]) == {"lr_drop_at": None}
+    if shared_missing():
+        pytest.skip(shared_missing())
     data = POLYPS
     bench = Bench(Settings(data=str(data), out=str(tmp_path), n_train=2, n_val=3))
     plain, redraw = Variant("v", "ours", (("niter", 7),)), Variant("v", "ours", (("niter", 7), (SAMPLING_KEY, 4)))

@@ -21,8 +21,7 @@ from singanseg_core.analysis.stats import (
     true_pixel_pct,
 )
 
-from tests.helpers import SHARED
-POLYPS = SHARED / "data" / "polyps"
+from tests.helpers import POLYPS, needs_shared
 
 
 def _mask(h: int, w: int, rows: int) -> np.ndarray:
@@ -88,6 +87,7 @@ def _fake_samples(folder: Path) -> None:
     pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
 
 
+@needs_shared
 def test_real_vs_synthetic_folders(tmp_path):
     synth = tmp_path / "samples"
     _fake_samples(synth)
@@ -122,6 +122,7 @@ def test_missing_folder_is_a_user_error(tmp_path):
         compute_mask_stats(tmp_path / "empty")
 
 
+@needs_shared
 def test_stats_cli(tmp_path, capsys):
     from singanseg_core.cli.main import main
 

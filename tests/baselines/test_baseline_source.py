@@ -14,7 +14,7 @@ from singanseg_core.errors import InputError
 from singanseg_core.segmentation import SegConfig, sample_pairs
 from singanseg_core.studies import StudyConfig, run_study
 
-from tests.helpers import POLYPS, polyp, polyp_stems
+from tests.helpers import POLYPS, polyp, polyp_stems, needs_shared
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SMALL = PatchNNConfig(max_size=40, iters=2)
@@ -67,6 +67,7 @@ def test_cli_baseline_writes_a_sample_set(tmp_path, capsys):
     assert not (tmp_path / "x").exists()
 
 
+@needs_shared
 def test_study_with_patchnn_source_trains_no_model(tmp_path):
     with pytest.raises(InputError, match="synthetic_source"):
         StudyConfig(kind="small-data", data_dir=str(POLYPS), synthetic_source="gan")
@@ -90,6 +91,7 @@ def test_study_with_patchnn_source_trains_no_model(tmp_path):
         assert img.size == (w, h) and max(img.size) <= 25
 
 
+@needs_shared
 def test_study_folders_made_before_synthetic_source_existed_still_resume(tmp_path):
     import json
 

@@ -11,7 +11,7 @@ import pytest
 
 from singanseg_core.cli.main import build_parser, main
 from testkit.hostile import decompression_bomb_png
-from testkit.shared_data import polyp
+from tests.helpers import polyp
 
 STEM = "cju5k3j3uf6de0817hszzfr7n"
 

@@ -8,7 +8,7 @@ from singanseg_core.files.pairs import find_pairs, load_folder, load_pair
 from singanseg_core.errors import InputError
 from singanseg_core.training import train
 from singanseg_core.training.config import TrainConfig
-from tests.helpers import POLYPS, polyp
+from tests.helpers import POLYPS, polyp, needs_shared
 
 
 def _write(path, arr):
@@ -78,6 +78,7 @@ def test_image_smaller_than_the_coarsest_scale_is_refused(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@needs_shared
 def test_kvasir_folder(tmp_path):
     pairs = find_pairs(POLYPS)
     assert len(pairs) == 40 and pairs[0][0] == "cju13cgqmnhwn0988yrainhcp"

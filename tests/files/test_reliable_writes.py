@@ -28,7 +28,7 @@ from singanseg_core.services.workspace import Workspace
 from singanseg_core.training import train
 from singanseg_core.training.config import TrainConfig
 from testkit import hostile
-from testkit.shared_data import polyp
+from tests.helpers import polyp
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny nets on a shared 2-core machine
 

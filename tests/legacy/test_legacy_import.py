@@ -36,6 +36,9 @@ from singanseg_core.networks.singan import ConvBlock, Generator
 from tests.helpers import FIXTURE_A as FIXTURE
 from tests.helpers import LEGACY_FILES as FILES
 from tests.helpers import LEGACY_MODEL_DIR as MODEL_DIR
+from tests.helpers import needs_shared
+
+pytestmark = needs_shared  # the authors' checkpoint fixture
 
 
 

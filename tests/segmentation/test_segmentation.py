@@ -22,7 +22,7 @@ from singanseg_core.segmentation import (
     train_segmentation,
 )
 
-from tests.helpers import POLYPS
+from tests.helpers import POLYPS, needs_shared
 TINY = dict(encoder_name="mobilenet_v2", encoder_weights=None, image_size=32, batch_size=4, epochs=2,
             lr=1e-3, lr_drop_epoch=1, lr_after_drop=1e-4, augment=True, device="cpu")
 
@@ -87,6 +87,7 @@ def test_config_presets_and_validation():
         SegConfig.from_preset("nope")
 
 
+@needs_shared
 def test_pairs_discovery(tmp_path):
     pairs = real_pairs(POLYPS)
     assert len(pairs) == 40 and all(p.image.stem == p.mask.stem for p in pairs)
@@ -95,6 +96,7 @@ def test_pairs_discovery(tmp_path):
         find_pairs(tmp_path / "missing")
 
 
+@needs_shared
 def test_train_save_load_predict_and_determinism(tmp_path):
     pairs = real_pairs(POLYPS)
     train, val = pairs[:9], pairs[30:36]
@@ -126,6 +128,7 @@ def test_train_save_load_predict_and_determinism(tmp_path):
     assert res2.history["val_iou"].tolist() == pytest.approx(res.history["val_iou"].tolist())
 
 
+@needs_shared
 def test_cancel_and_bad_checkpoint(tmp_path):
     pairs = real_pairs(POLYPS)
     with pytest.raises(Cancelled):
@@ -135,6 +138,7 @@ def test_cancel_and_bad_checkpoint(tmp_path):
         SegmentationModel.load(tmp_path / "bad")
 
 
+@needs_shared
 def test_segment_cli_train_evaluate_predict(tmp_path, capsys):
     from singanseg_core.cli.main import main
 
@@ -158,6 +162,7 @@ def test_segment_cli_train_evaluate_predict(tmp_path, capsys):
                  "--out", str(tmp_path / "pred")]) == 1  # user error: one line, exit code 1
 
 
+@needs_shared
 def test_steps_mode_trains_a_fixed_number_of_steps_and_keeps_the_best_validation(tmp_path):
     pairs = real_pairs(POLYPS)
     cfg = SegConfig(**{**TINY, "steps": 5, "eval_every": 2, "seed": 3})

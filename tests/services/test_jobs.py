@@ -16,6 +16,7 @@ import pytest
 from singanseg_core.services import jobs
 from singanseg_core.errors import InputError
 from singanseg_core.services.workspace import Workspace
+from tests.helpers import needs_shared
 from tests.services.job_waiting import wait
 
 TINY = {"preset": "tiny", "device": "cpu", "overrides": {"max_size": 28, "niter": 4}}
@@ -163,6 +164,7 @@ def test_style_batch_job_on_demo_samples(demo_ws: Workspace) -> None:
 from tests.helpers import FIXTURE_A as LEGACY_FIXTURE
 
 
+@needs_shared
 def test_import_legacy_job(demo_ws: Workspace) -> None:
     import shutil
 

@@ -19,7 +19,7 @@ from singanseg_core.studies import (
     split_folds,
 )
 
-from tests.helpers import POLYPS
+from tests.helpers import POLYPS, needs_shared
 METRICS = ["dice_loss", "iou", "fscore", "accuracy", "recall", "precision"]
 
 
@@ -38,6 +38,7 @@ def test_split_folds_deterministic_disjoint_complete():
         split_folds(["a", "b"], 3)
 
 
+@needs_shared
 def test_plans_never_train_on_validation_images():
     stems = [p.name for p in real_pairs(POLYPS)]
     folds = split_folds(stems, 3, 0)
@@ -161,6 +162,7 @@ def test_real_vs_synthetic_with_style_transfer_variant(tmp_path):
     assert set(styled["checkpoint"]) == set(folds[0] + folds[2])  # only the training folds' models
 
 
+@needs_shared
 def test_presets():
     demo = StudyConfig.from_preset("small-data", "demo", POLYPS)
     assert demo.seg.encoder_name != "se_resnext50_32x4d" and 64 <= demo.seg.image_size <= 128

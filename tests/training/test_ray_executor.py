@@ -23,10 +23,12 @@ from singanseg_core.training.groups import GroupTask, run_group
 from singanseg_core.training.many import train_many
 from singanseg_core.model import is_finished_checkpoint
 
+from tests.helpers import POLYPS, needs_shared
+
+pytestmark = needs_shared
 ray = pytest.importorskip("ray")  # the optional extra `.[ray]`: installed by requirements-test.txt, so CI runs this
 
 ROOT = Path(__file__).resolve().parents[2]
-POLYPS = ROOT.parent / "shared" / "data" / "polyps"
 CFG = TrainConfig.from_preset("tiny", max_size=32, niter=2, nfc=8, max_nfc=8, seed=11)
 
 

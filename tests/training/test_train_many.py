@@ -23,11 +23,11 @@ from singanseg_core.training.groups import make_groups
 from singanseg_core.training.many import model_seed, plan_jobs, train_many
 from singanseg_core.model import is_finished_checkpoint
 
-from tests.helpers import POLYPS
+from tests.helpers import POLYPS, needs_shared
 CFG = TrainConfig.from_preset("tiny", max_size=32, niter=2, nfc=8, max_nfc=8, seed=7)
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"), needs_shared]
 
 
 def _dataset(root: Path, n: int, skip: int = 0) -> Path:
