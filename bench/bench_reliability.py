@@ -578,16 +578,9 @@ def _dl(tmp: Path) -> tuple[bool, str]:
 
 @probe("study --overwrite with --out = --data", "data loss", "refused, dataset intact")
 def _s_overwrite(tmp: Path) -> tuple[bool, str]:
-    from PIL import Image
-
     from testkit import hostile
 
-    data = tmp / "data"
-    for sub in ("images", "masks"):
-        (data / sub).mkdir(parents=True)
-    for i in range(6):
-        Image.fromarray(hostile.textured_image(40, 40, i)).save(data / "images" / f"p{i}.png")
-        Image.fromarray(hostile.square_mask(40, 40)).save(data / "masks" / f"p{i}.png")
+    data = hostile.textured_dataset(tmp / "data")
     code, err = _cli(["study", "small-data", "--data", str(data), "--out", str(data), "--r-values", "2",
                       "--overwrite"])
     ok, seen = _one_line_refusal(code, err, "nothing was deleted")

@@ -160,6 +160,16 @@ def textured_image(h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
 
 
+def textured_dataset(data: Path, n: int = 6, side: int = 40) -> Path:
+    """``data`` as a Kvasir-SEG folder of ``n`` seeded noise images (``p<i>.png``, side × side) with square masks."""
+    for sub in ("images", "masks"):
+        (data / sub).mkdir(parents=True)
+    for i in range(n):
+        Image.fromarray(textured_image(side, side, i)).save(data / "images" / f"p{i}.png")
+        Image.fromarray(square_mask(side, side)).save(data / "masks" / f"p{i}.png")
+    return data
+
+
 def bad_masks(h: int = 48, w: int = 64) -> dict[str, np.ndarray]:
     """Masks the mask rule refuses: colours that cannot be told apart, a photo, a multi-class label image."""
     m = square_mask(h, w) > 0

@@ -54,13 +54,7 @@ def _leftovers(folder: Path) -> list[str]:
 # ---------------------------------------------------------------------------------------------- study --overwrite
 @pytest.fixture()
 def dataset(tmp_path: Path) -> Path:
-    data = tmp_path / "data"
-    for sub in ("images", "masks"):
-        (data / sub).mkdir(parents=True)
-    for i in range(6):
-        Image.fromarray(hostile.textured_image(40, 40, i)).save(data / "images" / f"p{i}.png")
-        Image.fromarray(hostile.square_mask(40, 40)).save(data / "masks" / f"p{i}.png")
-    return data
+    return hostile.textured_dataset(tmp_path / "data")
 
 
 def _study(data: Path, out: Path, *extra: str) -> list[str]:
