@@ -15,10 +15,10 @@ LEGACY_FILES = ("Gs.pth", "Zs.pth", "reals.pth", "NoiseAmp.pth")
 
 
 def shared_missing() -> str | None:
-    """Why the shared data cannot be used here (one line), or ``None`` when ``../shared/data/polyps`` is present."""
-    if not (POLYPS / "images").is_dir():
-        return f"the shared real data is absent ({POLYPS} has no images/ folder)"
-    return None
+    """Why the shared data cannot be used here (one line), or ``None`` when the real pairs and the legacy fixture
+    are both present."""
+    missing = [str(p) for p in (POLYPS / "images", FIXTURE_A) if not p.is_dir()]
+    return f"the shared data next to the checkout is absent (no {' and no '.join(missing)})" if missing else None
 
 
 def polyp(stem: str) -> tuple[Path, Path]:
