@@ -98,6 +98,7 @@ def test_arbitrary_size_and_explicit_noise(trained):
     assert np.array_equal(model.sample(2, noise=noise).images, model.sample(2, seed=9).images)
 
 
+@pytest.mark.slow
 def test_reconstruction_approaches_the_real_image(tmp_path):
     """After 100 iterations per scale (max_size 32, a large polyp) the reconstruction's mean absolute error
     (in [-1, 1]) is below 0.25 and under half that of the best constant image (measured: 0.18 vs 0.53),

@@ -72,6 +72,7 @@ def test_submit_validates_before_queueing(demo_ws: Workspace, kind: str, args: d
     assert set(demo_ws.jobs.iterdir()) == before  # nothing was queued
 
 
+@pytest.mark.slow
 def test_train_cancel_then_resume(demo_ws: Workspace) -> None:
     stems = [s for s, _, _ in demo_ws.dataset_pairs("demo-ihc")][:2]
     args = {"dataset": "demo-ihc", "stems": stems, "names": {s: f"t-{s}" for s in stems}, **TINY}
@@ -91,6 +92,7 @@ def test_train_cancel_then_resume(demo_ws: Workspace) -> None:
     assert "resume requested" in (job.dir / "log.txt").read_text()
 
 
+@pytest.mark.slow
 def test_killed_worker_is_interrupted_and_resumes(demo_ws: Workspace) -> None:
     stem = demo_ws.dataset_pairs("demo-ihc")[0][0]
     args = {"dataset": "demo-ihc", "stems": [stem], "names": {stem: "killed"},

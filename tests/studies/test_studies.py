@@ -68,6 +68,7 @@ def _tiny_config(**over) -> StudyConfig:
     return StudyConfig(**{**base, **over})
 
 
+@pytest.mark.slow
 def test_tiny_small_data_study_end_to_end_and_resume(tmp_path):
     study_dir = tmp_path / "ws" / "study1"
     cfg = _tiny_config()
@@ -146,6 +147,7 @@ def test_tiny_small_data_study_end_to_end_and_resume(tmp_path):
     assert load_study(study_dir).config.samples_per_image == 2
 
 
+@pytest.mark.slow
 def test_real_vs_synthetic_with_style_transfer_variant(tmp_path):
     # random VGG features: the pipeline, not the look, is under test (no pretrained weights offline)
     cfg = _tiny_config(kind="real-vs-synthetic", max_images=3, n_values=[1], folds=[2], variants=["raw", "st-1:1000"],

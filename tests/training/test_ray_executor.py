@@ -25,7 +25,7 @@ from singanseg_core.model import is_finished_checkpoint
 
 from tests.helpers import POLYPS, needs_shared
 
-pytestmark = needs_shared
+pytestmark = [needs_shared, pytest.mark.slow]  # ray starts a local cluster first
 ray = pytest.importorskip("ray")  # the optional extra `.[ray]`: installed by requirements-test.txt, so CI runs this
 
 ROOT = Path(__file__).resolve().parents[2]
