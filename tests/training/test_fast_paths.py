@@ -187,6 +187,7 @@ def test_compiled_sampler_equals_the_eager_one(fp32_model: SinGANSeg, monkeypatc
     assert got.images.shape == fp32_model.sample(2, seed=4).images.shape
 
 
+@pytest.mark.slow
 def test_compiled_training_matches_eager(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``compile=True`` sends G and D (all but the gradient penalty's double-backward pass) through
     torch.compile; with the ``aot_eager`` backend (dynamo + AOT autograd, no code generation: seconds, not
