@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench clean
+.PHONY: demo test test-fast install bench clean
 
 install: $(STAMP)
 
@@ -23,6 +23,10 @@ demo: install
 
 test: install
 	$(PY) -m pytest -p no:cacheprovider
+
+# Everything but the tests marked slow (> ~20 s on 2 cores) and the browser test: under 2 minutes on 2 cores.
+test-fast: install
+	$(PY) -m pytest -p no:cacheprovider -m "not slow and not browser"
 
 bench: install
 	$(PY) -m bench.run_all

@@ -8,8 +8,8 @@ generation, which happens once per ``prev_batch_epochs`` iterations) plus ``S_n`
 checkpointing. The projection for ``niter`` iterations per scale is
 ``sum_n (T_n / window * niter + S_n)`` seconds per group, so ``models/hour = 3600 K / that``.
 
-    python bench/bench_batched.py --device cpu --max-size 40 --ks 1,4,16,64 --window 2
-    python bench/bench_batched.py --device cuda --max-size 250 --ks 1,4,16,64 --window 20
+    python -m bench.bench_batched --device cpu --max-size 40 --ks 1,4,16,64 --window 2
+    python -m bench.bench_batched --device cuda --max-size 250 --ks 1,4,16,64 --window 20
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from singanseg_core.training import TrainItem, TrainProgress, train_group  # noqa: E402
 from singanseg_core.training.fit import pyramid_key  # noqa: E402
@@ -35,7 +33,7 @@ from singanseg_core.training.config import TrainConfig  # noqa: E402
 from singanseg_core.files.pairs import find_pairs, load_pair  # noqa: E402
 from singanseg_core.pyramid.schedule import compute_schedule  # noqa: E402
 
-POLYPS = ROOT.parent / "shared" / "data" / "polyps"
+from testkit.shared_data import POLYPS  # noqa: E402
 
 
 def largest_bucket(data: Path, cfg: TrainConfig):

@@ -12,7 +12,7 @@ Sampling: the Sample page with 16 samples per checkpoint, width and height facto
 checkpoints → 128x128 px), seed 0, one checkpoint; the time of the script run triggered by **Generate**
 (generation + drawing the gallery) and the generation time alone. Targets: < 2 s each on 2 CPU cores.
 
-Demo path (issue 12): in one session, as a lecturer clicks it: Home, Sample, Generate (8 samples of the default
+Demo path: in one session, as a lecturer clicks it: Home, Sample, Generate (8 samples of the default
 checkpoint), Compare start scales, the histogram (against the dataset it was trained from, then against its
 training mask), the style preview (4 samples; the first one in a process also builds
 VGG19), How it works, its threshold slider, Mask statistics; the time of the script run each step triggers,

@@ -7,9 +7,8 @@ per scale and seed, on the CPU:
 * samples per second at gen_start_scale 0, with PNG writing and in memory.
 
 Each measurement runs in a fresh subprocess so peak memory (ru_maxrss) belongs to one implementation; the
-two implementations alternate within one run of this script. Requires the reference package, installed
-without its (stale) dependency list: ``pip install --no-deps singan-seg-polyp==1.0.7 && pip install
-matplotlib scikit-learn natsort pyyaml``.
+two implementations alternate within one run of this script. The reference package is loaded by ``bench._original`` (installed
+without its stale dependency list if missing); its sampling also needs ``matplotlib scikit-learn natsort pyyaml``.
 
 Usage: ``python -m bench.bench_engine [--sizes 64 128] [--iters 20] [--samples 100] [--threads 2]``.
 """
@@ -27,8 +26,10 @@ from pathlib import Path
 from bench._flops import matmul_peak_gflops
 from bench._results import write_section
 
-ROOT = Path(__file__).resolve().parents[1]
-POLYP = ROOT.parent / "shared" / "data" / "polyps"
+from bench._children import child_env
+from bench._original import ensure_original
+from testkit.shared_data import POLYPS as POLYP, REPO_ROOT as ROOT
+
 STEM = "cju2zp89k9q1g0855k1x0f1xa"
 
 
@@ -138,8 +139,7 @@ print(json.dumps({"it_flops": (counts[4] - counts[2]) / 2 / model.num_scales, "s
 
 def run(code: str, rgba: Path, max_size: int, iters: int, samples: int, threads: int, device: str = "cpu") -> dict:
     with tempfile.TemporaryDirectory() as work:
-        env = dict(os.environ, BENCH_THREADS=str(threads), BENCH_DEVICE=device, PYTHONWARNINGS="ignore",
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        env = child_env(BENCH_THREADS=str(threads), BENCH_DEVICE=device, PYTHONWARNINGS="ignore")
         out = subprocess.run([sys.executable, "-c", code, str(rgba), str(max_size), str(iters), str(samples), work],
                              capture_output=True, text=True, env=env, cwd=str(ROOT))
         if out.returncode != 0:
@@ -161,6 +161,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rgba = _rgba(Path(tmp))
         for size in args.sizes:
+            ensure_original()
             orig = run(ORIGINAL, rgba, size, args.iters, args.samples, args.threads)
             ours = run(OURS, rgba, size, args.iters, args.samples, args.threads, args.device)
             orig.update(run(ORIGINAL_FLOPS, rgba, size, args.iters, args.samples, args.threads))

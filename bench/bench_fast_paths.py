@@ -1,4 +1,4 @@
-"""Faster paths (issue 13 §2): each option against the fp32 default, training and sampling, in one run.
+"""Faster paths: each option against the fp32 default, training and sampling, in one run.
 
 Training variants (``TrainConfig`` overrides): ``fp32`` (the default), ``bf16`` (CPU with AVX512-BF16/AMX, or
 CUDA), ``fp16`` (CUDA, with a gradient scaler), ``compile`` (torch.compile of G and D), ``concurrent`` (the
@@ -28,15 +28,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-POLYP = ROOT.parent / "shared" / "data" / "polyps"
+from bench._children import child_env
+from testkit.shared_data import POLYPS as POLYP, REPO_ROOT as ROOT
+
 STEM = "cju2zp89k9q1g0855k1x0f1xa"
 
 TRAIN_VARIANTS: dict[str, dict] = {
@@ -135,8 +135,7 @@ def _child(spec: dict) -> dict:
 
 
 def _spawn(spec: dict) -> dict:
-    env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS=str(spec["threads"]),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env = child_env(PYTHONWARNINGS="ignore", OMP_NUM_THREADS=str(spec["threads"]))
     try:
         out = subprocess.run([sys.executable, "-m", "bench.bench_fast_paths", "--child", json.dumps(spec)],
                              capture_output=True, text=True, env=env, cwd=str(ROOT), timeout=spec.get("timeout"))

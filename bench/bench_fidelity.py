@@ -1,6 +1,6 @@
 """Segmentation-fidelity benchmark: how useful is each source's synthetic data for training a segmenter?
 
-The CPU-scale version of the paper's small-data study (Table 2, R = 5), issue 13 §1 and §3:
+The CPU-scale version of the paper's small-data study (Table 2, R = 5):
 
 1. a seeded split of ``../shared/data/polyps_study`` into 5 training pairs and a validation set (≥ 100 pairs);
 2. per *source* and training pair, k = 10 synthetic pairs at start scale 0 from a generator made at a given budget
@@ -35,8 +35,8 @@ The ± is the spread over the UNet++ seeds; the generators are trained once (``-
 The original is imported with shims for what its training and sampling import but never use for the math
 (``matplotlib``: its ``imsave`` calls during training are skipped, the samples are captured as arrays and written
 with PIL using matplotlib's float → uint8 rule; ``sklearn.cluster.KMeans``). If ``singan_seg_polyp`` is not
-importable it is installed with ``pip install --no-deps --target <tmp>/singanseg-bench-ref-1.0.7 singan-seg-polyp==1.0.7``
-(outside the checkout: its code unpickles with plain ``torch.load``, which this project's own code never does).
+importable it is installed by ``bench._original`` into a temporary folder outside the checkout (its code unpickles
+with plain ``torch.load``, which this project's own code never does).
 
 Usage::
 
@@ -64,7 +64,6 @@ import resource
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 import types
 from dataclasses import asdict, dataclass, field, fields
@@ -74,11 +73,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "polyps_study"
+from bench._children import child_env
+from bench._original import ensure_original
+from testkit.shared_data import POLYPS_STUDY as DATA, REPO_ROOT as ROOT
+
 OUT = ROOT / "bench" / "out" / "fidelity"
-REF_PACKAGE, REF_VERSION = "singan-seg-polyp", "1.0.7"
-REF_DIR = Path(tempfile.gettempdir()) / f"singanseg-bench-ref-{REF_VERSION}"  # outside the checkout (see above)
 BUILTIN_SOURCES = ("ours", "original", "patchnn")
 # The default run compares the two SinGAN-Seg engines, which keeps it near 30 min on 2 cores; patch-NN (3 s to make
 # its samples, but 6 more UNet++ runs, ~9 min) joins with --sources ours original patchnn; --quick runs all three.
@@ -87,7 +86,7 @@ CALIBRATION_ITERS = (2, 8)  # iterations per scale of the two timing runs that t
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Pure pieces (tested in tests/test_bench_fidelity.py)
+# Pure pieces (tested in bench/tests/test_bench_fidelity.py)
 # --------------------------------------------------------------------------------------------------------------
 
 
@@ -341,21 +340,13 @@ def worker_ours(task: dict) -> dict:
                         "sizes": model.config.sizes, "pcts": _sample_rows(tmp / "samples")}, tmp / "done.json")
 
 
-def import_original(ref_dir: Path):
+def import_original():
     """``singan_seg_polyp``'s training, sampling and argument modules, with shims for ``matplotlib`` (only
     ``pyplot.imsave`` is called by training and sampling: it is routed to :data:`_IMSAVE`) and ``sklearn``
-    (imported, never called); installed into ``ref_dir`` with ``--no-deps`` if missing."""
-    import importlib
+    (imported, never called); installed by :func:`bench._original.ensure_original` if missing."""
     import importlib.machinery
-    import importlib.util
 
-    if importlib.util.find_spec("singan_seg_polyp") is None:
-        ref_dir.mkdir(parents=True, exist_ok=True)
-        sys.path.append(str(ref_dir))
-        if importlib.util.find_spec("singan_seg_polyp") is None:
-            subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                            "--no-deps", "--target", str(ref_dir), f"{REF_PACKAGE}=={REF_VERSION}"], check=True)
-            importlib.invalidate_caches()
+    ensure_original()
     mpl = types.ModuleType("matplotlib")
     pyplot = types.ModuleType("matplotlib.pyplot")
     pyplot.imsave = lambda path, arr, **kw: _IMSAVE(str(path), arr, **kw)
@@ -387,7 +378,7 @@ def worker_original(task: dict) -> dict:
     from singanseg_core.files.atomic import atomic_directory, save_png
     from singanseg_core.sampling.manifest import MANIFEST_COLUMNS, sample_stem, write_manifest
 
-    functions, training, manipulate, get_arguments = import_original(Path(task["ref_dir"]))
+    functions, training, manipulate, get_arguments = import_original()
     rgba = Path(task["rgba"])
     dest = Path(task["dir"])
     with atomic_directory(dest, overwrite=True) as tmp:
@@ -534,8 +525,8 @@ def run_task(task: Task, settings: Settings, log) -> None:
             if task.result.is_file():
                 log(f"done   {task.stage:6s} {task.label} (by pid {pid or 'of the earlier run'})")
                 return
-    env = dict(os.environ, OMP_NUM_THREADS=str(settings.threads), MKL_NUM_THREADS=str(settings.threads),
-               PYTHONWARNINGS="ignore", PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env = child_env(OMP_NUM_THREADS=str(settings.threads), MKL_NUM_THREADS=str(settings.threads),
+                    PYTHONWARNINGS="ignore")
     payload = {**task.payload, "threads": settings.threads}
     task.start = time.time()
     log(f"start  {task.stage:6s} {task.label}")
@@ -617,7 +608,6 @@ class Bench:
         pairs = {p.name: p for p in real_pairs(settings.data)}
         self.pairs = pairs
         self.train, self.val = split_pairs(list(pairs), settings.n_train, settings.n_val, settings.split_seed)
-        self.ref_dir = REF_DIR
         self.log_lines: list[str] = []
         self.tasks: list[Task] = []
 
@@ -663,8 +653,8 @@ class Bench:
             else:
                 payload = {"worker": "original", "max_size": self.s.max_size, "niter": n,
                            "model_seed": self.s.model_seed, "sample_seed": 0, "k": 0, "rgba": str(self.rgba(stem)),
-                           "ref_dir": str(self.ref_dir), "calibrate": True}
-            ident = {k: v2 for k, v2 in payload.items() if k not in ("rgba", "ref_dir")}
+                           "calibrate": True}
+            ident = {k: v2 for k, v2 in payload.items() if k != "rgba"}
             d = self.out / "calibration" / v.name / f"{stem}-i{n}-{digest(ident)}"
             payload["dir"] = str(d)
             task = Task("calib", f"{v.name} timing run ({n} it/scale)", payload, d / "done.json")
@@ -694,12 +684,12 @@ class Bench:
                 key = f"s{self.s.max_size}-i{niter}"
             elif v.kind == "original":
                 payload = {"worker": "original", "max_size": self.s.max_size, "niter": niter,
-                           "model_seed": self.s.model_seed, "ref_dir": str(self.ref_dir), **base}
+                           "model_seed": self.s.model_seed, **base}
                 key = f"s{self.s.max_size}-i{niter}"
             else:
                 payload = {"worker": "patchnn", "max_size": self.s.max_size, "device": self.s.device, **base}
                 key = f"s{self.s.max_size}"
-            ident = {k: v2 for k, v2 in payload.items() if k not in ("rgba", "ref_dir")}
+            ident = {k: v2 for k, v2 in payload.items() if k != "rgba"}
             d = self.out / "gen" / v.name / f"{key}-k{self.s.k}-{digest(ident)}" / stem
             payload["dir"] = str(d)
             tasks.append(Task("gen", f"{v.name} {stem}", payload, d / "done.json"))
@@ -877,11 +867,11 @@ class Bench:
         return report
 
 
-IOU_TARGET = 0.35  # issue 13: synthetic IoU at the original's training time
+IOU_TARGET = 0.35  # the target: synthetic IoU at the original's training time
 
 
 def target_rows(report: dict) -> list[dict]:
-    """Each engine variant (and patch-NN) against issue 13's targets, from a report's ``sources`` and ``sets``.
+    """Each engine variant (and patch-NN) against the targets (same time, 1/3 time), from a report's ``sources`` and ``sets``.
 
     Per row: ``time_vs_original`` = mean training seconds per model / the original's (patch-NN: 0, nothing to
     train); ``iou``/``iou_std`` of its synthetic set; ``same_time`` = trained in at most the original's time with
@@ -922,7 +912,7 @@ def targets_markdown(rows: list[dict]) -> list[str]:
     if not rows:
         return []
     yes = {True: "**yes**", False: "no", None: "—"}
-    out = ["", f"Targets (issue 13): *same time* = trained in ≤ the original's time per model with synthetic IoU ≥ "
+    out = ["", f"Targets: *same time* = trained in ≤ the original's time per model with synthetic IoU ≥ "
            f"{IOU_TARGET}; *1/3 time* = trained in ≤ 1/3 of it with synthetic IoU ≥ the original's "
            f"({rows[0]['original_iou']:.3f}); *within spread* = synthetic IoU within the sum of the two seed "
            "standard deviations of `ours` (the fp32 default):", "",

@@ -1,6 +1,6 @@
 """Legacy import throughput: the fixture checkpoint repeated N times in the published layout.
 
-    .venv/bin/python bench/bench_import.py [--copies 50] [--repeats 3]
+    .venv/bin/python -m bench.bench_import [--copies 50] [--repeats 3]
 
 Builds ``TrainedModels_1_clean/<id_k>/{Gs,Zs,reals,NoiseAmp}.pth`` (hard links to the fixture files when the
 file system allows, else copies) plus ``real_images/<id_k>.jpg`` and ``real_masks/<id_k>.png`` in a temporary
@@ -16,7 +16,6 @@ import os
 import platform
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,13 +23,10 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from singanseg_core.legacy.importer import LEGACY_FILES, import_legacy, read_legacy_checkpoint  # noqa: E402
 
-FIXTURE = ROOT.parent / "shared" / "fixtures" / "legacy_checkpoint_a"
-MODEL_DIR = FIXTURE / "TrainedModels" / "coffee" / "scale_factor=0.750000,alpha=10"
+from testkit.shared_data import FIXTURE_A as FIXTURE, LEGACY_MODEL_DIR as MODEL_DIR  # noqa: E402
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:

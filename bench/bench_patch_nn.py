@@ -23,8 +23,8 @@ import torch
 from bench._results import write_section
 from singanseg_core.baselines import PatchNN, PatchNNConfig
 
-ROOT = Path(__file__).resolve().parents[1]
-POLYP = ROOT.parent / "shared" / "data" / "polyps"
+from testkit.shared_data import POLYPS as POLYP
+
 STEM = "cju2zp89k9q1g0855k1x0f1xa"
 
 

@@ -1,6 +1,6 @@
-"""The ``quick`` preset on real polyps: training time and empty masks at start scale 0 (issue 13 §2).
+"""The ``quick`` preset on real polyps: training time and empty masks at start scale 0.
 
-Issue 13 asks that on the 2-core CPU a quick model of a polyp trains in ≤ 5 minutes and has ≤ 5 % empty masks at
+The targets: on the 2-core CPU a quick model of a polyp trains in ≤ 5 minutes and has ≤ 5 % empty masks at
 start scale 0. Small polyps are the hard case (a patch GAN loses a rare object easily), so by default this trains
 on three polyps of ``../shared/data/polyps`` picked by their mask's true-pixel %: the two smallest objects and the
 median one. For every variant × polyp × model seed: one model (all ``--threads`` torch threads, as a dashboard user
@@ -31,10 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "polyps"
+from testkit.shared_data import POLYPS as DATA, REPO_ROOT as ROOT
+
 OUT = ROOT / "bench" / "out" / "quick_preset"
-TARGET_MINUTES, TARGET_EMPTY = 5.0, 0.05   # issue 13: a quick model in <= 5 min with <= 5 % empty masks
+TARGET_MINUTES, TARGET_EMPTY = 5.0, 0.05   # the targets: a quick model in <= 5 min with <= 5 % empty masks
 
 
 def pick_polyps(pcts: dict[str, float], n_small: int = 2) -> list[str]:

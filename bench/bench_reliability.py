@@ -1,4 +1,4 @@
-"""Reliability: replay the probes of issue 11 (hostile pickles, tampered configs, bad images and masks, kill -9
+"""Reliability: replay the hostile-input probes (hostile pickles, tampered configs, bad images and masks, kill -9
 during training and sampling, a full disk, concurrent writers, a stuck job, a download without a size) and
 print a table: probe, expected, observed, held?, peak memory and time.
 
@@ -10,7 +10,7 @@ probe that hangs is killed after :data:`PROBE_TIMEOUT_S` and counted as not held
 adversarial file is :data:`EXTRA_MB_BOUND` above the baseline (the unpickler's caps allow at most ~300 MB:
 ``legacy.unpickler.MAX_STORAGE_BYTES`` + 4 B x ``MAX_ELEMENTS_PER_FILE`` + what a ``MAX_PICKLE_BYTES`` pickle
 builds), its time bound :data:`TIME_BOUND_S`. The disk-full probes use a real tmpfs when this machine lets us
-mount one (root), else a size-capped writer (``tests.hostile.disk_budget``). The section goes into
+mount one (root), else a size-capped writer (``testkit.hostile.disk_budget``). The section goes into
 ``bench/RESULTS.md``.
 """
 
@@ -29,9 +29,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from bench._children import child_env
+from testkit.shared_data import REPO_ROOT as ROOT
 
 PROBE_TIMEOUT_S = 180.0
 EXTRA_MB_BOUND = 512          # peak RSS above the import baseline an adversarial file may cost
@@ -84,9 +83,9 @@ def _one_line_refusal(code: int, err: str, words: str) -> tuple[bool, str]:
 @probe("baseline", "-", "imports only (the memory baseline)")
 def _baseline(tmp: Path) -> tuple[bool, str]:
     import singanseg_core.legacy.importer  # noqa: F401  (torch, numpy, PIL: what every probe imports)
-    import tests.hostile  # noqa: F401
+    import testkit.hostile  # noqa: F401
 
-    del singanseg_core, tests
+    del singanseg_core, testkit
 
     return True, "torch + engine imported"
 
@@ -94,7 +93,7 @@ def _baseline(tmp: Path) -> tuple[bool, str]:
 # ---------------------------------------------------------------------------------------------- hostile pickles
 def _import_one(tmp: Path, replace: dict[str, bytes]) -> tuple[bool, str]:
     from singanseg_core.legacy.importer import import_legacy
-    from tests import hostile
+    from testkit import hostile
 
     hostile.legacy_model(tmp / "src" / "m", replace)
     summary = import_legacy(tmp / "src", tmp / "out")
@@ -106,35 +105,35 @@ def _import_one(tmp: Path, replace: dict[str, bytes]) -> tuple[bool, str]:
 
 @probe("pickle: billion laughs (506 B Gs.pth)", "hostile pickles", "refused fast", True)
 def _p_laughs(tmp: Path) -> tuple[bool, str]:
-    from tests import hostile
+    from testkit import hostile
 
     return _import_one(tmp, {"Gs.pth": hostile.torch_zip(hostile.billion_laughs())})
 
 
 @probe("pickle: billion laughs in NoiseAmp (rendered by errors)", "hostile pickles", "refused fast", True)
 def _p_laughs_amp(tmp: Path) -> tuple[bool, str]:
-    from tests import hostile
+    from testkit import hostile
 
     return _import_one(tmp, {"NoiseAmp.pth": hostile.torch_zip(hostile.noise_amps(hostile.laughs_body()))})
 
 
 @probe("pickle: 200 000-deep nested list", "hostile pickles", "refused, no RecursionError", True)
 def _p_deep(tmp: Path) -> tuple[bool, str]:
-    from tests import hostile
+    from testkit import hostile
 
     return _import_one(tmp, {"NoiseAmp.pth": hostile.torch_zip(hostile.noise_amps(hostile.deep_list_body()))})
 
 
 @probe("pickle: shared nested tuple as a dict key", "hostile pickles", "refused before hashing", True)
 def _p_hash(tmp: Path) -> tuple[bool, str]:
-    from tests import hostile
+    from testkit import hostile
 
     return _import_one(tmp, {"NoiseAmp.pth": hostile.torch_zip(hostile.noise_amps(hostile.hash_bomb_body()))})
 
 
 @probe("pickle: 1 MB file declaring a 1 GiB storage", "hostile pickles", "refused before reading", True)
 def _p_inflated(tmp: Path) -> tuple[bool, str]:
-    from tests import hostile
+    from testkit import hostile
 
     cached = os.environ.get(INFLATED_ENV)  # built by the parent, so its 5 s of deflating are not timed here
     data = Path(cached).read_bytes() if cached else hostile.inflated_storage(1 << 30)
@@ -143,7 +142,7 @@ def _p_inflated(tmp: Path) -> tuple[bool, str]:
 
 @probe("pickle: stride-0 view of 16000x16000", "hostile pickles", "refused before allocating", True)
 def _p_stride(tmp: Path) -> tuple[bool, str]:
-    from tests import hostile
+    from testkit import hostile
 
     return _import_one(tmp, {"reals.pth": hostile.stride0_view(16_000)})
 
@@ -169,7 +168,7 @@ def _p_code(tmp: Path) -> tuple[bool, str]:
 @probe("pickle: batch of 1 good + 4 hostile models", "hostile pickles", "good imported, 4 refused", True)
 def _p_batch(tmp: Path) -> tuple[bool, str]:
     from singanseg_core.legacy.importer import import_legacy
-    from tests import hostile
+    from testkit import hostile
 
     hostile.legacy_model(tmp / "src" / "a_good")
     for name, body in (("b", hostile.laughs_body()), ("c", hostile.deep_list_body()), ("d", hostile.hash_bomb_body())):
@@ -182,7 +181,7 @@ def _p_batch(tmp: Path) -> tuple[bool, str]:
 # ---------------------------------------------------------------------------------------------- tampered configs
 def _tampered(tmp: Path, change: Callable, words: str, weights: Callable | None = None) -> tuple[bool, str]:
     from singanseg_core.services.demo import ASSETS_DIR
-    from tests import hostile
+    from testkit import hostile
 
     ck = tmp / "ck"
     shutil.copytree(ASSETS_DIR / "checkpoints" / "ihc_r256_c256", ck)
@@ -218,7 +217,7 @@ def _c_list(tmp: Path) -> tuple[bool, str]:
 
 @probe("weights: NaN in a generator", "tampered checkpoints", "refused", True)
 def _c_nan_weights(tmp: Path) -> tuple[bool, str]:
-    from tests import hostile
+    from testkit import hostile
 
     return _tampered(tmp, None, "NaN or infinite", hostile.nan_weights)
 
@@ -247,7 +246,7 @@ def _train_refused(tmp: Path, image, mask, words: str) -> tuple[bool, str]:  # n
 
 @probe("mask: red object on navy", "images and masks", "refused", True)
 def _m_navy(tmp: Path) -> tuple[bool, str]:
-    from tests import hostile
+    from testkit import hostile
 
     return _train_refused(tmp, hostile.textured_image(), hostile.bad_masks()["red-on-navy"], "colour mask")
 
@@ -257,7 +256,7 @@ def _m_photo(tmp: Path) -> tuple[bool, str]:
     import numpy as np
     from PIL import Image
 
-    from tests.helpers import polyp
+    from testkit.shared_data import polyp
 
     img = np.asarray(Image.open(polyp(STEM)[0]).convert("RGB"))
     return _train_refused(tmp, img, img, "a photo?")
@@ -266,7 +265,7 @@ def _m_photo(tmp: Path) -> tuple[bool, str]:
 @probe("mask: 0/1 label mask", "images and masks", "accepted as 0/255, noted", True)
 def _m_labels(tmp: Path) -> tuple[bool, str]:
     from singanseg_core.files.pairs import load_pair
-    from tests import hostile
+    from testkit import hostile
     from PIL import Image
 
     Image.fromarray(hostile.textured_image()).save(tmp / "i.png")
@@ -278,7 +277,7 @@ def _m_labels(tmp: Path) -> tuple[bool, str]:
 
 @probe("image: 900-megapixel PNG bomb (109 KB)", "images and masks", "refused before decoding", True)
 def _m_bomb(tmp: Path) -> tuple[bool, str]:
-    from tests import hostile
+    from testkit import hostile
 
     bomb = hostile.decompression_bomb_png()
     return _train_refused(tmp, bomb, bomb, "megapixels")
@@ -289,7 +288,7 @@ def _m_exif(tmp: Path) -> tuple[bool, str]:
     import numpy as np
 
     from singanseg_core.files.pairs import load_pair
-    from tests import hostile
+    from testkit import hostile
 
     upright = np.zeros((48, 64, 3), np.uint8)
     upright[:, :32] = 255
@@ -304,8 +303,8 @@ def _m_exif(tmp: Path) -> tuple[bool, str]:
 def _m_zip_text(tmp: Path) -> tuple[bool, str]:
     from singanseg_core.errors import InputError
     from singanseg_core.services.workspace import Workspace
-    from tests import hostile
-    from tests.helpers import make_zip
+    from testkit import hostile
+    from testkit.zips import make_zip
 
     ws = Workspace(tmp / "ws")
     try:
@@ -320,8 +319,8 @@ def _m_zip_text(tmp: Path) -> tuple[bool, str]:
 def _m_zip_clash(tmp: Path) -> tuple[bool, str]:
     from singanseg_core.errors import InputError
     from singanseg_core.services.workspace import Workspace
-    from tests import hostile
-    from tests.helpers import make_zip
+    from testkit import hostile
+    from testkit.zips import make_zip
 
     img, msk = hostile.png_bytes(hostile.textured_image()), hostile.png_bytes(hostile.square_mask())
     try:
@@ -335,7 +334,7 @@ def _m_zip_clash(tmp: Path) -> tuple[bool, str]:
 @probe("upload: the same pairs twice", "images and masks", "second time skipped, said so", True)
 def _m_dup(tmp: Path) -> tuple[bool, str]:
     from singanseg_core.services.workspace import Workspace
-    from tests import hostile
+    from testkit import hostile
 
     ws = Workspace(tmp / "ws")
     pairs = [(f"p{i}.png", hostile.png_bytes(hostile.textured_image(seed=i)), hostile.png_bytes(hostile.square_mask()))
@@ -348,7 +347,7 @@ def _m_dup(tmp: Path) -> tuple[bool, str]:
 
 # ---------------------------------------------------------------------------------------------- interruptions
 def _spawn(argv: list[str]) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    env = child_env(OMP_NUM_THREADS="1")
     return subprocess.Popen([sys.executable, "-m", "singanseg_core", *argv], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=env, start_new_session=True)
 
@@ -356,7 +355,7 @@ def _spawn(argv: list[str]) -> subprocess.Popen:
 @probe("kill -9 during training (after scale 2)", "interruptions", "partial checkpoint loads; --resume finishes")
 def _k_train(tmp: Path) -> tuple[bool, str]:
     from singanseg_core.model import SinGANSeg, checkpoint_status
-    from tests.helpers import polyp
+    from testkit.shared_data import polyp
 
     img, msk = polyp(STEM)
     argv = ["train", "--image", str(img), "--mask", str(msk), "--out", str(tmp / "ck"), "--preset", "tiny",
@@ -419,7 +418,7 @@ def _unmount(path: Path) -> None:
 @probe("disk full while sampling", "disk full", "one line, exit 1, no samples folder")
 def _d_sample(tmp: Path) -> tuple[bool, str]:
     from singanseg_core.services.demo import ASSETS_DIR
-    from tests import hostile
+    from testkit import hostile
 
     disk = tmp / "disk"
     real = _tmpfs(disk, 512)
@@ -442,8 +441,8 @@ def _d_sample(tmp: Path) -> tuple[bool, str]:
 @probe("disk full while saving a checkpoint", "disk full", "one line; last finished scale kept, loadable")
 def _d_train(tmp: Path) -> tuple[bool, str]:
     from singanseg_core.model import SinGANSeg, checkpoint_status
-    from tests import hostile
-    from tests.helpers import polyp
+    from testkit import hostile
+    from testkit.shared_data import polyp
 
     disk = tmp / "disk"
     real = _tmpfs(disk, 900)
@@ -470,7 +469,7 @@ def _d_train(tmp: Path) -> tuple[bool, str]:
 def _w_train(tmp: Path) -> tuple[bool, str]:
     from singanseg_core.files.pairs import load_pair
     from singanseg_core.model import checkpoint_status
-    from tests.helpers import polyp
+    from testkit.shared_data import polyp
 
     (a_img, a_msk), (b_img, b_msk) = polyp(STEM), polyp("cju2zp89k9q1g0855k1x0f1xa")
     common = ["train", "--out", str(tmp / "ck"), "--preset", "tiny", "--max-size", "40", "--device", "cpu"]
@@ -509,13 +508,13 @@ def _j_stuck(tmp: Path) -> tuple[bool, str]:
     from singanseg_core.services import jobs
     from singanseg_core.services.demo import ensure_demo_workspace
     from singanseg_core.services.workspace import Workspace
-    from tests.hostile import STUCK_WORKER
+    from testkit.hostile import STUCK_WORKER
 
     os.environ["SINGANSEG_MAX_JOBS"] = "1"
     ws = Workspace(tmp / "ws")
     ensure_demo_workspace(ws)
     stuck = jobs.submit(ws, "import-legacy", {"src": "legacy"}, start=False)
-    env = dict(os.environ, PYTHONPATH=str(ROOT), SINGANSEG_WORKSPACE=str(ws.root))
+    env = child_env(SINGANSEG_WORKSPACE=str(ws.root))
     worker = subprocess.Popen([sys.executable, "-c", STUCK_WORKER, str(stuck.dir)], start_new_session=True, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -580,16 +579,9 @@ def _dl(tmp: Path) -> tuple[bool, str]:
 
 @probe("study --overwrite with --out = --data", "data loss", "refused, dataset intact")
 def _s_overwrite(tmp: Path) -> tuple[bool, str]:
-    from PIL import Image
+    from testkit import hostile
 
-    from tests import hostile
-
-    data = tmp / "data"
-    for sub in ("images", "masks"):
-        (data / sub).mkdir(parents=True)
-    for i in range(6):
-        Image.fromarray(hostile.textured_image(40, 40, i)).save(data / "images" / f"p{i}.png")
-        Image.fromarray(hostile.square_mask(40, 40)).save(data / "masks" / f"p{i}.png")
+    data = hostile.textured_dataset(tmp / "data")
     code, err = _cli(["study", "small-data", "--data", str(data), "--out", str(data), "--r-values", "2",
                       "--overwrite"])
     ok, seen = _one_line_refusal(code, err, "nothing was deleted")
@@ -700,7 +692,7 @@ def run_probe_here(name: str, tmp: str) -> None:
 def run_probe_child(name: str) -> dict:
     """Parent side: run ``name`` in a child; its peak RSS from wait4, its wall time, a timeout."""
     with tempfile.TemporaryDirectory(prefix="bench-rel-") as tmp:
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        env = child_env()
         t0 = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "bench.bench_reliability", "--probe", name, "--tmp", tmp],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT, env=env,
@@ -731,7 +723,7 @@ def main(argv: list[str] | None = None) -> int:
         run_probe_here(args.probe, args.tmp)
         return 0
     names = [n for n in PROBES if n == "baseline" or not args.only or any(w in n for w in args.only)]
-    from tests.hostile import inflated_storage
+    from testkit.hostile import inflated_storage
 
     cache = tempfile.NamedTemporaryFile(prefix="bench-rel-", suffix=".pth", delete=False)
     cache.write(inflated_storage(1 << 30))
@@ -755,7 +747,7 @@ def main(argv: list[str] | None = None) -> int:
     probes = [r for r in rows if r["probe"] != "baseline"]
     held = sum(r["held"] for r in probes)
     lines = [
-        "## Reliability probes (issue 11)", "",
+        "## Reliability probes", "",
         f"`python -m bench.bench_reliability` on {os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} at the "
         f"end), torch {__import__('torch').__version__}. Each probe runs in its own child process: peak RSS is that "
         f"child's ru_maxrss, torch and the engine imported (baseline {base:.0f} MB); time includes the ~3-6 s "

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from bench._results import RESULTS, write_section
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "polyps"
+from testkit.shared_data import POLYPS as DATA, REPO_ROOT as ROOT
+
 SECTION = "## Segmentation and studies"
 # VmHWM is the high-water mark of the child's own address space (ru_maxrss would carry over this
 # process's peak through fork + exec).

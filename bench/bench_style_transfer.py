@@ -6,7 +6,7 @@ Pretrained VGG19 weights cannot be downloaded here, so both implementations get 
 randomly initialised VGG19 features (``load_vgg19(random_features=True, seed=0)``: torchvision's
 VGG init, Kaiming normal): the original's ``models.vgg19(pretrained=True)`` is monkeypatched to
 build a vgg19 and load them, as torchvision does per call (only the weights file read is spared). Its unused
-``matplotlib`` import is stubbed. Install it with ``pip install --no-deps singan-seg-polyp==1.0.7``.
+``matplotlib`` import is stubbed. ``bench._original`` loads it (and installs it outside the checkout if missing).
 
 Measured (each setting alternates original / ours twice and keeps the median per-step time):
 
@@ -44,6 +44,7 @@ from singanseg_core.style import config as st_config
 from singanseg_core.style import transfer as st_transfer
 from singanseg_core.style import vgg as st_vgg
 
+from bench._original import ensure_original
 from bench._results import RESULTS, write_section
 
 SEED = 0
@@ -80,10 +81,8 @@ def import_original(vgg_features: torch.nn.Module):
 
     for name in ("matplotlib", "matplotlib.pyplot"):  # imported by the original, never used
         sys.modules.setdefault(name, types.ModuleType(name))
-    try:
-        import singan_seg_polyp.style_transfer as orig
-    except ImportError as err:
-        raise SystemExit(f"the original is needed: pip install --no-deps singan-seg-polyp==1.0.7 ({err})")
+    ensure_original()
+    import singan_seg_polyp.style_transfer as orig
     orig.models = types.SimpleNamespace(vgg19=vgg19)
     return orig
 

@@ -47,7 +47,7 @@ START=$SECONDS
 run fast_paths 240 -m bench.bench_fast_paths --device "$DEV" --max-size 128 --iters 40 --samples 512 \
     --variant-timeout 90
 # K models stacked in one computation (training throughput per model); ~1 min
-run batched 90 bench/bench_batched.py --device "$DEV" --max-size 128 --ks 1,4,16,64 --window 10
+run batched 90 -m bench.bench_batched --device "$DEV" --max-size 128 --ks 1,4,16,64 --window 10
 if have_original; then
     # ours on the GPU vs the original on the CPU (its training at 64 px, 20 it/scale, takes ~1 min)
     run engine 90 -m bench.bench_engine --device "$DEV" --sizes 64 --iters 20 --samples 100 --threads 8

@@ -1,10 +1,14 @@
-"""``make bench``: every benchmark once, one after another, each in its own process (its numbers go into
-``bench/RESULTS.md``). Benchmarks that compare with the original code install ``singan-seg-polyp==1.0.7`` into a
-temporary folder themselves. Extra arguments select benchmarks by name: ``python -m bench.run_all engine style``.
+"""``make bench``: every benchmark once, one after another, each in its own process (``python -m bench.bench_NAME``;
+its numbers go into ``bench/RESULTS.md``). Benchmarks that compare with the original code load it through
+``bench._original`` (installed into a temporary folder outside the checkout if missing).
+
+    python -m bench.run_all                    # all of them
+    python -m bench.run_all engine style_transfer
 """
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import time
@@ -16,7 +20,9 @@ BENCHMARKS: dict[str, list[str]] = {
     "batched": ["--ks", "1,4", "--window", "2"],
     "fast_paths": ["--max-size", "48", "--iters", "20", "--samples", "32", "--threads", "1"],
     "import": ["--copies", "20"],
+    "patch_nn": [],
     "segmentation": [],
+    "teaching": [],
     "dashboard": [],
     "reliability": [],
     "fidelity": [],   # ~30-40 min on 2 cores (cached under bench/out/fidelity: a rerun resumes); --quick ~2 min
@@ -24,8 +30,15 @@ BENCHMARKS: dict[str, list[str]] = {
 }
 
 
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m bench.run_all", description=__doc__.split("\n\n")[0])
+    ap.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all): {', '.join(BENCHMARKS)}")
+    return ap
+
+
 def main(argv: list[str]) -> int:
-    chosen = argv or list(BENCHMARKS)
+    args = build_parser().parse_args(argv)
+    chosen = args.names or list(BENCHMARKS)
     unknown = [n for n in chosen if n not in BENCHMARKS]
     if unknown:
         print(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)

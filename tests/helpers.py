@@ -1,36 +1,42 @@
-"""Paths to the shared real data (read in place, never copied into the project)."""
+"""What test modules share besides fixtures: the shared real data's paths (defined once in ``testkit``), in-memory
+zips, and the skip marker for tests that need ``../shared`` (present in CI; absent on a bare checkout)."""
 
 from __future__ import annotations
 
-import io
-import stat
-import zipfile
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-POLYPS = SHARED / "data" / "polyps"
-FIXTURE_A = SHARED / "fixtures" / "legacy_checkpoint_a"
+import pytest
+
+from testkit import shared_data
+from testkit.shared_data import (  # noqa: F401  (re-exported for the test modules)
+    FIXTURE_A,
+    LEGACY_FILES,
+    LEGACY_MODEL_DIR,
+    POLYPS,
+    POLYPS_STUDY,
+    REPO_ROOT,
+    SHARED,
+    shared_missing,
+)
+from testkit.zips import make_zip  # noqa: F401
+
+_MISSING = shared_missing()
+needs_shared = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")
+"""Mark a test (or ``pytestmark`` a module) that reads ``../shared`` by path: skipped, with the reason, when absent."""
+
+
+def _skip_without_shared() -> None:
+    if _MISSING is not None:  # in a test: skip it; while a module is imported: skip the module
+        pytest.skip(_MISSING, allow_module_level=True)
 
 
 def polyp(stem: str) -> tuple[Path, Path]:
-    return POLYPS / "images" / f"{stem}.jpg", POLYPS / "masks" / f"{stem}.png"
+    """The image and mask of one real pair in ``../shared/data/polyps``; skips the caller when it is absent."""
+    _skip_without_shared()
+    return shared_data.polyp(stem)
 
 
 def polyp_stems() -> list[str]:
-    return sorted(p.stem for p in (POLYPS / "images").glob("*.jpg"))
-LEGACY_MODEL_DIR = FIXTURE_A / "TrainedModels" / "coffee" / "scale_factor=0.750000,alpha=10"
-LEGACY_FILES = ("Gs.pth", "Zs.pth", "reals.pth", "NoiseAmp.pth")
-
-
-def make_zip(entries: dict[str, bytes], links: dict[str, str] | None = None,
-             compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    """A zip in memory with ``entries`` (name → bytes) and, for hostile-input tests, symlink entries."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression) as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-        for name, target in (links or {}).items():
-            info = zipfile.ZipInfo(name)
-            info.external_attr = (stat.S_IFLNK | 0o777) << 16
-            zf.writestr(info, target)
-    return buf.getvalue()
+    """Every real pair's stem in ``../shared/data/polyps``; skips the caller when it is absent."""
+    _skip_without_shared()
+    return shared_data.polyp_stems()
