@@ -86,7 +86,7 @@ def demo_path() -> list[tuple[str, float]]:
                 state[k] = at.session_state[k]
 
     open_page("app.py", "Home: first render")
-    at = open_page("pages/sample.py", "Sample: first render")
+    at = open_page("pages/Sample.py", "Sample: first render")
     _key(at, "button", "sm_go").click()
     times.append(("Generate 8 samples", _timed_run(at, "generate")))
     _key(at, "button", "sm_grid_go").click()
@@ -100,10 +100,10 @@ def demo_path() -> list[tuple[str, float]]:
     _key(at, "button", "sm_style_go").click()
     times.append(("Style preview (4 samples)", _timed_run(at, "style preview")))
     keep(at)
-    at = open_page("pages/how_it_works.py", "How it works: first render")
+    at = open_page("pages/How_it_works.py", "How it works: first render")
     _key(at, "slider", "hw_threshold").set_value(0.7)
     times.append(("How it works: threshold 0.7", _timed_run(at, "threshold")))
-    open_page("pages/mask_statistics.py", "Mask statistics: first render")
+    open_page("pages/Mask_statistics.py", "Mask statistics: first render")
     return times
 
 
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
     gen_times, click_times, projector_times = [], [], []
     for i in range(2 * args.repeats):
-        at, _ = _run_page("pages/sample.py")
+        at, _ = _run_page("pages/Sample.py")
         projector = i >= args.repeats  # then the same in projector mode (2 larger tiles per row)
         at.session_state["projector_mode"] = projector
         _key(at, "multiselect", "sm_ckpts").set_value([ck])  # a 64 px model at scale 2 (the demo opens another)

@@ -19,20 +19,26 @@ class PageEntry(NamedTuple):
     icon: str
 
 
-PAGES = [
-    PageEntry("pages/home.py", "Home", ":material/home:"),
-    PageEntry("pages/checkpoints.py", "Checkpoints", ":material/inventory_2:"),
-    PageEntry("pages/sample.py", "Sample", ":material/auto_awesome:"),
-    PageEntry("pages/how_it_works.py", "How it works", ":material/school:"),
-    PageEntry("pages/style_transfer.py", "Style transfer", ":material/palette:"),
-    PageEntry("pages/mask_statistics.py", "Mask statistics", ":material/bar_chart:"),
-    PageEntry("pages/augmentation_study.py", "Augmentation study", ":material/science:"),
-]
-
-
 def page_slug(label: str) -> str:
     """URL path of a page: "Style transfer" -> "Style_transfer" (the Home page, first, is served at "/")."""
     return label.replace(" ", "_")
+
+
+def _entry(label: str, icon: str) -> PageEntry:
+    # The script is named after the URL: Streamlit still reads the ``pages/`` folder and names each script by its
+    # file, so a page opened by its URL (a deep link, a reload) shows "Page not found" unless the two agree.
+    return PageEntry(f"pages/{page_slug(label)}.py", label, icon)
+
+
+PAGES = [
+    _entry("Home", ":material/home:"),
+    _entry("Checkpoints", ":material/inventory_2:"),
+    _entry("Sample", ":material/auto_awesome:"),
+    _entry("How it works", ":material/school:"),
+    _entry("Style transfer", ":material/palette:"),
+    _entry("Mask statistics", ":material/bar_chart:"),
+    _entry("Augmentation study", ":material/science:"),
+]
 
 
 def page_path(label: str) -> str:

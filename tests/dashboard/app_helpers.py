@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from singanseg_core.services.workspace import Workspace
 from tests.helpers import REPO_ROOT as ROOT
 
 
@@ -35,3 +36,12 @@ def png(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def save_samples(ws: Workspace, name: str = "set1", n: int = 4) -> Path:
+    from singanseg_core.model import SinGANSeg
+    from singanseg_core.sampling.writer import write_samples
+
+    ck = ws.list_checkpoints()[0]
+    write_samples(SinGANSeg.from_pretrained(ws.checkpoints / ck), ws.samples / name, n, seed=1)
+    return ws.samples / name

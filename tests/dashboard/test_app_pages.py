@@ -17,28 +17,11 @@ from streamlit.testing.v1 import AppTest
 
 from singanseg_core.services import jobs
 from singanseg_core.services.workspace import Workspace
-from tests.dashboard.app_helpers import by_key, ok, page, png
+from tests.dashboard.app_helpers import by_key, ok, page, png, save_samples
 from ui.page_list import PAGES as PAGE_LIST
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["app.py"] + [entry.path for entry in PAGE_LIST[1:]]  # app.py draws Home (the default page)
-
-
-@pytest.fixture
-def spawned(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Job folders whose worker would have been started."""
-    started: list[Path] = []
-    monkeypatch.setattr(jobs, "_spawn", lambda ws, job_dir: started.append(job_dir))
-    return started
-
-
-def save_samples(ws: Workspace, name: str = "set1", n: int = 4) -> Path:
-    from singanseg_core.model import SinGANSeg
-    from singanseg_core.sampling.writer import write_samples
-
-    ck = ws.list_checkpoints()[0]
-    write_samples(SinGANSeg.from_pretrained(ws.checkpoints / ck), ws.samples / name, n, seed=1)
-    return ws.samples / name
 
 
 WIDGETS = ("button", "selectbox", "multiselect", "slider", "select_slider", "number_input", "text_input", "radio",
@@ -92,7 +75,7 @@ def test_unexpected_error_is_one_friendly_line(demo_ws: Workspace, monkeypatch: 
 
 
 def test_checkpoints_browse(demo_ws: Workspace) -> None:
-    at = ok(page("pages/checkpoints.py").run())
+    at = ok(page("pages/Checkpoints.py").run())
     table = at.dataframe[0].value
     assert sorted(table["checkpoint"]) == sorted(demo_ws.list_checkpoints())
     assert set(table["state"]) == {"finished"}
@@ -101,7 +84,7 @@ def test_checkpoints_browse(demo_ws: Workspace) -> None:
 
 
 def test_checkpoints_upload_pairs_and_errors(demo_ws: Workspace) -> None:
-    at = page("pages/checkpoints.py").run()
+    at = page("pages/Checkpoints.py").run()
     img = png(np.full((20, 24, 3), 90, np.uint8))
     mask = np.zeros((20, 24), np.uint8)
     mask[5:15, 5:15] = 255
@@ -113,13 +96,13 @@ def test_checkpoints_upload_pairs_and_errors(demo_ws: Workspace) -> None:
     assert any("Added 1 pair" in s.value for s in at.success)
     assert (demo_ws.datasets / "uploaded" / "images" / "x1.png").is_file()
 
-    at = page("pages/checkpoints.py").run()
+    at = page("pages/Checkpoints.py").run()
     by_key(at, "file_uploader", "up_images").upload("bad.png", b"this is not a png", "image/png")
     by_key(at, "file_uploader", "up_masks").upload("bad.png", png(mask), "image/png")
     at = by_key(at.run(), "button", "up_add").click().run()
     assert not at.exception and len(at.error) == 1 and "not a readable image" in at.error[0].value
 
-    at = page("pages/checkpoints.py").run()
+    at = page("pages/Checkpoints.py").run()
     by_key(at, "file_uploader", "up_images").upload("lonely.png", img, "image/png")
     at = by_key(at.run(), "button", "up_add").click().run()
     assert not at.exception and "no mask with the same name" in at.error[0].value
@@ -131,7 +114,7 @@ def test_checkpoints_zip_upload_rejects_traversal(demo_ws: Workspace) -> None:
         zf.writestr("images/a.png", b"x")
         zf.writestr("masks/a.png", b"x")
         zf.writestr("../../escape.png", b"x")
-    at = page("pages/checkpoints.py").run()
+    at = page("pages/Checkpoints.py").run()
     by_key(at, "radio", "up_mode").set_value("zip (Kvasir-SEG layout)")
     at = at.run()
     by_key(at, "file_uploader", "up_zip").upload("evil.zip", buf.getvalue(), "application/zip")
@@ -142,7 +125,7 @@ def test_checkpoints_zip_upload_rejects_traversal(demo_ws: Workspace) -> None:
 
 
 def test_checkpoints_train_job(demo_ws: Workspace, spawned: list[Path]) -> None:
-    at = page("pages/checkpoints.py").run()
+    at = page("pages/Checkpoints.py").run()
     by_key(at, "selectbox", "tr_preset").set_value("tiny")
     at = at.run()
     assert by_key(at, "number_input", "tr_max_tiny").value == 40  # the preset's own defaults
@@ -163,7 +146,7 @@ def test_job_panel_delete_and_clear_finished(demo_ws: Workspace, spawned: list[P
         job = jobs.submit(demo_ws, "train", {"dataset": "demo-ihc", "stems": [], "preset": "tiny"}, title=f"t{i}")
         jobs._write_status(job.dir, {**job.status, "state": state, "message": state})
         made.append(job)
-    at = ok(page("pages/checkpoints.py").run())
+    at = ok(page("pages/Checkpoints.py").run())
     at = by_key(at, "button", f"delete_train_{made[2].id}").click().run()  # the failed one, by its row button
     ok(at)
     assert not made[2].dir.exists() and made[0].dir.exists()
@@ -175,7 +158,7 @@ def test_job_panel_delete_and_clear_finished(demo_ws: Workspace, spawned: list[P
 
 def test_checkpoints_import_legacy_job(demo_ws: Workspace, spawned: list[Path]) -> None:
     (demo_ws.legacy / "published" / "0").mkdir(parents=True)
-    at = page("pages/checkpoints.py").run()
+    at = page("pages/Checkpoints.py").run()
     assert by_key(at, "selectbox", "lg_src").value == "published"
     at = by_key(at, "button", "lg_go").click().run()
     ok(at)
@@ -184,7 +167,7 @@ def test_checkpoints_import_legacy_job(demo_ws: Workspace, spawned: list[Path]) 
 
 
 def test_sample_generate_save_download(demo_ws: Workspace) -> None:
-    at = page("pages/sample.py").run()
+    at = page("pages/Sample.py").run()
     model_scales = json.loads((demo_ws.checkpoints / demo_ws.list_checkpoints()[0] / "config.json").read_text())
     slider = by_key(at, "slider", "sm_start")
     assert slider.proto.max == len(model_scales["sizes"])  # limited to the model's scales
@@ -209,7 +192,7 @@ def test_sample_generate_save_download(demo_ws: Workspace) -> None:
 def test_sample_same_seed_same_result(demo_ws: Workspace) -> None:
     arrays = []
     for _ in range(2):
-        at = page("pages/sample.py").run()
+        at = page("pages/Sample.py").run()
         by_key(at, "number_input", "sm_n").set_value(2)
         by_key(at.run(), "button", "sm_go").click()
         at = at.run()
@@ -221,7 +204,7 @@ def test_style_transfer_job_and_results(demo_ws: Workspace, spawned: list[Path])
     from singanseg_core.style import StyleTransferConfig, style_transfer_samples
 
     src = save_samples(demo_ws)
-    at = page("pages/style_transfer.py").run()
+    at = page("pages/Style_transfer.py").run()
     by_key(at, "radio", "st_ratio").set_value("free")
     at = at.run()
     by_key(at, "number_input", "st_free").set_value(50.0)
@@ -234,7 +217,7 @@ def test_style_transfer_job_and_results(demo_ws: Workspace, spawned: list[Path])
 
     style_transfer_samples(src, demo_ws.style / "res", StyleTransferConfig.from_ratio("1:10", steps=2),
                            random_features=True, allow_download=False)
-    at = page("pages/style_transfer.py").run()
+    at = page("pages/Style_transfer.py").run()
     ok(at)
     assert any("random" in c.value for c in at.caption)
     before = at.get("image")[-1].proto.imgs[0].url
@@ -247,7 +230,7 @@ def test_style_transfer_job_and_results(demo_ws: Workspace, spawned: list[Path])
 
 def test_mask_statistics(demo_ws: Workspace) -> None:
     save_samples(demo_ws, n=6)
-    at = ok(page("pages/mask_statistics.py").run())
+    at = ok(page("pages/Mask_statistics.py").run())
     assert by_key(at, "selectbox", "ms_syn").value == "all saved samples"
     at = ok(by_key(at, "selectbox", "ms_syn").set_value("samples/set1").run())
     assert at.get("plotly_chart"), "a plotly chart is drawn"
@@ -266,7 +249,7 @@ def test_augmentation_study_launch_and_results(demo_ws: Workspace, spawned: list
     from singanseg_core.studies import StudyConfig
     from singanseg_core.studies.results import TABLE_COLUMNS
 
-    at = ok(page("pages/augmentation_study.py").run())
+    at = ok(page("pages/Augmentation_study.py").run())
     by_key(at, "text_input", "au_r_small-data_demo_demo-ihc").set_value("99")
     at = ok(at.run())
     go = by_key(at, "button", "au_go")
@@ -290,7 +273,7 @@ def test_augmentation_study_launch_and_results(demo_ws: Workspace, spawned: list
                    variant="" if train_data == "real" else "raw", R=r, iou=iou, fscore=iou + 0.1)
         (d / "runs" / row["run_id"]).mkdir()
         (d / "runs" / row["run_id"] / "result.json").write_text(json.dumps(row))
-    at = ok(page("pages/augmentation_study.py").run())
+    at = ok(page("pages/Augmentation_study.py").run())
     assert any("2 run(s) finished" in c.value for c in at.caption)
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert {t["name"] for t in fig["data"]} == {"real", "synthetic (raw)"}
@@ -319,7 +302,7 @@ def write_set(ws: Workspace, name: str, n: int, checkpoint: str, seed: int) -> P
 def test_every_disabled_button_says_why(demo_ws: Workspace) -> None:
     demo_ws.add_pairs("two", [(f"x{i}.png", png(np.full((20, 24, 3), 90 + i, np.uint8)),  # two different pairs
                                 png(np.tile(np.uint8([0, 255]), (20, 12)))) for i in range(2)])
-    at = ok(page("pages/augmentation_study.py").run())  # the newest dataset has 2 images: no 3 folds
+    at = ok(page("pages/Augmentation_study.py").run())  # the newest dataset has 2 images: no 3 folds
     go = by_key(at, "button", "au_go")
     assert go.disabled and go.proto.help.startswith("Disabled: 2 image(s) cannot be split into 3 folds")
     assert any("cannot be split" in c.value for c in at.caption)
@@ -330,7 +313,7 @@ def test_every_disabled_button_says_why(demo_ws: Workspace) -> None:
 
 
 def test_sample_save_name_follows_the_shown_result_until_typed(demo_ws: Workspace) -> None:
-    at = page("pages/sample.py").run()
+    at = page("pages/Sample.py").run()
     by_key(at, "number_input", "sm_n").set_value(2)
     at = ok(by_key(at.run(), "button", "sm_go").click().run())
     ck = at.session_state["sm_result"]["params"]["checkpoints"][0]
@@ -362,7 +345,7 @@ def test_sample_save_name_follows_the_shown_result_until_typed(demo_ws: Workspac
 
 
 def test_sample_redraw_option_reaches_the_name_the_gallery_and_the_saved_set(demo_ws: Workspace) -> None:
-    at = page("pages/sample.py").run()
+    at = page("pages/Sample.py").run()
     by_key(at, "number_input", "sm_n").set_value(3)
     by_key(at, "number_input", "sm_redraw").set_value(2)
     at = ok(by_key(at.run(), "button", "sm_go").click().run())
@@ -380,7 +363,7 @@ def test_style_transfer_picks_and_name_follow_the_samples_set(demo_ws: Workspace
     age(write_set(demo_ws, "a", 6, ck0, 1), 300)
     age(write_set(demo_ws, "b", 3, ck0, 2), 200)   # the same file names as a's first three
     write_set(demo_ws, "c", 2, ck1, 3)             # other names; the newest set
-    at = ok(page("pages/style_transfer.py").run())
+    at = ok(page("pages/Style_transfer.py").run())
     assert by_key(at, "selectbox", "st_set").value == "c"
     at = ok(by_key(at, "selectbox", "st_set").set_value("a").run())
     picks = by_key(at, "multiselect", "st_images").value
@@ -412,7 +395,7 @@ def test_train_images_stay_valid_and_pickers_default_to_the_newest_dataset(demo_
     mask = np.zeros((20, 24), np.uint8)
     mask[5:15, 5:15] = 255
     demo_ws.add_pairs("fresh", [(f"x{i}.png", png(np.full((20, 24, 3), 90, np.uint8)), png(mask)) for i in (1, 2)])
-    at = ok(page("pages/checkpoints.py").run())
+    at = ok(page("pages/Checkpoints.py").run())
     assert by_key(at, "selectbox", "tr_dataset").value == "fresh"
     assert by_key(at, "multiselect", "tr_stems").value == ["x1"]
     at = ok(by_key(at, "multiselect", "tr_stems").set_value(["x1", "x2"]).run())
@@ -422,8 +405,8 @@ def test_train_images_stay_valid_and_pickers_default_to_the_newest_dataset(demo_
     at = ok(by_key(at, "multiselect", "tr_stems").set_value([]).run())
     go = by_key(at, "button", "tr_go")
     assert go.disabled and "choose at least one image" in go.proto.help
-    assert by_key(ok(page("pages/mask_statistics.py").run()), "selectbox", "ms_real").value == "fresh"
-    assert by_key(ok(page("pages/augmentation_study.py").run()), "selectbox", "au_dataset").value == "fresh"
+    assert by_key(ok(page("pages/Mask_statistics.py").run()), "selectbox", "ms_real").value == "fresh"
+    assert by_key(ok(page("pages/Augmentation_study.py").run()), "selectbox", "au_dataset").value == "fresh"
 
 
 def test_study_name_follows_the_dataset_until_typed(demo_ws: Workspace, spawned: list[Path]) -> None:
@@ -431,7 +414,7 @@ def test_study_name_follows_the_dataset_until_typed(demo_ws: Workspace, spawned:
 
     shutil.copytree(demo_ws.datasets / "demo-ihc", demo_ws.datasets / "copy")
     age(demo_ws.datasets / "copy", 10**8)  # older than the demo dataset
-    at = ok(page("pages/augmentation_study.py").run())
+    at = ok(page("pages/Augmentation_study.py").run())
     assert by_key(at, "selectbox", "au_dataset").value == "demo-ihc"
     assert by_key(at, "text_input", "au_name").value == "small-data-demo-ihc"
     at = ok(by_key(at, "selectbox", "au_dataset").set_value("copy").run())
@@ -469,7 +452,7 @@ def test_delete_items_with_confirmation_refused_while_a_job_uses_them(demo_ws: W
 
 def test_job_rows_say_where_output_goes_and_tell_jobs_apart(demo_ws: Workspace, spawned: list[Path]) -> None:
     stems = [s for s, _, _ in demo_ws.dataset_pairs("demo-ihc")]
-    at = page("pages/checkpoints.py").run()
+    at = page("pages/Checkpoints.py").run()
     for stem in stems[:2]:
         at = ok(by_key(at, "multiselect", "tr_stems").set_value([stem]).run())
         at = ok(by_key(at, "button", "tr_go").click().run())
@@ -483,7 +466,7 @@ def test_job_rows_say_where_output_goes_and_tell_jobs_apart(demo_ws: Workspace, 
 
 
 def test_checkpoint_browse_shows_settings_table_and_scales_from_1(demo_ws: Workspace) -> None:
-    at = ok(page("pages/checkpoints.py").run())
+    at = ok(page("pages/Checkpoints.py").run())
     assert not at.json, "training settings are a readable table, not a collapsed JSON tree"
     frames = [d.value for d in at.dataframe]
     settings = next(f for f in frames if list(f.columns) == ["setting", "value"])
@@ -502,7 +485,7 @@ def test_start_scale_caption_describes_every_chosen_checkpoint(demo_ws: Workspac
     deep = demo_ws.list_checkpoints()[0]
     depth = len(json.loads((demo_ws.checkpoints / deep / "config.json").read_text())["sizes"])
     assert shallow.num_scales < depth
-    at = page("pages/sample.py").run()
+    at = page("pages/Sample.py").run()
     at = ok(by_key(at, "multiselect", "sm_ckpts").set_value([deep, "shallow"]).run())
     slider = by_key(at, "slider", "sm_start")
     assert slider.proto.max == shallow.num_scales
@@ -523,14 +506,14 @@ def test_projector_mode_is_remembered_and_enlarges_tiles(demo_ws: Workspace) -> 
                        for e in c.children.values())}
 
     at = ok(page("app.py").run())
-    at = ok(at.switch_page("pages/sample.py").run())
+    at = ok(at.switch_page("pages/Sample.py").run())
     by_key(at, "number_input", "sm_n").set_value(4)
     at = ok(by_key(at.run(), "button", "sm_go").click().run())
     assert 0.25 in tile_weights(at)  # 4 image / mask / overlay tiles per row
     assert not any("stImageCaption" in m.value for m in at.markdown)
     at = ok(at.toggle(key="_projector_toggle").set_value(True).run())
-    at = ok(at.switch_page("pages/checkpoints.py").run())
-    at = ok(at.switch_page("pages/sample.py").run())
+    at = ok(at.switch_page("pages/Checkpoints.py").run())
+    at = ok(at.switch_page("pages/Sample.py").run())
     assert at.toggle(key="_projector_toggle").value is True  # remembered across pages
     assert any("stImageCaption" in m.value for m in at.markdown)  # bigger captions
     at = ok(by_key(at, "button", "sm_go").click().run())
@@ -565,7 +548,7 @@ def test_study_results_warn_on_tiny_folds_and_show_the_spread_over_seeds(demo_ws
                    seed=seed, n_train=2, n_val=4, iou=iou, fscore=iou)
         (d / "runs" / row["run_id"]).mkdir()
         (d / "runs" / row["run_id"] / "result.json").write_text(json.dumps(row))
-    at = ok(page("pages/augmentation_study.py").run())
+    at = ok(page("pages/Augmentation_study.py").run())
     assert any("Validation on only 4 image(s)" in w.value for w in at.warning)
     assert any("Spread over seeds" in m.value and "0.100" in m.value for m in at.markdown)
     import plotly.io as pio

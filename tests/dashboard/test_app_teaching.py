@@ -33,7 +33,7 @@ def _model(ws: Workspace, name: str | None = None):  # noqa: ANN202
 
 
 def _generated(n: int = 8, explore: str = "Start scales") -> object:
-    at = page("pages/sample.py").run()
+    at = page("pages/Sample.py").run()
     by_key(at, "number_input", "sm_n").set_value(n)
     at = ok(by_key(at.run(), "button", "sm_go").click().run())
     return ok(by_key(at, "radio", "sm_explore").set_value(explore).run())
@@ -43,7 +43,7 @@ def _generated(n: int = 8, explore: str = "Start scales") -> object:
 def test_how_it_works_shows_every_scale_and_the_threshold(demo_ws: Workspace) -> None:
     from singanseg_core.analysis.teaching import TRACE_CAPTIONS
 
-    at = ok(page("pages/how_it_works.py").run())
+    at = ok(page("pages/How_it_works.py").run())
     model = _model(demo_ws)
     assert by_key(at, "selectbox", "hw_ck").value == model.name  # services.demo.default_checkpoint
     n = model.num_scales
@@ -70,7 +70,7 @@ def test_how_it_works_shows_every_scale_and_the_threshold(demo_ws: Workspace) ->
 
 
 def test_how_it_works_in_projector_mode_and_figure_download(demo_ws: Workspace) -> None:
-    at = in_app("pages/how_it_works.py")
+    at = in_app("pages/How_it_works.py")
     at.session_state["projector_mode"] = True
     at = ok(at.run())
     assert any("stImageCaption" in m.value for m in at.markdown)  # the projector CSS is on
@@ -153,7 +153,7 @@ def test_sample_patch_nn_needs_no_checkpoint(demo_ws: Workspace) -> None:
 
     for name in demo_ws.list_checkpoints():
         shutil.rmtree(demo_ws.checkpoints / name)
-    at = ok(page("pages/sample.py").run())
+    at = ok(page("pages/Sample.py").run())
     assert any("No finished checkpoint" in i.value for i in at.info)
     by_key(at, "number_input", "sm_nn_n").set_value(2)
     at = ok(by_key(at.run(), "button", "sm_nn_go").click().run())
@@ -192,12 +192,12 @@ def test_checkpoint_with_a_linked_real_png_shows_no_outside_file(demo_ws: Worksp
     real.unlink()
     real.symlink_to(outside)
     shown: dict[str, list[np.ndarray]] = {}
-    for path in ("pages/checkpoints.py", "pages/how_it_works.py"):
+    for path in ("pages/Checkpoints.py", "pages/How_it_works.py"):
         at = page(path)
         if path.endswith("Checkpoints.py"):
             at.session_state["ck_pick"] = name
         shown[path] = _shown_images(ok(at.run()), media)
-    assert "real image" in [caption for caption, _ in shown["pages/checkpoints.py"]]  # the page drew it
+    assert "real image" in [caption for caption, _ in shown["pages/Checkpoints.py"]]  # the page drew it
     for path, images in shown.items():
         for caption, pixels in images:
             assert not (pixels[..., :3] == 7).all(), f"{path} shows the linked outside file as {caption!r}"
@@ -254,7 +254,7 @@ def test_finished_checkpoint_shows_its_training_record(demo_ws: Workspace) -> No
     model = _model(demo_ws)
     name = model.name
     _record(demo_ws.checkpoints / name, finished=True)
-    at = page("pages/checkpoints.py")
+    at = page("pages/Checkpoints.py")
     at.session_state["ck_pick"] = name
     at = ok(at.run())
     metrics = {m.label: m.value for m in at.metric}
@@ -275,7 +275,7 @@ def test_training_job_is_watched_live(demo_ws: Workspace) -> None:
                                                 "items": {}, "pid": os.getpid(), "pid_started": time.time(),
                                                 "updated": time.time()})
     _record(demo_ws.checkpoints / "live-ck", finished=False)
-    at = ok(page("pages/checkpoints.py").run())
+    at = ok(page("pages/Checkpoints.py").run())
     assert by_key(at, "selectbox", "tr_watch_pick").value == "live-ck"
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Scale"] == "scale 2 of 3" and metrics["Iteration"] == "10 / 20"
@@ -285,8 +285,8 @@ def test_training_job_is_watched_live(demo_ws: Workspace) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- classroom mode
-WRITE_BUTTONS = {"pages/checkpoints.py": ["up_add", "tr_go", "ck_del_ask", "ds_del_ask"],
-                 "pages/style_transfer.py": ["st_go"], "app.py": ["home_del_datasets_ask"]}
+WRITE_BUTTONS = {"pages/Checkpoints.py": ["up_add", "tr_go", "ck_del_ask", "ds_del_ask"],
+                 "pages/Style_transfer.py": ["st_go"], "app.py": ["home_del_datasets_ask"]}
 
 
 def test_classroom_mode_locks_write_actions_until_the_passphrase(demo_ws: Workspace,
@@ -305,7 +305,7 @@ def test_classroom_mode_locks_write_actions_until_the_passphrase(demo_ws: Worksp
     assert not by_key(at, "button", "sm_grid_go").disabled
     assert by_key(at, "button", "sm_save").disabled
     # a wrong passphrase says so; the right one unlocks this session
-    at = in_app("pages/checkpoints.py").run()
+    at = in_app("pages/Checkpoints.py").run()
     by_key(at, "text_input", "_classroom_pass").input("wrong-guess")
     at = _unlock_button(at).click().run()
     assert any("Wrong passphrase" in e.value for e in at.error)
@@ -330,7 +330,7 @@ def _unlock_button(at):  # noqa: ANN001, ANN202
 
 def test_classroom_mode_without_passphrase_has_no_unlock(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SINGANSEG_MODE", "classroom")
-    at = ok(in_app("pages/checkpoints.py").run())
+    at = ok(in_app("pages/Checkpoints.py").run())
     assert any("Classroom mode" in c.value for c in at.sidebar.caption)  # the sidebar is there
     assert not [t for t in at.text_input if t.key == "_classroom_pass"]
     b = by_key(at, "button", "tr_go")
@@ -338,7 +338,7 @@ def test_classroom_mode_without_passphrase_has_no_unlock(demo_ws: Workspace, mon
 
 
 def test_open_mode_allows_everything(demo_ws: Workspace) -> None:
-    at = ok(in_app("pages/checkpoints.py").run())
+    at = ok(in_app("pages/Checkpoints.py").run())
     assert any("Workspace: `" in c.value for c in at.sidebar.caption)  # the sidebar is there
     assert not by_key(at, "button", "tr_go").disabled
     assert not [t for t in at.text_input if t.key == "_classroom_pass"]
@@ -350,7 +350,7 @@ def test_uploads_per_session_are_capped(demo_ws: Workspace, monkeypatch: pytest.
     monkeypatch.setenv("SINGANSEG_MAX_UPLOADS", "2")
     mask = np.zeros((20, 24), np.uint8)
     mask[5:15, 5:15] = 255
-    at = page("pages/checkpoints.py").run()
+    at = page("pages/Checkpoints.py").run()
     for i in range(2):
         by_key(at, "file_uploader", "up_images").upload(f"x{i}.png", png(np.full((20, 24, 3), 90 + i, np.uint8)),
                                                         "image/png")
@@ -367,7 +367,7 @@ def test_uploads_per_session_are_capped(demo_ws: Workspace, monkeypatch: pytest.
 def test_browse_survives_a_real_png_of_another_size(demo_ws: Workspace) -> None:
     name = _model(demo_ws).name
     Image.fromarray(np.zeros((10, 30), np.uint8)).save(demo_ws.checkpoints / name / "real_mask.png")
-    at = page("pages/checkpoints.py")
+    at = page("pages/Checkpoints.py")
     at.session_state["ck_pick"] = name
     at = ok(at.run())
     assert len(at.get("image")) >= 3  # image, mask (brought to the image's size) and overlay
@@ -383,12 +383,12 @@ def test_classroom_mode_locks_job_controls(demo_ws: Workspace, monkeypatch: pyte
     atomic_write_json(job.dir / "status.json", {"state": "failed", "progress": 0.5, "message": "boom", "items": {},
                                                 "updated": time.time()})
     monkeypatch.setenv("SINGANSEG_MODE", "classroom")
-    at = ok(page("pages/checkpoints.py").run())
+    at = ok(page("pages/Checkpoints.py").run())
     for name in ("delete", "resume"):
         b = by_key(at, "button", f"{name}_train_{job.id}")
         assert b.disabled and b.proto.help.startswith(f"Disabled: '{name}' is disabled in classroom mode")
     monkeypatch.setenv("SINGANSEG_MODE", "open")
-    at = ok(page("pages/checkpoints.py").run())
+    at = ok(page("pages/Checkpoints.py").run())
     assert not by_key(at, "button", f"delete_train_{job.id}").disabled
 
 
@@ -403,7 +403,7 @@ def test_upload_click_is_checked_on_the_server_and_duplicates_are_reported(demo_
     img[4:12, 4:12] = 200
     mask = np.zeros((20, 24), np.uint8)
     mask[4:12, 4:12] = 255
-    at = page("pages/checkpoints.py").run()
+    at = page("pages/Checkpoints.py").run()
     for _ in range(2):
         by_key(at, "file_uploader", "up_images").upload("dup.png", png(img), "image/png")
         by_key(at, "file_uploader", "up_masks").upload("dup.png", png(mask), "image/png")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from singanseg_core.services import access, catalog, job_tasks
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_job_tasks_does_not_import_the_job_machinery() -> None:

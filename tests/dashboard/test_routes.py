@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from singanseg_core.services.workspace import Workspace
-from tests.test_app_pages import by_key, ok, page, save_samples
+from tests.dashboard.app_helpers import by_key, ok, page, save_samples
 from ui.page_list import PAGES, page_path, page_slug
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_page_urls_stay_as_they_were_and_every_page_exists() -> None:
@@ -19,7 +19,7 @@ def test_page_urls_stay_as_they_were_and_every_page_exists() -> None:
                                                    "Mask_statistics", "Augmentation_study"]  # browser deep links
     assert all((ROOT / p.path).is_file() for p in PAGES)
     assert {p.path for p in PAGES} == {f"pages/{f.name}" for f in (ROOT / "pages").glob("*.py")}
-    assert page_path("Sample") == "pages/sample.py"
+    assert page_path("Sample") == "pages/Sample.py"
 
 
 def test_app_draws_the_sidebar_once_and_pages_do_not(demo_ws: Workspace) -> None:

@@ -53,5 +53,5 @@ def test_opening_a_workspace_cleans_once(tmp_path: Path) -> None:
     assert dead.exists()
     subprocess.run([sys.executable, "-c", f"from singanseg_core.services.workspace import Workspace; "
                                           f"Workspace({str(root)!r})"], check=True,
-                   env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+                   env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     assert not dead.exists()

@@ -15,7 +15,7 @@ from singanseg_core.model.guided import (MAX_GUIDE_PIXELS, GuidedSamples, derive
 from singanseg_core.training import train
 from singanseg_core.training.config import TrainConfig
 from tests.helpers import polyp
-from tests.hostile import decompression_bomb_png, png_bytes
+from testkit.hostile import decompression_bomb_png, png_bytes
 
 STEM = "cju2zp89k9q1g0855k1x0f1xa"
 CFG = TrainConfig.from_preset("tiny", max_size=40, min_size=16, niter=12, seed=3)

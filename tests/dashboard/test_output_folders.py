@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from singanseg_core.services.workspace import Workspace
-from tests.test_app_pages import by_key, ok, page, save_samples, spawned  # noqa: F401 - spawned is a fixture
+from tests.dashboard.app_helpers import by_key, ok, page, save_samples
 
-CHECKPOINTS, STYLE, STUDY = "pages/checkpoints.py", "pages/style_transfer.py", "pages/augmentation_study.py"
+CHECKPOINTS, STYLE, STUDY = "pages/Checkpoints.py", "pages/Style_transfer.py", "pages/Augmentation_study.py"
 
 
 @pytest.fixture
