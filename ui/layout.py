@@ -28,9 +28,24 @@ def warm_up() -> bool:
     return True
 
 
+def hand_to_router() -> None:
+    """Rerun through ``app.py`` when Streamlit ran a page straight from ``pages/``.
+
+    Until some session has run ``st.navigation``, Streamlit treats a ``pages/`` folder the old multipage way: the
+    first request of a fresh server that names a page (a deep link, a reload) runs that script alone, without
+    ``app.py``'s router and sidebar. Switching that mode off and rerunning lets the router serve the same URL.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def page_header(title: str, icon: str, intro: str) -> Workspace:
     """``set_page_config`` + title + intro + the notices of the last run (:func:`ui.feedback.flash`). Returns the
     workspace. The sidebar is drawn by ``app.py``, once for every page."""
+    hand_to_router()
     st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon=icon, layout="wide")
     st.title(title)
     st.caption(intro)
