@@ -11,7 +11,7 @@ The ranges come from the core's public tables where the core has them (``trainin
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from typing import Any, Callable
 
 from ...device import PRECISIONS
 from ...ranges import SEED_RANGE, Range, is_integer_range, range_problem
@@ -27,11 +27,11 @@ LIMITS: dict[str, Range] = {
 }
 
 
-def int_in(lo: int, hi: int) -> Callable[[str], int]:
-    """``type=`` for an integer option in ``lo..hi`` (argparse names the option in its error)."""
-    def parse(text: str) -> int:
+def _number_in(lo: float, hi: float, convert: Callable[[str], Any], kind: str) -> Callable[[str], Any]:
+    """``type=`` for a number option in ``lo..hi`` read by ``convert`` (argparse names the option in its error)."""
+    def parse(text: str) -> Any:
         try:
-            value = int(str(text).strip())
+            value = convert(str(text).strip())
         except ValueError:
             raise argparse.ArgumentTypeError(range_problem(str(text), lo, hi)) from None
         problem = range_problem(value, lo, hi)
@@ -40,25 +40,18 @@ def int_in(lo: int, hi: int) -> Callable[[str], int]:
         return value
 
     parse.bounds = (lo, hi)  # type: ignore[attr-defined]  # tests walk the parser through this
-    parse.__name__ = "integer"
+    parse.__name__ = kind
     return parse
+
+
+def int_in(lo: int, hi: int) -> Callable[[str], int]:
+    """``type=`` for an integer option in ``lo..hi``."""
+    return _number_in(lo, hi, int, "integer")
 
 
 def float_in(lo: float, hi: float) -> Callable[[str], float]:
     """``type=`` for a finite number option in ``lo..hi``."""
-    def parse(text: str) -> float:
-        try:
-            value = float(str(text).strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(range_problem(str(text), lo, hi)) from None
-        problem = range_problem(value, lo, hi)
-        if problem:
-            raise argparse.ArgumentTypeError(problem)
-        return value
-
-    parse.bounds = (lo, hi)  # type: ignore[attr-defined]
-    parse.__name__ = "number"
-    return parse
+    return _number_in(lo, hi, float, "number")
 
 
 def in_range(lo: float, hi: float) -> Callable[[str], float]:
