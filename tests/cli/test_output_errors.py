@@ -13,7 +13,7 @@ from PIL import Image
 import singanseg_core.persistence as persistence
 from singanseg_core.cli.main import main
 from singanseg_core.services.demo import ASSETS_DIR
-from tests import hostile
+from testkit import hostile
 from tests.helpers import polyp
 
 DEMO_CK = ASSETS_DIR / "checkpoints" / "ihc_r256_c256"
