@@ -41,3 +41,12 @@ def describe_start_scale(name: str, sizes: list[tuple[int, int]], k: int) -> str
     else:
         what = f"scales 1–{k} follow the real image, scales {k + 1}–{n} are generated"
     return f"**{name}** ({n} scales; {listing} px): {what}."
+
+
+SOURCE_LABELS = {"singan": "SinGAN-Seg samples (the paper)",
+                 "guided": "SinGAN-Seg guided to other layouts",
+                 "patchnn": "patch nearest neighbours (no training)"}   # studies.config.SYNTHETIC_SOURCES
+SOURCE_HELP = ("SinGAN-Seg: each real image's model draws its own samples. Guided: the same models, each sample "
+               "asked to put the polyp where another training image of its fold has one (flipped, shifted, "
+               "rescaled), so the UNet++ sees more layouts from the same real pairs. Patch nearest neighbours: a "
+               "training-free baseline.")

@@ -14,6 +14,7 @@ from singanseg_core.errors import InputError
 from singanseg_core.services.workspace import Workspace
 from tests.dashboard.app_helpers import by_key, ok, page, png
 from ui.guide_tab import MAX_CANVAS_BYTES, canvas_mask
+from ui.labels import SOURCE_LABELS
 
 
 def generated(n: int = 2):  # noqa: ANN201 - AppTest
@@ -116,3 +117,18 @@ def test_the_drawing_from_the_browser_is_read_bounded() -> None:
         canvas_mask(rgba_png(np.zeros((1100, 1100), np.uint8)))  # more pixels than any canvas sends
     with pytest.raises(InputError, match="the drawing"):
         canvas_mask(b"<svg>not a png</svg>")
+
+
+def test_the_augmentation_study_offers_the_guided_source(demo_ws: Workspace, spawned) -> None:  # noqa: ANN001
+    import json
+
+    from singanseg_core.studies.config import SYNTHETIC_SOURCES
+
+    at = ok(page("pages/Augmentation_study.py").run())
+    radio = by_key(at, "radio", "au_source_small-data_demo_demo-ihc")
+    assert radio.value == "singan" and set(radio.options) == {SOURCE_LABELS[s] for s in SYNTHETIC_SOURCES}
+    by_key(at, "text_input", "au_r_small-data_demo_demo-ihc").set_value("1, 2")
+    radio.set_value("guided")
+    at = ok(by_key(at.run(), "button", "au_go").click().run())
+    spec = json.loads((spawned[0] / "spec.json").read_text())
+    assert spec["args"]["overrides"]["synthetic_source"] == "guided"
