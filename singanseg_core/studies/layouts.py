@@ -12,9 +12,10 @@ read, never their images.
 
 from __future__ import annotations
 
+import os
 import zlib
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -53,4 +54,27 @@ def plan_layouts(stem: str, folds: Sequence[Sequence[str]], indices: Sequence[in
     return out
 
 
-__all__ = ["LayoutPlan", "donors", "plan_layouts"]
+def layout_requests(model, stem: str, folds: Sequence[Sequence[str]], indices: Sequence[int], seed: int,  # noqa: ANN001
+                    masks: Mapping[str, str | os.PathLike], inject_scale: int | None = None) -> list[tuple]:
+    """The requests ``sampling.guided_writer.write_layout_samples`` writes for samples ``indices`` of ``model``
+    (trained on ``stem``): each the guided sample of its :func:`plan_layouts` layout (``masks``: each donor's mask
+    file), injected at ``inject_scale`` (``None`` = ``model.guided.default_inject_scale``), seeded by
+    ``(seed, index)``. A layout moved out of the image asks for the donor's own layout instead."""
+    from ..model.guided import default_inject_scale, guided_sample, read_guide_mask
+    from ..model.layout import apply_transform
+    from ..sampling.guided_writer import GuideRecord
+
+    k = inject_scale or default_inject_scale(model.num_scales)
+    out = []
+    for plan in plan_layouts(stem, folds, indices, seed):
+        donor = read_guide_mask(masks[plan.donor])
+        moved = apply_transform(donor, plan.transform)
+        if not (moved > 0.5).any():
+            moved = donor
+        make: Callable = (lambda m=moved, s=(int(seed) * 1_000_003 + plan.index) % 2**31:
+                          guided_sample(model, m, k, n=1, seed=s))
+        out.append((plan.index, GuideRecord(plan.describe(), guide_image="derived:paste"), make))
+    return out
+
+
+__all__ = ["LayoutPlan", "donors", "layout_requests", "plan_layouts"]

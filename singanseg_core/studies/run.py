@@ -180,24 +180,14 @@ class _Study:
     def ensure_guided_samples(self, model, stem: str, folder: Path, have: pd.DataFrame, n: int) -> Path:  # noqa: ANN001
         """``samples/<stem>/`` of guided samples of ``stem``'s model, each asked for a layout of
         :func:`.layouts.plan_layouts` (another image of the fold, moved): at least ``n``."""
-        from ..model.guided import default_inject_scale, guided_sample, read_guide_mask
-        from ..model.layout import apply_transform
-        from ..sampling.guided_writer import GuideRecord, write_layout_samples
-        from .layouts import plan_layouts
+        from ..sampling.guided_writer import write_layout_samples
+        from .layouts import layout_requests
 
         done_idx = set(int(i) for i in have["index"]) if len(have) else set()
         todo = [i for i in range(n) if i not in done_idx]
-        k = self.config.inject_scale or default_inject_scale(model.num_scales)
         self.emit("samples", f"{self.run_label()}: generating {len(todo)} guided samples of {stem}", stem=stem)
-        requests = []
-        for plan in plan_layouts(stem, self.folds, todo, self.config.sample_seed):
-            donor = read_guide_mask(self.pairs[plan.donor].mask)
-            moved = apply_transform(donor, plan.transform)
-            if not (moved > 0.5).any():  # moved out of the image: ask for the donor's own layout instead
-                moved = donor
-            seed = (self.config.sample_seed * 1_000_003 + plan.index) % 2**31
-            requests.append((plan.index, GuideRecord(plan.describe(), guide_image="derived:paste"),
-                             lambda m=moved, s=seed: guided_sample(model, m, k, n=1, seed=s)))
+        requests = layout_requests(model, stem, self.folds, todo, self.config.sample_seed,
+                                   {s: p.mask for s, p in self.pairs.items()}, self.config.inject_scale)
         write_layout_samples(model, folder, requests)
         return folder
 
