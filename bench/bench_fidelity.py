@@ -15,7 +15,8 @@ The CPU-scale version of the paper's small-data study (Table 2, R = 5):
 Sources (each a named *variant*): ``ours`` (this engine, ``TrainConfig`` paper defaults at the budget),
 ``original`` (the authors' code, PyPI ``singan-seg-polyp==1.0.7``, same budget, same RGBA input, same seeds),
 ``patchnn`` (``baselines.PatchNN``, nothing to train: its time is generation only; not in the default run, see
-``DEFAULT_SOURCES``), and any number of
+``DEFAULT_SOURCES``), ``guided`` (ours, each sample guided to the layout of another training pair's mask, flipped /
+shifted / rescaled: ``studies.layouts``, as the studies' ``guided`` source; not in the default run), and any number of
 ``--variant NAME:key=value[,key=value...]`` (our engine with those ``TrainConfig`` settings changed; e.g.
 ``--variant fast:precision=bf16`` once such options exist). ``--set key=value`` changes every engine variant.
 
@@ -43,6 +44,7 @@ Usage::
     python -m bench.bench_fidelity                       # defaults: ours vs original, 64 px, 150 it/scale,
                                                          # 300 UNet++ steps, 3 seeds: ~30-35 min on 2 idle cores
     python -m bench.bench_fidelity --sources ours original patchnn   # + the training-free baseline (~+9 min)
+    python -m bench.bench_fidelity --sources ours guided # guided layouts against ours' own samples
     python -m bench.bench_fidelity --quick               # smoke run (tiny sizes, 1 seed), ~2 min
     python -m bench.bench_fidelity --minutes 2           # each source trains for ~2 min per model
     python -m bench.bench_fidelity --variant bf16:precision=bf16    # + an option of ours, judged against ours
@@ -78,7 +80,8 @@ from bench._original import ensure_original
 from testkit.shared_data import POLYPS_STUDY as DATA, REPO_ROOT as ROOT
 
 OUT = ROOT / "bench" / "out" / "fidelity"
-BUILTIN_SOURCES = ("ours", "original", "patchnn")
+BUILTIN_SOURCES = ("ours", "original", "patchnn", "guided")
+ENGINE_KINDS = ("ours", "guided")   # sources trained by our engine (TrainConfig overrides, --minutes calibration)
 # The default run compares the two SinGAN-Seg engines, which keeps it near 30 min on 2 cores; patch-NN (3 s to make
 # its samples, but 6 more UNet++ runs, ~9 min) joins with --sources ours original patchnn; --quick runs all three.
 DEFAULT_SOURCES = ("ours", "original")
@@ -96,8 +99,8 @@ SAMPLING_KEY = "redraw_empty"
 
 @dataclass(frozen=True)
 class Variant:
-    """A source of synthetic data: ``kind`` "ours" / "original" / "patchnn", plus ``TrainConfig`` overrides
-    (``(key, value)`` pairs, only for "ours")."""
+    """A source of synthetic data: ``kind`` "ours" / "original" / "patchnn" / "guided", plus ``TrainConfig``
+    overrides (``(key, value)`` pairs, only for the :data:`ENGINE_KINDS`)."""
 
     name: str
     kind: str
@@ -186,9 +189,9 @@ def parse_variant(spec: str, common: dict[str, Any] | None = None) -> Variant:
     if not sep:
         if name not in BUILTIN_SOURCES:
             raise ValueError(f"unknown source {name!r}: use {', '.join(BUILTIN_SOURCES)} or NAME:key=value,...")
-        if name != "ours":
+        if name not in ENGINE_KINDS:
             return Variant(name, name)
-        return Variant(name, "ours", tuple(sorted((common or {}).items())))
+        return Variant(name, name, tuple(sorted((common or {}).items())))
     if name in BUILTIN_SOURCES:
         raise ValueError(f"variant {spec!r}: {name!r} is a built-in source; give the variant a name of its own")
     own = parse_overrides([s for s in rest.split(",") if s.strip()])
@@ -340,6 +343,28 @@ def worker_ours(task: dict) -> dict:
                         "sizes": model.config.sizes, "pcts": _sample_rows(tmp / "samples")}, tmp / "done.json")
 
 
+def worker_guided(task: dict) -> dict:
+    """Our engine's model of one training pair, its samples guided to the other training pairs' layouts."""
+    from singanseg_core.files.atomic import atomic_directory
+    from singanseg_core.sampling.guided_writer import write_layout_samples
+    from singanseg_core.studies.layouts import layout_requests
+    from singanseg_core.training import train
+    from singanseg_core.training.config import TrainConfig
+
+    cfg = TrainConfig.from_dict(task["config"]).validated()
+    with atomic_directory(Path(task["dir"]), overwrite=True) as tmp:
+        t0 = time.perf_counter()
+        model = train(task["rgba"], None, tmp / "model", cfg, device=task["device"], name="m")
+        t_train = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        requests = layout_requests(model, task["stem"], [task["train"]], range(task["k"]), task["sample_seed"],
+                                   task["masks"])
+        write_layout_samples(model, tmp / "samples", requests)
+        t_sample = time.perf_counter() - t0
+        return _finish({"train_s": t_train, "sample_s": t_sample, "scales": model.num_scales, "niter": cfg.niter,
+                        "sizes": model.config.sizes, "pcts": _sample_rows(tmp / "samples")}, tmp / "done.json")
+
+
 def import_original():
     """``singan_seg_polyp``'s training, sampling and argument modules, with shims for ``matplotlib`` (only
     ``pyplot.imsave`` is called by training and sampling: it is routed to :data:`_IMSAVE`) and ``sklearn``
@@ -464,7 +489,8 @@ def worker_seg(task: dict) -> dict:
                     "history": res.history.to_dict(orient="list")}, dest)
 
 
-WORKERS = {"ours": worker_ours, "original": worker_original, "patchnn": worker_patchnn, "seg": worker_seg}
+WORKERS = {"ours": worker_ours, "original": worker_original, "patchnn": worker_patchnn, "guided": worker_guided,
+           "seg": worker_seg}
 
 
 def worker_main() -> int:
@@ -647,7 +673,7 @@ class Bench:
         stem = self.train[0]
         runs = []
         for n in CALIBRATION_ITERS:
-            if v.kind == "ours":
+            if v.kind in ENGINE_KINDS:  # the same training: calibrated as ours
                 payload = {"worker": "ours", "config": self.engine_config(v, n), "rgba": str(self.rgba(stem)),
                            "device": self.s.device, "calibrate": True}
             else:
@@ -681,6 +707,11 @@ class Bench:
                 redraw = int(v.override_dict().get(SAMPLING_KEY) or 0)
                 if redraw:
                     payload[SAMPLING_KEY] = redraw
+                key = f"s{self.s.max_size}-i{niter}"
+            elif v.kind == "guided":  # layouts: the masks of the other training pairs, moved (studies.layouts)
+                payload = {"worker": "guided", "config": self.engine_config(v, niter), "device": self.s.device,
+                           "stem": stem, "train": list(self.train),
+                           "masks": {s: str(self.pairs[s].mask) for s in self.train}, **base}
                 key = f"s{self.s.max_size}-i{niter}"
             elif v.kind == "original":
                 payload = {"worker": "original", "max_size": self.s.max_size, "niter": niter,

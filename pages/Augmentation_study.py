@@ -12,6 +12,7 @@ from singanseg_core.services.workspace import Workspace, safe_name
 from ui.controls import button, delete_control
 from ui.feedback import guarded
 from ui.jobs import JOB_REFRESH_S, job_panel, submit_job
+from ui.labels import SOURCE_HELP, SOURCE_LABELS
 from ui.layout import page_header
 from ui.state import derived_text_input
 
@@ -62,6 +63,8 @@ def configure(ws: Workspace) -> None:
     seeds_text = c4.text_input("UNet++ seeds", "0", key=f"au_seeds_{sfx}",
                                help="Every run is repeated once per seed (e.g. 0, 1, 2); the results then show the "
                                     "spread over seeds, i.e. how much of a difference is training noise.")
+    source = st.radio("Synthetic pairs from", list(SOURCE_LABELS), format_func=SOURCE_LABELS.get, horizontal=True,
+                      key=f"au_source_{sfx}", help=SOURCE_HELP)
     seg_preset = base.get("seg_extra", {})
     c1, c2, c3 = st.columns(3)
     encoder = c1.selectbox("UNet++ encoder", ENCODERS, index=0 if preset == "demo" else len(ENCODERS) - 1,
@@ -76,7 +79,7 @@ def configure(ws: Workspace) -> None:
                                  "own. Reusing a name continues that study (finished runs are skipped) when the settings "
                                  "match; a study of that name with other settings is not touched and the launch is "
                                  "refused.")
-    overrides: dict = {"variants": variants,
+    overrides: dict = {"variants": variants, "synthetic_source": source,
                        "seg_overrides": {"encoder_name": encoder, "epochs": int(epochs), "image_size": int(size)}}
     why_not, plan = None, None
     try:

@@ -13,6 +13,7 @@ from ui.controls import button
 from ui.explorers import (PREVIEW_IMAGES, histogram_panel, patch_nn_panel, quality_flag, start_scale_panel,
                           style_preview_panel)
 from ui.feedback import guarded
+from ui.guide_tab import guide_panel
 from ui.labels import REDRAW_HELP, describe_sampling, describe_start_scale, sample_set_name
 from ui.layout import page_header
 from ui.projector import tile_side, tiles_per_row
@@ -197,9 +198,12 @@ def main() -> None:
     ws = page_header("Sample", ":material/auto_awesome:",
                      "Generate new image+mask pairs. Sampling runs right here (it is fast); everything is "
                      "reproducible from the seed.")
-    tab_ck, tab_nn = st.tabs(["From a checkpoint", "Instant, no training (patch nearest neighbours)"])
+    tab_ck, tab_guide, tab_nn = st.tabs(["From a checkpoint", "Guide: put the object where you want",
+                                         "Instant, no training (patch nearest neighbours)"])
     with tab_ck:
         from_checkpoints(ws)
+    with tab_guide:
+        guarded(guide_panel)(ws, ws.list_checkpoints(finished_only=True), key="gd")
     with tab_nn:
         guarded(patch_nn_panel)(ws, key="sm_nn")
 

@@ -1,4 +1,4 @@
-"""The Sample page's wording: a sample set's default folder name, a one-line description of its settings, the
+"""The Sample page's wording: a sample set's (and a guided set's) default folder name, a one-line description of its settings, the
 redraw option's help and what a generation start scale does to a checkpoint."""
 
 from __future__ import annotations
@@ -15,6 +15,12 @@ def sample_set_name(checkpoints: Sequence[str], gen_start_scale: int, seed: int,
     """``<first checkpoint>[-etc]-s<K>-seed<S>[-redraw<N>]``: a default folder name that states the settings."""
     more = "-etc" if len(checkpoints) > 1 else ""
     return f"{checkpoints[0]}{more}-s{gen_start_scale}-seed{seed}" + (f"-redraw{redraw_empty}" if redraw_empty else "")
+
+
+def guided_set_name(checkpoint: str, guide: str, inject_scale: int, seed: int) -> str:
+    """``<checkpoint>-guided-<guide>-k<K>-seed<S>``: a guided set's default folder name (``K`` 1-based, as the
+    Guide tab's inject-scale slider)."""
+    return f"{checkpoint}-guided-{guide}-k{inject_scale + 1}-seed{seed}"
 
 
 def describe_sampling(gen_start_scale: int, seed: int, redraw_empty: int = 0) -> str:
@@ -35,3 +41,12 @@ def describe_start_scale(name: str, sizes: list[tuple[int, int]], k: int) -> str
     else:
         what = f"scales 1–{k} follow the real image, scales {k + 1}–{n} are generated"
     return f"**{name}** ({n} scales; {listing} px): {what}."
+
+
+SOURCE_LABELS = {"singan": "SinGAN-Seg samples (the paper)",
+                 "guided": "SinGAN-Seg guided to other layouts",
+                 "patchnn": "patch nearest neighbours (no training)"}   # studies.config.SYNTHETIC_SOURCES
+SOURCE_HELP = ("SinGAN-Seg: each real image's model draws its own samples. Guided: the same models, each sample "
+               "asked to put the polyp where another training image of its fold has one (flipped, shifted, "
+               "rescaled), so the UNet++ sees more layouts from the same real pairs. Patch nearest neighbours: a "
+               "training-free baseline.")

@@ -208,7 +208,9 @@ def test_the_default_run_compares_the_two_engines_and_quick_runs_every_source():
         return [v.name for v in settings_from_args(build_parser().parse_args(list(argv))).variants]
 
     assert names() == ["ours", "original"]
-    assert names("--quick") == ["ours", "original", "patchnn"]
+    assert names("--quick") == ["ours", "original", "patchnn", "guided"]
+    guided = settings_from_args(build_parser().parse_args(["--sources", "guided", "--set", "niter=7"])).variants[0]
+    assert guided.kind == "guided" and guided.override_dict() == {"niter": 7}  # trained by our engine
     assert names("--sources", "ours", "original", "patchnn", "--variant", "bf16:precision=bf16") == [
         "ours", "original", "patchnn", "bf16"]
 

@@ -38,6 +38,10 @@ TRACE_CAPTIONS: dict[str, str] = {
              "which is why the synthetic mask fits the synthetic image."),
     "raw_mask": ("The final mask channel before thresholding, from black (0) to white (1); pixels above the "
                  "threshold become the polyp, and the true-pixel % is the share of such pixels."),
+    "guide": ("A guided sample: the guide (an image with the requested mask) is shrunk to the scale just coarser "
+              "than the entry scale and stands in for everything the coarser scales would have drawn; from the "
+              "entry scale on each finer scale adds the texture and detail it learnt, so the layout is the "
+              "guide's and the look is the model's."),
     "stored_noise": ("Scales marked 'stored noise' reuse the fixed noise learned for reconstructing the training "
                      "image instead of fresh noise, so they copy its layout."),
 }
@@ -103,6 +107,19 @@ def scale_row_label(s: ScaleTrace, num_scales: int) -> list[str]:
             "stored noise" if s.used_stored_noise else "fresh noise"]
 
 
+def guide_row(trace: PyramidTrace, tile: int) -> tuple[list[str], list[Image.Image]]:
+    """The row above a guided trace's scales: the injected guide image with its mask outlined, and the mask, in the
+    output columns (the guide stands in for the output of the scale below the entry scale)."""
+    g = trace.guide
+    h, w = g.shape[:2]
+    mask = signed_to_uint8(g[..., 3]) if g.shape[-1] >= 4 else None
+    image = signed_to_uint8(g[..., :3])
+    blank = Image.new("RGB", (tile, tile), BACKGROUND)
+    mask_tile = _tile(mask, tile) if mask is not None else blank
+    tiles = [blank, blank, blank, outlined(image, mask, tile), mask_tile]  # in the output columns: it IS one
+    return ["guide", f"{w}x{h} px", "stands in for", scale_label(trace.inject_scale - 1, trace.num_scales)], tiles
+
+
 def scale_row_images(s: ScaleTrace, tile: int = 128) -> list[Image.Image]:
     """The five tiles of a scale's row, in :data:`TRACE_COLUMNS` order."""
     mask = s.output[..., 3] if s.output.shape[-1] >= 4 else np.zeros(s.output.shape[:2], np.float32) - 1
@@ -158,21 +175,30 @@ def trace_figure(trace: PyramidTrace, tile: int = 128, threshold: float = MASK_T
 
     Returns an RGB ``PIL.Image`` about ``(tile + gap) x 5 + label`` px wide.
     """
-    n = len(trace.scales)
-    rows = [(scale_row_label(s, n), scale_row_images(s, tile)) for s in trace.scales]
+    n = trace.num_scales
+    rows = [(scale_row_label(s, n) + (["guide enters here"] if s.scale == trace.inject_scale else []),
+             scale_row_images(s, tile)) for s in trace.scales]
+    if trace.inject_scale is not None and trace.guide is not None:
+        rows.insert(0, guide_row(trace, tile))
     mask, pct = trace.mask_at(threshold)
     raw = trace.raw_mask if trace.raw_mask is not None else np.zeros(trace.image.shape[:2], np.float32)
     rows.append((["final: image,", "raw mask channel,", f"mask at {threshold:g},", "outline;",
                   f"{pct:.1f} % true"],
                  [_tile(trace.image, tile), _tile((np.clip(raw, 0, 1) * 255).astype(np.uint8), tile),
                   _tile(mask, tile), outlined(trace.image, mask, tile)]))
-    title = [f"How {name or 'the model'} builds one sample (seed {trace.seed}, fresh noise from "
-             f"{scale_label(trace.gen_start_scale, n) if trace.gen_start_scale < n else 'no scale'})"]
+    if trace.inject_scale is not None:
+        title = [f"How {name or 'the model'} builds one guided sample (seed {trace.seed}, the guide enters at "
+                 f"{scale_label(trace.inject_scale, n)})"]
+    else:
+        title = [f"How {name or 'the model'} builds one sample (seed {trace.seed}, fresh noise from "
+                 f"{scale_label(trace.gen_start_scale, n) if trace.gen_start_scale < n else 'no scale'})"]
     headers = [h for _, h in TRACE_COLUMNS]
     footer = []
     if captions:
         footer = [f"{label}: {TRACE_CAPTIONS[key]}" for key, label in
                   [("scale", "rows"), *TRACE_COLUMNS, ("raw_mask", "final row")]]
+        if trace.inject_scale is not None:
+            footer.insert(0, f"guide: {TRACE_CAPTIONS['guide']}")
         if any(s.used_stored_noise for s in trace.scales):
             footer.append(f"stored noise: {TRACE_CAPTIONS['stored_noise']}")
     label_w = int(font_size * 9)
@@ -208,5 +234,6 @@ def start_scale_figure(grid: Sequence[Samples], tile: int = 96, real: np.ndarray
     return _grid(rows, [], title, footer, tile, int(font_size * 8.5), font_size)
 
 
-__all__ = ["START_SCALE_CAPTION", "TRACE_CAPTIONS", "TRACE_COLUMNS", "noise_to_uint8", "scale_row_images",
+__all__ = ["START_SCALE_CAPTION", "TRACE_CAPTIONS", "TRACE_COLUMNS", "guide_row", "noise_to_uint8",
+           "scale_row_images",
            "scale_row_label", "signed_to_uint8", "start_scale_figure", "start_scale_row_label", "trace_figure"]

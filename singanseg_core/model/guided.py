@@ -25,11 +25,17 @@ from ..errors import InputError
 from ..files.images import open_bounded, rgb_array, to_uint8_levels
 from .samples import Samples
 from .singanseg import SinGANSeg
+from .trace import PyramidTrace, trace_pyramid
 
 DERIVE_METHODS = ("paste", "repaint")   # how an RGB guide is made when none is given
 MAX_GUIDE_PIXELS = 4096 * 4096          # a guide file is shrunk to the model's size: larger ones are refused
 MAX_GUIDED_SAMPLES = 1000               # per call: guided sets are held in memory before they are written
 HALF = 0.5                              # a requested (soft) mask's foreground: values above half
+# The default inject scale, as a fraction of the pyramid's depth: bench/bench_guided.py on real polyps at 64 px
+# (7 scales) measured inject scale 3 (0.43 of the way down) at IoU ~0.80 with the requested mask and a patch
+# distance to the real image close to the model's own samples; coarser scales follow the mask less, finer ones
+# copy the (blurrier) guide more. 0.4 of the depth lands on scale 3 of 7.
+DEFAULT_INJECT_FRACTION = 0.4
 
 
 @dataclass
@@ -102,6 +108,12 @@ def check_inject_scale(model: SinGANSeg, inject_scale: int) -> int:
         raise InputError(f"inject scale must be an integer in 1..{top} for {model.name} ({model.num_scales} "
                          f"scales), got {inject_scale!r}")
     return int(inject_scale)
+
+
+def default_inject_scale(num_scales: int) -> int:
+    """The inject scale a person starts from: :data:`DEFAULT_INJECT_FRACTION` of ``num_scales`` (rounded), kept
+    in ``1 .. num_scales - 1`` (1 for a model of fewer than 3 scales)."""
+    return int(min(max(round(DEFAULT_INJECT_FRACTION * num_scales), 1), max(num_scales - 1, 1)))
 
 
 # ----------------------------------------------------------------------------------------------- pixel helpers
@@ -239,6 +251,26 @@ def guide_tensor(model: SinGANSeg, rgb: np.ndarray, mask: np.ndarray, inject_sca
     return (small.clamp(0.0, 1.0) * 2.0 - 1.0).to(model.device)
 
 
+def build_guide(model: SinGANSeg, mask: np.ndarray, inject_scale: int, guide_image: np.ndarray | None = None,
+                derive: str = "paste", what: str = "guide mask", allow_empty: bool = False
+                ) -> tuple[int, np.ndarray, np.ndarray, torch.Tensor]:
+    """Everything a guided call injects: ``(k, target, rgb, guide)`` with ``k`` the checked inject scale,
+    ``target`` the requested mask (:func:`prepare_mask`), ``rgb`` the RGB guide ``(H, W, 3)`` float32 in [0, 1]
+    (``guide_image`` resized, or derived by ``derive``) and ``guide`` the pair at scale ``k - 1``
+    (:func:`guide_tensor`). Raises ``InputError`` as :func:`guided_sample`."""
+    k = check_inject_scale(model, inject_scale)
+    target = prepare_mask(model, mask, what, allow_empty)
+    h, w = target.shape
+    if guide_image is None:
+        rgb = derive_guide_image(model, target, derive)
+    else:
+        arr = np.asarray(guide_image)
+        if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
+            raise InputError(f"guide image: expected (h, w, 3) uint8 RGB, got {arr.dtype} of shape {arr.shape}")
+        rgb = resize(arr.astype(np.float32) / 255.0, (h, w)).clip(0.0, 1.0)
+    return k, target, rgb, guide_tensor(model, rgb, target, k)
+
+
 def guided_sample(model: SinGANSeg, mask: np.ndarray, inject_scale: int, guide_image: np.ndarray | None = None,
                   n: int = 1, seed: int | None = None, batch_size: int | None = None, derive: str = "paste",
                   what: str = "guide mask", allow_empty: bool = False) -> GuidedSamples:
@@ -257,19 +289,11 @@ def guided_sample(model: SinGANSeg, mask: np.ndarray, inject_scale: int, guide_i
     Raises:
         InputError: a bad mask or guide, an inject scale out of range, ``n`` outside 0..MAX_GUIDED_SAMPLES.
     """
-    k = check_inject_scale(model, inject_scale)
+    check_inject_scale(model, inject_scale)
     if isinstance(n, bool) or not 0 <= n <= MAX_GUIDED_SAMPLES:
         raise InputError(f"n must be in 0..{MAX_GUIDED_SAMPLES} for guided samples, got {n!r}")
-    target = prepare_mask(model, mask, what, allow_empty)
+    k, target, rgb, guide = build_guide(model, mask, inject_scale, guide_image, derive, what, allow_empty)
     h, w = target.shape
-    if guide_image is None:
-        rgb = derive_guide_image(model, target, derive)
-    else:
-        arr = np.asarray(guide_image)
-        if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
-            raise InputError(f"guide image: expected (h, w, 3) uint8 RGB, got {arr.dtype} of shape {arr.shape}")
-        rgb = resize(arr.astype(np.float32) / 255.0, (h, w)).clip(0.0, 1.0)
-    guide = guide_tensor(model, rgb, target, k)
     seed = int(torch.randint(0, 2**31 - 1, (1,)).item()) if seed is None else int(seed)
     gen = torch.Generator().manual_seed(seed)
     batch_size = batch_size or model.default_batch_size()
@@ -288,3 +312,12 @@ def guided_sample(model: SinGANSeg, mask: np.ndarray, inject_scale: int, guide_i
     guide_u8 = (rgb * 255.0).clip(0, 255).astype(np.uint8)
     return GuidedSamples(np.concatenate(images), np.concatenate(masks), None, k, seed,
                          requested_mask=requested, guide_image=guide_u8)
+
+
+def guided_trace(model: SinGANSeg, mask: np.ndarray, inject_scale: int, seed: int = 0,
+                 guide_image: np.ndarray | None = None, derive: str = "paste") -> PyramidTrace:
+    """The teaching trace (:func:`.trace.trace_pyramid`) of sample 0 of
+    ``guided_sample(model, mask, inject_scale, guide_image, seed=seed, derive=derive)``: the scales from the
+    inject scale on, with the guide that entered there (same final image and mask as that sample)."""
+    k, _, _, guide = build_guide(model, mask, inject_scale, guide_image, derive)
+    return trace_pyramid(model, seed, k, injected=(k, guide))

@@ -2,7 +2,9 @@
 
 :func:`trace_pyramid` runs the very loop of :meth:`SinGANSeg.generate` (``SinGANSeg._run_scales``) for one
 sample with the noise :meth:`SinGANSeg.sample` draws for the same seed, and keeps each scale's intermediates,
-so its final image and mask are exactly ``sample(1, gen_start_scale, seed=seed)``'s.
+so its final image and mask are exactly ``sample(1, gen_start_scale, seed=seed)``'s. With ``injected`` it traces
+a guided sample instead (``model.guided``: the guide stands in for the output of the scale below the inject scale,
+and only the scales from there on run), equal to ``guided_sample(..., n=1, seed=seed)``'s.
 """
 
 from __future__ import annotations
@@ -59,6 +61,10 @@ class PyramidTrace:
         raw_mask: ``(H, W)`` float32 in [0, 1], the final mask channel before thresholding (``None`` for a
             3-channel model).
         image: ``(H, W, 3)`` uint8, the final image (as ``Samples.images[0]``).
+        inject_scale: for a guided sample, the 0-based scale where the guide entered (``scales`` then start
+            there); ``None`` for a plain sample.
+        guide: ``(h, w, C)`` float32 in [-1, 1], the injected guide pair at the size of the scale below
+            ``inject_scale`` (``None`` for a plain sample).
     """
 
     seed: int
@@ -66,6 +72,13 @@ class PyramidTrace:
     scales: list[ScaleTrace]
     raw_mask: np.ndarray | None
     image: np.ndarray
+    inject_scale: int | None = None
+    guide: np.ndarray | None = None
+
+    @property
+    def num_scales(self) -> int:
+        """The model's number of scales (the finest traced scale is always its last)."""
+        return self.scales[-1].scale + 1 if self.scales else 0
 
     def mask_at(self, threshold: float = MASK_THRESHOLD) -> tuple[np.ndarray, float]:
         """The mask at ``threshold`` (pixels whose raw mask value is above it): ``(H, W)`` uint8 0/255 and its
@@ -83,14 +96,19 @@ def _hwc(x: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def trace_pyramid(model: "SinGANSeg", seed: int = 0, gen_start_scale: int = 0) -> PyramidTrace:
-    """Run ``model`` for one sample of ``seed`` from ``gen_start_scale`` and keep every scale's intermediates."""
-    k, _ = model.clamp_start_scale(gen_start_scale)
+def trace_pyramid(model: "SinGANSeg", seed: int = 0, gen_start_scale: int = 0,
+                  injected: tuple[int, torch.Tensor] | None = None) -> PyramidTrace:
+    """Run ``model`` for one sample of ``seed`` from ``gen_start_scale`` and keep every scale's intermediates.
+
+    ``injected = (k, guide)``: a guided sample, ``guide`` ``(1, nc_im, h, w)`` in [-1, 1] at the size of scale
+    ``k - 1`` (``model.guided.build_guide``); scales ``k ..`` are traced, with fresh noise from ``k`` on whatever
+    ``gen_start_scale`` says (as ``guided_sample`` runs them)."""
+    k, _ = model.clamp_start_scale(injected[0] if injected is not None else gen_start_scale)
     cfg, pad = model.config, model.config.pad
     noise = model.draw_noise(1, torch.Generator().manual_seed(int(seed)))
     scales: list[ScaleTrace] = []
     out = None
-    for n, z, prev_p, out in model._run_scales(noise, k, 1.0, 1.0, 1):
+    for n, z, prev_p, out in model._run_scales(noise, k, 1.0, 1.0, 1, injected=injected):
         h, w = cfg.sizes[n]
         scales.append(ScaleTrace(
             scale=n, size=(h, w), real=tensor_to_uint8(model.reals[n])[0],
@@ -100,7 +118,8 @@ def trace_pyramid(model: "SinGANSeg", seed: int = 0, gen_start_scale: int = 0) -
     final = out.contiguous()
     image = tensor_to_uint8(final[:, :3])[0]
     raw = ((final[0, 3] + 1.0) / 2.0).clamp(0.0, 1.0).float().cpu().numpy() if cfg.nc_im >= 4 else None
-    return PyramidTrace(int(seed), k, scales, raw, image)
+    guide = None if injected is None else _hwc(injected[1][:1].to(torch.float32))
+    return PyramidTrace(int(seed), k, scales, raw, image, None if injected is None else k, guide)
 
 
 __all__ = ["MASK_THRESHOLD", "PyramidTrace", "ScaleTrace", "trace_pyramid"]

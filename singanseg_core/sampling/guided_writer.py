@@ -16,7 +16,7 @@ import pandas as pd
 from ..files.atomic import atomic_directory, save_png
 from ..model.guided import GuidedSamples
 from ..model.singanseg import SinGANSeg
-from .manifest import GUIDE_COLUMNS, MANIFEST_COLUMNS, sample_stem, write_manifest
+from .manifest import GUIDE_COLUMNS, MANIFEST_COLUMNS, read_manifest, sample_stem, write_manifest
 from .writer import check_new_set
 
 
@@ -43,6 +43,47 @@ def file_sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def write_sample(folder: Path, model: SinGANSeg, got: GuidedSamples, i: int, index: int, record: GuideRecord,
+                 requested: str, mask_sha: str) -> dict:
+    """Write sample ``i`` of ``got`` as sample ``index`` of ``model`` into ``folder``; returns its manifest row."""
+    k = got.gen_start_scale
+    stem = sample_stem(model.name, k, index)
+    save_png(folder / f"{stem}_img.png", got.images[i])
+    save_png(folder / f"{stem}_mask.png", got.masks[i])
+    return {"checkpoint": model.name, "checkpoint_path": str(model.path) if model.path else "", "seed": got.seed,
+            "gen_start_scale": k, "index": index, "image": f"{stem}_img.png", "mask": f"{stem}_mask.png",
+            "true_pixel_pct": round(float(got.true_pixel_pct[i]), 4), "scale_h": 1.0, "scale_v": 1.0,
+            "guide": record.guide, "guide_mask_sha256": mask_sha, "guide_image": record.guide_image,
+            "guide_image_sha256": record.guide_image_sha256, "inject_scale": k, "requested_mask": requested,
+            "guide_iou": round(float(got.iou[i]), 4)}
+
+
+def write_layout_samples(model: SinGANSeg, out_dir: str | os.PathLike,
+                         requests: Sequence[tuple[int, GuideRecord, Callable[[], GuidedSamples]]]) -> pd.DataFrame:
+    """Guided samples of one model, each asked for its own layout (a study's ``guided`` source), merged into
+    ``out_dir``'s ``manifest.csv`` like ``writer.write_samples`` (not all-or-nothing; rerun to extend).
+
+    Args:
+        requests: ``(index, record, make)``: ``make()`` returns one guided sample, written as sample ``index``
+            with its requested mask ``<id>_s<K>_<index>_requested.png``.
+    Returns:
+        The rows written.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for index, record, make in requests:
+        got = make()
+        requested = f"{sample_stem(model.name, got.gen_start_scale, index)}_requested.png"
+        save_png(out / requested, got.requested_mask)
+        rows.append(write_sample(out, model, got, 0, index, record, requested, file_sha256(out / requested)))
+    new = pd.DataFrame(rows, columns=MANIFEST_COLUMNS + GUIDE_COLUMNS)
+    old = read_manifest(out)
+    merged = pd.concat([old[~old["image"].isin(new["image"])], new], ignore_index=True) if len(old) else new
+    write_manifest(out, merged)
+    return new
+
+
 def write_guided_set(models: Sequence[SinGANSeg], out_dir: str | os.PathLike,
                      make: Callable[[SinGANSeg], GuidedSamples], record: GuideRecord,
                      overwrite: bool = False) -> pd.DataFrame:
@@ -64,16 +105,7 @@ def write_guided_set(models: Sequence[SinGANSeg], out_dir: str | os.PathLike,
             save_png(tmp / requested, got.requested_mask)
             save_png(tmp / f"{model.name}_s{k}_guide.png", got.guide_image)
             mask_sha = record.guide_mask_sha256 or file_sha256(tmp / requested)
-            for i, (pct, iou) in enumerate(zip(got.true_pixel_pct, got.iou)):
-                stem = sample_stem(model.name, k, i)
-                save_png(tmp / f"{stem}_img.png", got.images[i])
-                save_png(tmp / f"{stem}_mask.png", got.masks[i])
-                rows.append({"checkpoint": model.name, "checkpoint_path": str(model.path) if model.path else "",
-                             "seed": got.seed, "gen_start_scale": k, "index": i, "image": f"{stem}_img.png",
-                             "mask": f"{stem}_mask.png", "true_pixel_pct": round(float(pct), 4), "scale_h": 1.0,
-                             "scale_v": 1.0, "guide": record.guide, "guide_mask_sha256": mask_sha,
-                             "guide_image": record.guide_image, "guide_image_sha256": record.guide_image_sha256,
-                             "inject_scale": k, "requested_mask": requested, "guide_iou": round(float(iou), 4)})
+            rows += [write_sample(tmp, model, got, i, i, record, requested, mask_sha) for i in range(len(got))]
         frame = pd.DataFrame(rows, columns=MANIFEST_COLUMNS + GUIDE_COLUMNS)
         write_manifest(tmp, frame)
     return frame

@@ -12,7 +12,7 @@ from ..ranges import format_range, range_problem
 from ..segmentation import SegConfig
 
 KINDS = ("small-data", "real-vs-synthetic")
-SYNTHETIC_SOURCES = ("singan", "patchnn")   # where synthetic pairs come from (StudyConfig.synthetic_source)
+SYNTHETIC_SOURCES = ("singan", "patchnn", "guided")   # where synthetic pairs come from (synthetic_source)
 STUDY_FILE = "study.json"
 RESULT_FILE = "result.json"
 # Fields that may change between reruns of one study folder (they only add or remove runs, or are
@@ -35,7 +35,9 @@ class StudyConfig:
     over seeds shows how much of a difference is training noise.
     ``synthetic_source``: ``"singan"`` (a SinGAN-Seg model per real image, the paper) or ``"patchnn"`` (the
     training-free patch nearest-neighbour baseline, ``baselines.PatchNN``, at the SinGAN config's ``min_size`` /
-    ``max_size`` / ``scale_factor``; ``gen_start_scale`` and ``checkpoints_dir`` do not apply to it).
+    ``max_size`` / ``scale_factor``; ``gen_start_scale`` and ``checkpoints_dir`` do not apply to it) or
+    ``"guided"`` (the same SinGAN-Seg models, each sample guided by another layout: ``studies.layouts``; injected
+    at ``inject_scale``, ``None`` = ``model.guided.default_inject_scale``; ``gen_start_scale`` does not apply).
     """
 
     kind: str
@@ -55,6 +57,7 @@ class StudyConfig:
     # synthetic data
     variants: list[str] = field(default_factory=lambda: ["raw"])
     synthetic_source: str = "singan"
+    inject_scale: int | None = None
     gen_start_scale: int = 0
     sample_seed: int = 0
     singan_preset: str = "paper"

@@ -150,6 +150,8 @@ class _Study:
         if self.config.synthetic_source == "patchnn":
             return self.ensure_baseline_samples(stem, folder, have, n)
         model = self.ensure_model(stem)
+        if self.config.synthetic_source == "guided":
+            return self.ensure_guided_samples(model, stem, folder, have, n)
         self.emit("samples", f"{self.run_label()}: generating {n} samples of {stem}", stem=stem)
         done_idx = set(int(i) for i in have["index"]) if len(have) else set()
         start = min(i for i in range(n) if i not in done_idx)
@@ -173,6 +175,20 @@ class _Study:
         start = min(i for i in range(n) if i not in done_idx)
         write_baseline_samples(gen, folder, n - start, seed=self.config.sample_seed, name=model_name_from(stem),
                                start_index=start, source_path=str(pair.image))
+        return folder
+
+    def ensure_guided_samples(self, model, stem: str, folder: Path, have: pd.DataFrame, n: int) -> Path:  # noqa: ANN001
+        """``samples/<stem>/`` of guided samples of ``stem``'s model, each asked for a layout of
+        :func:`.layouts.plan_layouts` (another image of the fold, moved): at least ``n``."""
+        from ..sampling.guided_writer import write_layout_samples
+        from .layouts import layout_requests
+
+        done_idx = set(int(i) for i in have["index"]) if len(have) else set()
+        todo = [i for i in range(n) if i not in done_idx]
+        self.emit("samples", f"{self.run_label()}: generating {len(todo)} guided samples of {stem}", stem=stem)
+        requests = layout_requests(model, stem, self.folds, todo, self.config.sample_seed,
+                                   {s: p.mask for s, p in self.pairs.items()}, self.config.inject_scale)
+        write_layout_samples(model, folder, requests)
         return folder
 
     def ensure_variant(self, stem: str, n: int, variant: str) -> Path:

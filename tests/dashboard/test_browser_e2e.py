@@ -3,7 +3,8 @@
 Opens every page of a demo workspace, waits until Streamlit has finished rendering, runs a sampling action and
 checks the rendered images at a projector's 1024 px width, with and without projector mode (tile sizes, caption
 size, the mode kept across pages); deletes a sample set through its confirmation; and watches study results
-appear run by run without a reload. Screenshots go to ``tests/artifacts/``.
+appear run by run without a reload; on the Sample page's Guide tab, draws on the canvas and generates from a real
+mask, and sees the agreement. Screenshots go to ``tests/artifacts/``.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def test_every_page_and_sampling_in_chromium(server: str, demo_ws) -> None:  # n
             n.fill("4")
             n.press("Enter")
             wait_rendered(page, "Generation start scale")
-            page.get_by_role("button", name="Generate").click()
+            page.get_by_role("button", name="Generate", exact=True).click()
             wait_rendered(page, "4 samples in")
             page.wait_for_function(  # the images really loaded (decoded with a size), not just placeholders
                 "() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
@@ -193,6 +194,58 @@ def test_every_page_and_sampling_in_chromium(server: str, demo_ws) -> None:  # n
             add_run(study, "R001-real", 0.41)
             page.get_by_text("1 run(s) finished", exact=False).first.wait_for(state="visible", timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "study_running.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_guide_tab_in_chromium(server: str) -> None:
+    """Guide tab: the drawing canvas renders over the training image and a stroke enables Generate; then a real mask
+    of the demo dataset → generate → the agreement (mean IoU and one per sample) is shown."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2400})
+            page.goto(f"{server}/Sample", wait_until="domcontentloaded")
+            wait_rendered(page, "Generation start scale")
+            page.get_by_role("tab", name="Guide", exact=False).click()
+            wait_rendered(page, "Where the object should go")
+
+            # draw: the canvas is there; a stroke across it turns into a mask and Generate is enabled
+            page.get_by_text("Draw it", exact=True).click()
+            wait_rendered(page, "Paint the object")
+            go = page.get_by_role("button", name="Generate guided samples")
+            assert go.is_disabled()
+            canvas = page.locator("canvas").last
+            canvas.wait_for(state="visible", timeout=60_000)
+            box = canvas.bounding_box()
+            assert box and box["width"] >= 100, box
+            x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.4
+            page.mouse.move(x, y)
+            page.mouse.down()
+            for i in range(1, 11):
+                page.mouse.move(x + i * box["width"] * 0.03, y + i * box["height"] * 0.02)
+            page.mouse.up()
+            page.wait_for_function(  # the drawing reached the server: Generate is enabled
+                "() => [...document.querySelectorAll('button')].some(b => b.innerText.includes('Generate guided')"
+                " && !b.disabled)", timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "guide_drawn.png"), full_page=True)
+
+            # a real mask of the demo dataset → generate → agreement
+            page.get_by_text("A real mask from a dataset", exact=True).click()
+            wait_rendered(page, "Flip left-right")
+            page.get_by_role("button", name="Generate guided samples").click()
+            wait_rendered(page, "Agreement with the requested mask")
+            page.get_by_text("#3: IoU", exact=False).first.wait_for(state="visible", timeout=60_000)
+            assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+            assert page.locator('[data-testid="stException"]').count() == 0
+            mean = page.locator('[data-testid="stMetricValue"]').first.inner_text()
+            assert 0.0 <= float(mean) <= 1.0, mean
+            page.screenshot(path=str(ARTIFACTS / "guide_generated.png"), full_page=True)
         finally:
             browser.close()
 
