@@ -60,14 +60,16 @@ def _tag(session_id: str | None) -> str:
     return hashlib.sha256(str(session_id).encode("utf-8")).hexdigest()[:8]
 
 
-def upload_refusal(session_id: str, policy: AccessPolicy, counts: UploadCounts = RECEIVED,
+def upload_refusal(session_id: str, policy: AccessPolicy, counts: UploadCounts | None = None,
                    take: bool = False) -> tuple[int, str] | None:
     """Why the server refuses one more uploaded file from ``session_id`` (HTTP status, one sentence), or ``None``.
 
     Locked in classroom mode → 403; past ``policy.max_uploads_per_session`` files for this session or
     ``policy.max_uploads_per_server`` for every session together → 429. With ``take`` the file is counted when it
-    is allowed (checking and counting under one lock, so parallel uploads cannot overshoot a cap).
+    is allowed (checking and counting under one lock, so parallel uploads cannot overshoot a cap). ``counts``:
+    :data:`RECEIVED` unless given.
     """
+    counts = RECEIVED if counts is None else counts
     allowed, why = policy.allows("upload", unlocked=is_unlocked(session_id))
     if not allowed:
         return FORBIDDEN, why
