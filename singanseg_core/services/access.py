@@ -162,17 +162,10 @@ def policy_from_env(environ: Mapping[str, str] = os.environ) -> AccessPolicy:
 
 def _count_env(environ: Mapping[str, str], name: str, default: int) -> int:
     """The file count ``environ[name]`` (``default`` when unset); one line naming the variable when it is not a
-    whole number in 0..MAX_UPLOADS_LIMIT."""
-    raw = environ.get(name)
-    if raw is None:
-        return default
-    try:
-        cap = int(raw.strip())
-    except ValueError:
-        raise InputError(f"{name}={raw!r} is not a whole number") from None
-    if not 0 <= cap <= MAX_UPLOADS_LIMIT:
-        raise InputError(f"{name}={raw!r} must be in 0..{MAX_UPLOADS_LIMIT}")
-    return cap
+    whole number in 0..MAX_UPLOADS_LIMIT (the environment-number rule of ``services.budget``)."""
+    from .budget import _env_int
+
+    return _env_int(environ, name, default, 0, MAX_UPLOADS_LIMIT)
 
 
 # ---------------------------------------------------------------------------------------------- guessing limit
