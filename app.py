@@ -12,8 +12,10 @@ import streamlit as st
 from ui.layout import warm_up
 from ui.page_list import PAGES, page_slug
 from ui.resources import workspace
+from ui.server_guard import install_server_guards
 from ui.sidebar import sidebar
 
+install_server_guards()  # once per process: uploads and cache clears are checked below the pages too
 page = st.navigation([
     st.Page(entry.path, title=entry.label, icon=entry.icon, url_path=page_slug(entry.label), default=i == 0)
     for i, entry in enumerate(PAGES)

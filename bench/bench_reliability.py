@@ -1,6 +1,7 @@
 """Reliability: replay the hostile-input probes (hostile pickles, tampered configs, bad images and masks, kill -9
-during training and sampling, a full disk, concurrent writers, a stuck job, a download without a size) and
-print a table: probe, expected, observed, held?, peak memory and time.
+during training and sampling, a full disk, concurrent writers, a stuck job, a download without a size, a hostile
+visitor of a classroom dashboard: ``--only classroom``) and print a table: probe, expected, observed, held?, peak
+memory and time.
 
     .venv/bin/python -m bench.bench_reliability [--only WORD ...] [--no-write]
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import signal
@@ -674,6 +676,97 @@ def _t_budget(tmp: Path) -> tuple[bool, str]:
     with budget.sampling_guard([ck], 8, visitor=True, environ={}) as est:
         pass
     return "the cap is" in refusal and est.work == 8 * 250 * 200, _short(refusal)
+
+
+# ---------------------------------------------------------------------------------------------- classroom
+# A real dashboard (`streamlit run app.py` on a free loopback port, classroom mode, a passphrase) and a hostile
+# visitor: its own websocket session (testkit.streamlit_client) and HTTP PUTs. Each probe states its cap; the
+# server's resident memory (now / peak, from /proc) is in the observed column, the probe's own in the table.
+CLASSROOM_SECRET = "a long secret"
+
+
+def _classroom(tmp: Path, **env: str):  # noqa: ANN202 - a context manager of a Server
+    from testkit.streamlit_client import dashboard_server
+
+    ws = tmp / "ws"
+    ws.mkdir()
+    (ws / "demo.json").write_text('{"demo": true}')  # a demo workspace the teacher emptied: nothing to copy
+    return dashboard_server({"SINGANSEG_WORKSPACE": str(ws), "SINGANSEG_MODE": "classroom",
+                             "SINGANSEG_PASSPHRASE": CLASSROOM_SECRET, **env})
+
+
+@probe("classroom-locked-put", "classroom", "6 PUTs of 50 MB from a locked session: all refused (cap: 0 files "
+       "while locked), checked before the body is read", adversarial=True)
+def _cl_put(tmp: Path) -> tuple[bool, str]:
+    from testkit.streamlit_client import Visitor, put_upload, rss_mb
+
+    with _classroom(tmp) as server, Visitor(server) as visitor:
+        visitor.run()
+        before = rss_mb(server.pid)
+        t0 = time.perf_counter()
+        statuses = [put_upload(server, visitor.session_id, b"\0" * (50 << 20)) for _ in range(6)]
+        seconds = time.perf_counter() - t0
+        after = rss_mb(server.pid)
+    return set(statuses) == {403} and after[0] - before[0] < 100, (
+        f"HTTP {statuses}; server RSS {before[0]:.0f} -> {after[0]:.0f} MB (peak {after[1]:.0f}); {seconds:.1f} s")
+
+
+@probe("classroom-zip-of-many", "classroom", "a zip of 80 images with SINGANSEG_MAX_UPLOADS=50: refused before "
+       "unpacking (a zip counts as its images)", adversarial=True)
+def _cl_zip(tmp: Path) -> tuple[bool, str]:
+    from singanseg_core.services.access import policy_from_env
+    from singanseg_core.services.uploads_quota import UploadCounts, zip_image_count
+    from testkit.zips import make_zip
+
+    pol = policy_from_env({"SINGANSEG_MAX_UPLOADS": "50"})
+    data = make_zip({f"{d}/p{i}.png": b"x" for i in range(40) for d in ("images", "masks")})
+    n = zip_image_count(data, "many.zip")
+    why = UploadCounts().take(n, pol.max_uploads_per_server, "visitor", pol.max_uploads_per_session)
+    return n == 80 and why is not None and "50 per browser session" in why, f"{n} images counted: {_short(why)}"
+
+
+@probe("classroom-clear-cache", "classroom", "clear_cache from a locked session on an emptied workspace: "
+       "caches kept, nothing written")
+def _cl_clear(tmp: Path) -> tuple[bool, str]:
+    from testkit.streamlit_client import Visitor, rss_mb
+
+    def files() -> list[str]:
+        return sorted(str(p.relative_to(tmp)) for p in (tmp / "ws").rglob("*") if p.is_file() and "logs" not in p.parts)
+
+    with _classroom(tmp) as server, Visitor(server) as visitor:
+        visitor.run()
+        before = files()
+        for _ in range(5):
+            visitor.clear_cache()
+            visitor.run()
+        after, peak = files(), rss_mb(server.pid)[1]
+    return before == after, f"{len(before)} files before, {len(after)} after 5 clears; server peak {peak:.0f} MB"
+
+
+@probe("classroom-passphrase-tabs", "classroom", "8 websocket sessions x 3 wrong guesses: after 5 free ones the "
+       "server waits (1 s, doubling; cap 300 s) whichever session asks: at most 6 + log2(1 + elapsed s) compared")
+def _cl_guess(tmp: Path) -> tuple[bool, str]:
+    from testkit.streamlit_client import Visitor, rss_mb
+
+    with _classroom(tmp) as server:
+        visitors = [Visitor(server).__enter__() for _ in range(8)]
+        try:
+            drawn = [v.run() for v in visitors]
+            t0 = time.perf_counter()
+            said = [v.guess_passphrase(d, f"guess {i}")[1] for _ in range(3) for i, (v, d) in
+                    enumerate(zip(visitors, drawn))]
+        finally:
+            for v in visitors:
+                v.__exit__()
+        elapsed, peak = time.perf_counter() - t0, rss_mb(server.pid)[1]
+    from singanseg_core.services.access import FIRST_WAIT_S, FREE_WRONG_GUESSES
+
+    compared = sum(m.startswith("Wrong passphrase") for m in said)
+    waited = sum(m.startswith("Too many wrong passphrases") for m in said)
+    bound = FREE_WRONG_GUESSES + 1 + math.log2(1 + elapsed / FIRST_WAIT_S)
+    return compared <= bound and compared + waited == len(said), (
+        f"{compared} of {len(said)} guesses compared in {elapsed:.0f} s (bound {bound:.1f}), {waited} told to wait; "
+        f"server peak {peak:.0f} MB")
 
 
 def run_probe_here(name: str, tmp: str) -> None:

@@ -10,7 +10,7 @@ import streamlit as st
 from singanseg_core.analysis.tiles import framed, overlay, upscale
 from singanseg_core.services import catalog
 from singanseg_core.services.workspace import MAX_UPLOAD_MB, MAX_ZIP_MB, Workspace, safe_name
-from ui.access import count_uploads, refuse_upload, shown_path, upload_limit, why_locked
+from ui.access import counted_upload, shown_path, upload_limit, why_locked
 from ui.controls import button, delete_control
 from ui.feedback import guarded, report_lines, show_error
 from ui.jobs import job_panel, submit_job
@@ -64,7 +64,7 @@ def add_data(ws: Workspace) -> None:
     st.markdown("Add real image/mask pairs to a workspace dataset (Kvasir-SEG layout `images/` + `masks/`). "
                 f"Single files up to {MAX_UPLOAD_MB} MB, zips up to {MAX_ZIP_MB} MB.")
     existing = catalog.newest_first(ws, "datasets")
-    locked = bool(why_locked("upload"))  # no file even reaches the server while uploads are locked
+    locked = bool(why_locked("upload"))  # and the server refuses a locked session's files (ui.server_guard)
     dataset = st.text_input("Dataset name", value="my-data", key="up_dataset", max_chars=60,
                             help="A new or existing dataset folder under datasets/ (letters, digits, . _ -). "
                                  f"Existing: {', '.join(existing) or 'none'}.")
@@ -88,9 +88,8 @@ def add_data(ws: Workspace) -> None:
             try:
                 pairs = pair_uploads([(f.name, f.getvalue()) for f in images or []],
                                      [(f.name, f.getvalue()) for f in masks or []])
-                refuse_upload(len(images) + len(masks or []))
-                added = ws.add_pairs(dataset, pairs)
-                count_uploads(len(images) + len(masks or []))
+                with counted_upload(len(images) + len(masks or [])):
+                    added = ws.add_pairs(dataset, pairs)
                 st.success(f"Added {len(added.written)} pair(s) to datasets/{added.folder.name}.")
                 report_lines(added.skipped, added.notes)
             except Exception as err:  # noqa: BLE001
@@ -103,10 +102,11 @@ def add_data(ws: Workspace) -> None:
                   why_not=upload_limit(1) if zfile is not None else "choose a zip file first",
                   help="Unpack into a new dataset folder (a unique name is chosen if it exists)."):
             try:
-                refuse_upload(1)
-                with st.spinner("Unpacking..."):
-                    done = ws.import_zip(zfile.getvalue(), dataset)
-                count_uploads(2 * done.pairs)  # its images and masks
+                from singanseg_core.services.uploads_quota import zip_image_count
+
+                data = zfile.getvalue()
+                with counted_upload(zip_image_count(data, zfile.name)), st.spinner("Unpacking..."):
+                    done = ws.import_zip(data, dataset)
                 st.success(f"Imported {done.pairs} pair(s) into datasets/{done.folder.name}.")
                 report_lines(done.skipped, done.notes)
             except Exception as err:  # noqa: BLE001

@@ -3,14 +3,13 @@ demo note and the running jobs."""
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from singanseg_core.services.workspace import Workspace
 from ui.access import UNLOCKED_KEY, policy, shown_path
 from ui.jobs import sidebar_jobs
 from ui.projector import PROJECTOR_CSS, PROJECTOR_KEY, projector
+from ui.server_guard import current_session_id, set_unlocked
 
 
 def sidebar(ws: Workspace) -> None:
@@ -35,6 +34,7 @@ def classroom_sidebar() -> None:
         st.caption(":material/lock_open: Classroom mode: unlocked in this session.")
         if st.button("Lock again", key="_classroom_lock", help="Lock write actions again in this session."):
             st.session_state[UNLOCKED_KEY] = False
+            set_unlocked(current_session_id(), False)
             st.rerun()
         return
     st.caption(":material/lock: Classroom mode: browse, sample, compare and plot; training, uploads, saving "
@@ -45,11 +45,15 @@ def classroom_sidebar() -> None:
         text = st.text_input("Teacher's passphrase", type="password", key="_classroom_pass",
                              help="Unlocks write actions (uploads, training, deleting, ...) in this browser session.")
         if st.form_submit_button("Unlock", help="Check the passphrase."):
-            if pol.check_passphrase(text):
+            from singanseg_core.services.access import passphrase_gate
+
+            # one server-wide guess limit: more tabs do not buy more guesses
+            answer = passphrase_gate(pol).check(current_session_id() or "", text)
+            if answer.ok:
                 st.session_state[UNLOCKED_KEY] = True
+                set_unlocked(current_session_id(), True)
                 st.rerun()
-            time.sleep(1.0)  # one guess per second per tab
-            st.error("Wrong passphrase.", icon=":material/lock:")
+            st.error(answer.message, icon=":material/lock:")
 
 
 def projector_toggle() -> None:

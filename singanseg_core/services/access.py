@@ -5,13 +5,15 @@ In **classroom** mode visitors browse, sample, compare and plot, but every *writ
 uploading, training, importing, saving samples, style transfer, studies, deleting, cancelling and resuming jobs)
 is locked unless the session was unlocked with the passphrase set on the server (or locked for good when none
 is set), and paths are shown relative to the workspace. In both modes a browser session may upload at most
-``max_uploads_per_session`` files.
+``max_uploads_per_session`` files and the server process at most ``max_uploads_per_server`` (until it restarts;
+a new browser session does not reset it). A zip counts as the images it holds.
 
 The policy comes from the server's environment (:func:`policy_from_env`)::
 
     SINGANSEG_MODE=classroom            # or "open" (default)
     SINGANSEG_PASSPHRASE=...            # classroom: unlocks write actions (or SINGANSEG_PASSPHRASE_SHA256=<hex>)
-    SINGANSEG_MAX_UPLOADS=200           # files per browser session (both modes)
+    SINGANSEG_MAX_UPLOADS=2500          # files per browser session (both modes)
+    SINGANSEG_MAX_UPLOADS_SERVER=10000  # files per server process, every session together (both modes)
 
 Only the sha256 of the passphrase is kept; :meth:`AccessPolicy.check_passphrase` compares in constant time.
 Guesses go through one process-wide :class:`PassphraseGate` (:func:`passphrase_gate`): after a few wrong guesses
@@ -38,11 +40,14 @@ from .workspace import Workspace
 
 MODES = ("open", "classroom")
 WRITE_ACTIONS = ("upload", "train", "import", "sample-save", "style", "study", "delete", "cancel", "resume")
-DEFAULT_MAX_UPLOADS = 200
+DEFAULT_MAX_UPLOADS = 2500          # files per session: a Kvasir-SEG zip (1000 images + 1000 masks) fits
+DEFAULT_MAX_UPLOADS_SERVER = 10_000  # files per server process, all sessions together
 MAX_UPLOADS_LIMIT = 1_000_000
-MODE_ENV, PASSPHRASE_ENV, PASSPHRASE_SHA256_ENV, MAX_UPLOADS_ENV = (
-    "SINGANSEG_MODE", "SINGANSEG_PASSPHRASE", "SINGANSEG_PASSPHRASE_SHA256", "SINGANSEG_MAX_UPLOADS")
-ENV_NAMES = (MODE_ENV, PASSPHRASE_ENV, PASSPHRASE_SHA256_ENV, MAX_UPLOADS_ENV)  # every variable the policy reads
+MODE_ENV, PASSPHRASE_ENV, PASSPHRASE_SHA256_ENV, MAX_UPLOADS_ENV, MAX_UPLOADS_SERVER_ENV = (
+    "SINGANSEG_MODE", "SINGANSEG_PASSPHRASE", "SINGANSEG_PASSPHRASE_SHA256", "SINGANSEG_MAX_UPLOADS",
+    "SINGANSEG_MAX_UPLOADS_SERVER")
+ENV_NAMES = (MODE_ENV, PASSPHRASE_ENV, PASSPHRASE_SHA256_ENV, MAX_UPLOADS_ENV,
+             MAX_UPLOADS_SERVER_ENV)  # every variable the policy reads
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -59,20 +64,24 @@ class AccessPolicy:
         passphrase_sha256: classroom: write actions unlock with the passphrase of this sha256 (hex);
             ``None`` = write actions are never allowed.
         max_uploads_per_session: files one browser session may upload (both modes).
+        max_uploads_per_server: files the server process may receive from all sessions together until it
+            restarts (both modes).
     """
 
     mode: str = "open"
     passphrase_sha256: str | None = None
     max_uploads_per_session: int = DEFAULT_MAX_UPLOADS
+    max_uploads_per_server: int = DEFAULT_MAX_UPLOADS_SERVER
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise InputError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
         if self.passphrase_sha256 is not None and not _HEX64.match(str(self.passphrase_sha256)):
             raise InputError("passphrase_sha256 must be 64 lower-case hex digits")
-        n = self.max_uploads_per_session
-        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_UPLOADS_LIMIT:
-            raise InputError(f"max_uploads_per_session must be an integer in 0..{MAX_UPLOADS_LIMIT}, got {n!r}")
+        for field in ("max_uploads_per_session", "max_uploads_per_server"):
+            n = getattr(self, field)
+            if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_UPLOADS_LIMIT:
+                raise InputError(f"{field} must be an integer in 0..{MAX_UPLOADS_LIMIT}, got {n!r}")
 
     @property
     def classroom(self) -> bool:
@@ -147,16 +156,16 @@ def policy_from_env(environ: Mapping[str, str] = os.environ) -> AccessPolicy:
             raise InputError(f"{PASSPHRASE_SHA256_ENV} must be 64 hex digits (sha256sum of the passphrase)")
     if digest is not None and mode != "classroom":
         raise InputError(f"a passphrase only applies with {MODE_ENV}=classroom (open mode allows everything)")
-    raw = environ.get(MAX_UPLOADS_ENV)
-    cap = DEFAULT_MAX_UPLOADS
-    if raw is not None:
-        try:
-            cap = int(raw.strip())
-        except ValueError:
-            raise InputError(f"{MAX_UPLOADS_ENV}={raw!r} is not a whole number") from None
-        if not 0 <= cap <= MAX_UPLOADS_LIMIT:
-            raise InputError(f"{MAX_UPLOADS_ENV}={raw!r} must be in 0..{MAX_UPLOADS_LIMIT}")
-    return AccessPolicy(mode, digest, cap)
+    return AccessPolicy(mode, digest, _count_env(environ, MAX_UPLOADS_ENV, DEFAULT_MAX_UPLOADS),
+                        _count_env(environ, MAX_UPLOADS_SERVER_ENV, DEFAULT_MAX_UPLOADS_SERVER))
+
+
+def _count_env(environ: Mapping[str, str], name: str, default: int) -> int:
+    """The file count ``environ[name]`` (``default`` when unset); one line naming the variable when it is not a
+    whole number in 0..MAX_UPLOADS_LIMIT (the environment-number rule of ``services.budget``)."""
+    from .budget import _env_int
+
+    return _env_int(environ, name, default, 0, MAX_UPLOADS_LIMIT)
 
 
 # ---------------------------------------------------------------------------------------------- guessing limit
@@ -237,5 +246,5 @@ def passphrase_gate(policy: AccessPolicy) -> PassphraseGate:
         return gate
 
 
-__all__ = ["AccessPolicy", "DEFAULT_MAX_UPLOADS", "ENV_NAMES", "GateAnswer", "MODES", "PassphraseGate",
+__all__ = ["AccessPolicy", "DEFAULT_MAX_UPLOADS", "DEFAULT_MAX_UPLOADS_SERVER", "ENV_NAMES", "GateAnswer", "MODES", "PassphraseGate",
            "WRITE_ACTIONS", "passphrase_gate", "policy_from_env", "sha256_hex"]

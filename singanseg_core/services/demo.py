@@ -154,8 +154,13 @@ def demo_available() -> bool:
     return (ASSETS_DIR / "dataset" / "images").is_dir()
 
 
+DEMO_MARKER = "demo.json"   # in the workspace root: the demo was installed here once (what, in its JSON)
+
+
 def ensure_demo_workspace(ws: "Workspace", force: bool = False) -> bool:  # noqa: F821 (doc type)
-    """Copy the demo dataset and checkpoints into ``ws`` when it holds no dataset and no checkpoint yet.
+    """Copy the demo dataset and checkpoints into ``ws`` when it holds no dataset and no checkpoint yet and the
+    demo was never installed there (:data:`DEMO_MARKER`): a workspace the teacher emptied stays empty, whatever
+    runs this again (a server restart, a visitor's cache clear). ``force`` installs it anyway.
 
     Returns True when something was copied. Safe to call on every start: an existing workspace is left alone,
     and two processes racing on a fresh workspace each copy into a temporary folder and rename.
@@ -164,7 +169,7 @@ def ensure_demo_workspace(ws: "Workspace", force: bool = False) -> bool:  # noqa
 
     if not demo_available():
         return False
-    if not force and (ws.list_datasets() or ws.list_checkpoints()):
+    if not force and ((ws.root / DEMO_MARKER).exists() or ws.list_datasets() or ws.list_checkpoints()):
         return False
     copied = False
     targets = [(ASSETS_DIR / "dataset", ws.datasets / DEMO_DATASET)]
@@ -184,7 +189,7 @@ def ensure_demo_workspace(ws: "Workspace", force: bool = False) -> bool:  # noqa
     if copied and not samples.exists():
         _write_demo_samples(ws, samples)
     if copied:
-        atomic_write_json(ws.root / "demo.json", {"demo": True, "dataset": DEMO_DATASET,
+        atomic_write_json(ws.root / DEMO_MARKER, {"demo": True, "dataset": DEMO_DATASET,
                                                   "checkpoints": sorted(shipped)})
     return copied
 
@@ -205,4 +210,7 @@ def _write_demo_samples(ws: "Workspace", dest: Path, n: int = 8) -> None:  # noq
 
 
 def is_demo_workspace(ws: "Workspace") -> bool:  # noqa: F821
-    return (ws.root / "demo.json").is_file()
+    """True while the installed demo's dataset or a demo checkpoint is still in ``ws``."""
+    if not (ws.root / DEMO_MARKER).is_file():
+        return False
+    return (ws.datasets / DEMO_DATASET).is_dir() or any((ws.checkpoints / n).is_dir() for n in DEMO_CHECKPOINTS)

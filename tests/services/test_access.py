@@ -132,6 +132,7 @@ def test_policy_from_env() -> None:
         == AccessPolicy("classroom", DIGEST)
     assert policy_from_env({"SINGANSEG_MODE": "classroom"}).passphrase_sha256 is None
     assert policy_from_env({"SINGANSEG_MAX_UPLOADS": "0"}).max_uploads_per_session == 0
+    assert policy_from_env({"SINGANSEG_MAX_UPLOADS_SERVER": "7"}).max_uploads_per_server == 7
 
 
 @pytest.mark.parametrize("env, words", [
@@ -144,6 +145,7 @@ def test_policy_from_env() -> None:
     ({"SINGANSEG_PASSPHRASE": SECRET}, "only applies with SINGANSEG_MODE=classroom"),
     ({"SINGANSEG_MAX_UPLOADS": "many"}, "whole number"),
     ({"SINGANSEG_MAX_UPLOADS": "-1"}, "0..1000000"),
+    ({"SINGANSEG_MAX_UPLOADS_SERVER": "lots"}, "SINGANSEG_MAX_UPLOADS_SERVER='lots' is not a whole number"),
 ])
 def test_bad_environment_is_one_clear_line(env: dict, words: str) -> None:
     with pytest.raises(InputError) as err:

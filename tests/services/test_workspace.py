@@ -141,3 +141,19 @@ def test_demo_specs_describe_their_committed_checkpoints() -> None:
     for name in DEMO_CHECKPOINTS:
         recorded = json.loads((ASSETS_DIR / "checkpoints" / name / "config.json").read_text())["train"]["config"]
         assert TrainConfig.from_dict(recorded).to_dict() == DEMO_SPECS[name].config().to_dict(), name
+
+
+def test_an_emptied_demo_workspace_stays_empty(demo_ws: Workspace) -> None:
+    """The demo is installed once: after the teacher deleted it, nothing that runs again (a restart, a visitor's
+    cache clear) writes it back, and the sidebar no longer says demo data is loaded."""
+    import shutil
+
+    from singanseg_core.services.demo import ensure_demo_workspace, is_demo_workspace
+
+    for folder in (demo_ws.datasets, demo_ws.checkpoints, demo_ws.samples):
+        for item in folder.iterdir():
+            shutil.rmtree(item)
+    assert ensure_demo_workspace(demo_ws) is False
+    assert demo_ws.list_datasets() == [] and demo_ws.list_checkpoints() == [] and demo_ws.list_sample_sets() == []
+    assert not is_demo_workspace(demo_ws)
+    assert ensure_demo_workspace(demo_ws, force=True) and is_demo_workspace(demo_ws)

@@ -45,5 +45,6 @@ def _init(args: argparse.Namespace) -> int:
 
     ws = Workspace(args.workspace) if args.workspace else Workspace.from_env()
     copied = ensure_demo_workspace(ws, force=args.force)
-    print(f"{ws.root}: {'demo copied' if copied else 'nothing to do (workspace not empty or demo already there)'}")
+    print(f"{ws.root}: " + ("demo copied" if copied else "nothing to do (workspace not empty, or the demo was "
+                                                      "installed here before: --force copies it again)"))
     return 0
