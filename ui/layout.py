@@ -29,17 +29,21 @@ def warm_up() -> bool:
 
 
 def hand_to_router() -> None:
-    """Rerun through ``app.py`` when Streamlit ran a page straight from ``pages/``.
+    """Serve this page through the router when Streamlit ran it straight from ``pages/``.
 
-    Until some session has run ``st.navigation``, Streamlit treats a ``pages/`` folder the old multipage way: the
-    first request of a fresh server that names a page (a deep link, a reload) runs that script alone, without
-    ``app.py``'s router and sidebar. Switching that mode off and rerunning lets the router serve the same URL.
+    Until some run has called ``st.navigation``, Streamlit treats a ``pages/`` folder the old multipage way: the
+    first request of a fresh server that names a page (a deep link, a reload), and every AppTest run, execute that
+    script alone, without ``app.py``'s router and sidebar. Switching that mode off and routing from here, in the
+    same run (a rerun would drop the click that started it), draws the page exactly as ``app.py`` would.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        from ui.router import run_app
+
+        run_app()
+        st.stop()
 
 
 def page_header(title: str, icon: str, intro: str) -> Workspace:
