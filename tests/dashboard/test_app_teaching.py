@@ -297,13 +297,16 @@ def test_classroom_mode_locks_write_actions_until_the_passphrase(demo_ws: Worksp
         at = ok(in_app(path).run())
         for key in keys:
             b = by_key(at, "button", key)
-            assert b.disabled and "locked in classroom mode" in b.proto.help, (path, key)
+            assert b.disabled and "is for the teacher in classroom mode" in b.proto.help, (path, key)
+            assert not re.search(r"'[a-z-]+'", b.proto.help), b.proto.help  # no internal action id
         assert "Workspace: `workspace`" in " ".join(c.value for c in at.caption)  # no server path
         shown = " ".join(e.value for kind in ("caption", "markdown", "info") for e in at.get(kind))
         assert str(demo_ws.root) not in shown, path
     at = _generated(2)  # sampling and exploring stay open; saving is locked
     assert not by_key(at, "button", "sm_grid_go").disabled
-    assert by_key(at, "button", "sm_save").disabled
+    save = by_key(at, "button", "sm_save")
+    assert save.disabled and "Saving samples is for the teacher in classroom mode" in save.proto.help
+    assert "sample-save" not in save.proto.help
     # a wrong passphrase says so; the right one unlocks this session
     at = in_app("pages/Checkpoints.py").run()
     by_key(at, "text_input", "_classroom_pass").input("wrong-guess")
@@ -334,7 +337,7 @@ def test_classroom_mode_without_passphrase_has_no_unlock(demo_ws: Workspace, mon
     assert any("Classroom mode" in c.value for c in at.sidebar.caption)  # the sidebar is there
     assert not [t for t in at.text_input if t.key == "_classroom_pass"]
     b = by_key(at, "button", "tr_go")
-    assert b.disabled and "disabled in classroom mode" in b.proto.help
+    assert b.disabled and "Training is for the teacher in classroom mode" in b.proto.help
 
 
 def test_open_mode_allows_everything(demo_ws: Workspace) -> None:
@@ -386,7 +389,8 @@ def test_classroom_mode_locks_job_controls(demo_ws: Workspace, monkeypatch: pyte
     at = ok(page("pages/Checkpoints.py").run())
     for name in ("delete", "resume"):
         b = by_key(at, "button", f"{name}_train_{job.id}")
-        assert b.disabled and b.proto.help.startswith(f"Disabled: '{name}' is disabled in classroom mode")
+        words = {"delete": "Deleting", "resume": "Resuming jobs"}[name]
+        assert b.disabled and b.proto.help.startswith(f"Disabled: {words} is for the teacher in classroom mode")
     monkeypatch.setenv("SINGANSEG_MODE", "open")
     at = ok(page("pages/Checkpoints.py").run())
     assert not by_key(at, "button", f"delete_train_{job.id}").disabled

@@ -339,7 +339,7 @@ def test_classroom_mode_in_chromium(demo_ws, tmp_path: Path) -> None:  # noqa: A
             go = page.get_by_role("button", name="Start training job")
             go.wait_for(state="visible")
             assert go.is_disabled()
-            assert page.get_by_text("'train' is locked in classroom mode", exact=False).first.is_visible()
+            assert page.get_by_text("Training is for the teacher in classroom mode", exact=False).first.is_visible()
             page.screenshot(path=str(ARTIFACTS / "classroom_locked.png"), full_page=True)
             box = page.get_by_label("Teacher's passphrase", exact=True)
             box.fill("not-the-passphrase")
