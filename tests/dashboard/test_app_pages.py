@@ -557,3 +557,24 @@ def test_study_results_warn_on_tiny_folds_and_show_the_spread_over_seeds(demo_ws
     assert list(fig.layout.xaxis.tickvals) == [2]  # one R: one tick, no 1.5 / 2.5
     xs = [t.x[0] for t in fig.data]
     assert len(set(xs)) == 2 and all(t.error_y.visible for t in fig.data)  # markers side by side, with spread
+
+
+def test_job_details_show_items_cancelled_once_the_cancel_took_effect(demo_ws: Workspace,
+                                                                      spawned: list[Path]) -> None:
+    """The Details panel of a cancelled job lists its unfinished items as cancelled, not "running · about 7 min
+    left" (the job record marks them when the job ends cancelled)."""
+    job = jobs.submit(demo_ws, "train", {"dataset": "demo-ihc", "stems": [], "preset": "tiny"}, title="two")
+    live = "scale 1 of 7, iteration 30/200, about 7 min left"
+    jobs._write_status(job.dir, {**job.status, "state": "queued", "pid": None, "items": {
+        "ck-a": {"state": "done", "progress": 1.0, "message": "finished"},
+        "ck-b": {"state": "running", "progress": 0.3, "message": live}}})
+
+    def item_lines(at: AppTest) -> list[str]:
+        return [p.proto.text for p in at.get("progress") if p.proto.text.startswith("ck-")]
+
+    at = ok(page("pages/Checkpoints.py").run())
+    assert any("running" in t and "min left" in t for t in item_lines(at))
+    at = ok(by_key(at, "button", f"cancel_train_{job.id}").click().run())
+    lines = item_lines(at)
+    assert lines and not any("running" in t or "min left" in t for t in lines), lines
+    assert any(t.startswith("ck-b: cancelled") for t in lines) and any(t.startswith("ck-a: done") for t in lines)
