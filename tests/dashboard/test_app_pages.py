@@ -108,6 +108,23 @@ def test_checkpoints_upload_pairs_and_errors(demo_ws: Workspace) -> None:
     assert not at.exception and "no mask with the same name" in at.error[0].value
 
 
+def test_checkpoints_upload_names_the_mask_file_and_lists_every_problem(demo_ws: Workspace) -> None:
+    colour = np.zeros((20, 24, 3), np.uint8)
+    colour[:10], colour[10:] = (255, 0, 0), (0, 0, 255)
+    at = page("pages/Checkpoints.py").run()
+    for name, arr in (("sizediff.jpg", np.full((200, 300, 3), 90, np.uint8)),
+                      ("col.jpg", np.full((20, 24, 3), 60, np.uint8))):
+        by_key(at, "file_uploader", "up_images").upload(name, png(arr), "image/jpeg")
+    for name, arr in (("sizediff.png", np.zeros((20, 30), np.uint8)), ("col.png", colour)):
+        by_key(at, "file_uploader", "up_masks").upload(name, png(arr), "image/png")
+    at = by_key(at.run(), "button", "up_add").click().run()
+    assert not at.exception and len(at.error) == 1
+    text = at.error[0].value
+    assert "sizediff.png (mask): mask is 30x20 px but image sizediff.jpg" in text, text
+    assert "col.png (mask): a colour mask" in text and "jpg (mask)" not in text, text
+    assert not (demo_ws.datasets / "my-data").exists()
+
+
 def test_checkpoints_zip_upload_rejects_traversal(demo_ws: Workspace) -> None:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
