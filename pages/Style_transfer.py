@@ -15,6 +15,7 @@ from ui.jobs import job_panel, submit_job
 from ui.layout import page_header
 from ui.projector import projector, tile_side
 from ui.resources import read_json
+from ui.figures import show
 from ui.state import derived_text_input, sticky_multiselect
 
 RATIOS = {"1:1 (paper, mild)": "1:1", "1:1000 (paper, strong)": "1:1000", "free": None}
@@ -123,9 +124,8 @@ def losses(folder: Path, pick: str) -> None:
     batch = next((b for b in batches or [] if isinstance(b, dict) and pick in (b.get("images") or [])), None)
     if batch and batch.get("history"):
         n = len(batch["images"])
-        st.plotly_chart(style_loss_figure(batch["history"], f"Losses of the run that made {pick}"
-                                          + (f" (summed over its batch of {n})" if n > 1 else "")),
-                        width="stretch", key="st_losses", config={"displaylogo": False})
+        show(style_loss_figure(batch["history"], f"Losses of the run that made {pick}"
+                               + (f" (summed over its batch of {n})" if n > 1 else "")), key="st_losses")
     else:
         st.caption("No loss curves recorded for this image (made before they were kept, or resumed).")
     st.caption(RATIO_EXPLANATION)

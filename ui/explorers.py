@@ -15,6 +15,7 @@ import streamlit as st
 from singanseg_core.analysis.tiles import triptych, upscale
 from singanseg_core.services.workspace import Workspace
 from ui.projector import projector, tile_side, tiles_per_row
+from ui.figures import show
 from ui.resources import checkpoint_config
 
 
@@ -66,8 +67,7 @@ def histogram_panel(ws: Workspace, synthetic: np.ndarray, real_masks: dict[str, 
                             must_exist=True)
         real = dataset_pcts(str(folder), catalog.folder_stamp(folder))
     stats = mask_stats_from_values(real, synthetic, float(width))
-    st.plotly_chart(true_pixel_histogram(stats, "overlay"), width="stretch", key=f"{key}_chart",
-                    config={"displaylogo": False})
+    show(true_pixel_histogram(stats, "overlay"), key=f"{key}_chart")
     rows = {r["source"]: r for r in stats.summary.to_dict("records")}
     st.caption(f"Mean true pixels: these {len(synthetic)} samples {rows['synthetic']['mean']:.1f} %, real "
                f"{rows['real']['mean']:.1f} % (n = {int(rows['real']['count'])}). Not saved: save the samples to "
@@ -127,8 +127,7 @@ def style_preview_panel(images: list[np.ndarray], style: np.ndarray, key: str) -
         for i, col in zip(range(lo, min(lo + per_row, len(images))), cols):
             col.image(upscale(images[i], side), caption=f"#{i} raw", width="stretch")
             col.image(upscale(result.images[i], side), caption=f"#{i} restyled", width="stretch")
-    st.plotly_chart(style_loss_figure(result.history, f"Preview losses (ratio {ratio})"), width="stretch",
-                    key=f"{key}_losses", config={"displaylogo": False})
+    show(style_loss_figure(result.history, f"Preview losses (ratio {ratio})"), key=f"{key}_losses")
     st.caption(RATIO_EXPLANATION)
 
 

@@ -538,6 +538,41 @@ def test_projector_mode_is_remembered_and_enlarges_tiles(demo_ws: Workspace) -> 
     assert 0.5 in weights and 0.25 not in weights  # 2 per row
 
 
+def test_projector_mode_enlarges_chart_fonts_tables_and_metrics(demo_ws: Workspace) -> None:
+    """Charts are read from the back of a room: every font of the figure grows with projector mode, tables become
+    HTML the projector CSS enlarges, and metrics sit at most 3 to a row."""
+    save_samples(demo_ws, n=4)
+
+    def chart(projector: bool) -> tuple[dict, AppTest]:
+        at = page("pages/Mask_statistics.py")
+        at.session_state["projector_mode"] = projector
+        at = ok(by_key(ok(at.run()), "selectbox", "ms_syn").set_value("samples/set1").run())
+        return json.loads(at.get("plotly_chart")[0].proto.spec)["layout"], at
+
+    plain, at = chart(False)
+    assert at.dataframe and not at.table
+    big, at = chart(True)
+    assert at.table  # the summary as HTML
+    assert big["font"]["size"] >= 18 and big["title"]["font"]["size"] > 20
+    assert big["xaxis"]["tickfont"]["size"] >= 18 and big["yaxis"]["tickfont"]["size"] >= 18
+    assert big["legend"]["font"]["size"] >= 18 and big["hoverlabel"]["font"]["size"] >= 18
+    assert "font" not in plain or plain["font"].get("size", 12) <= 12
+    home = page("app.py")
+    home.session_state["projector_mode"] = True
+    home = ok(home.run())
+    rows = [c for c in home.columns if any(getattr(e, "type", "") == "metric" for e in c.children.values())]
+    assert rows and all(round(c.proto.weight, 3) >= 0.333 for c in rows)  # 3 metrics to a row at most
+
+
+def test_no_page_draws_a_chart_or_table_past_ui_figures() -> None:
+    """One place sizes what a room reads: pages and ui helpers draw charts and tables through ``ui.figures``."""
+    for path in [*sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "ui").glob("*.py")), ROOT / "app.py"]:
+        if path.name == "figures.py":
+            continue
+        text = path.read_text()
+        assert "st.plotly_chart(" not in text and "st.dataframe(" not in text, path.name
+
+
 def test_before_after_divider_stays_thin_when_enlarged() -> None:
     from singanseg_core.analysis.tiles import before_after
 
