@@ -61,15 +61,13 @@ def main() -> None:
     with st.expander("Manage workspace items (list, delete)", icon=":material/folder_managed:"):
         manage(ws)
 
-    from singanseg_core.services.demo import is_demo_workspace
+    from singanseg_core.services.demo import describe_demo, has_own_data, is_demo_workspace
 
-    if is_demo_workspace(ws):
+    if is_demo_workspace(ws) and not has_own_data(ws):
         st.info(
-            "**This workspace holds the embedded demo set**: 8 tiles of an immunohistochemistry image of colon "
-            "tissue that ships with scikit-image, with masks from a colour-deconvolution threshold of the brown "
-            "DAB stain, plus 2 small demo checkpoints trained by this engine (64 px, 100 iterations per scale, "
-            "CPU). It shows how everything "
-            "works offline; it is not polyp data.\n\n"
+            f"**This workspace holds the embedded demo set**: {describe_demo(ws)}. The image ships with "
+            "scikit-image; its masks are a colour-deconvolution threshold of the brown DAB stain. It shows how "
+            "everything works offline; it is not polyp data.\n\n"
             "For real work: download [Kvasir-SEG](https://datasets.simula.no/kvasir-seg/) (or HyperKvasir's "
             "segmented images) and upload its zip on **Checkpoints → Add data**, or put the published SinGAN-Seg "
             "checkpoints in `legacy/` of the workspace and use **Checkpoints → Import legacy**.",

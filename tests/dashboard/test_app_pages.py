@@ -49,6 +49,35 @@ def test_home_shows_workspace_device_and_links(demo_ws: Workspace) -> None:
     assert len(at.get("page_link")) == 6
 
 
+def test_home_describes_the_demo_from_its_specs_and_the_note_goes_with_data_of_ones_own(demo_ws: Workspace) -> None:
+    """The demo's description counts what the workspace holds and reads each checkpoint's settings from
+    ``DEMO_SPECS`` (no hand-written "2 checkpoints, 64 px"); once the user adds a dataset of their own the demo
+    notes go."""
+    import shutil
+
+    from singanseg_core.services.demo import DEMO_SPECS
+
+    def demo_text(at: AppTest) -> str:
+        return " ".join(e.value for e in at.info if "demo set" in e.value)
+
+    names = [n for n in demo_ws.list_checkpoints() if n in DEMO_SPECS]
+    at = ok(page("app.py").run())
+    text = demo_text(at)
+    assert f"{len(names)} demo checkpoints" in text, text
+    for name in names:
+        cfg = DEMO_SPECS[name].config()
+        assert f"{cfg.max_size} px with {cfg.niter} iterations per scale" in text, text
+    assert f"{len(demo_ws.dataset_pairs('demo-ihc'))} tiles" in text
+    assert any("Demo data is loaded" in c.value for c in at.sidebar.caption)
+    shutil.rmtree(demo_ws.checkpoints / names[0])
+    assert f"{len(names) - 1} demo checkpoint" in demo_text(ok(page("app.py").run()))
+    mask = np.zeros((20, 24), np.uint8)
+    mask[5:15, 5:15] = 255
+    demo_ws.add_pairs("mine", [("x.png", png(np.full((20, 24, 3), 90, np.uint8)), png(mask))])
+    at = ok(page("app.py").run())
+    assert not demo_text(at) and not any("Demo data is loaded" in c.value for c in at.sidebar.caption)
+
+
 def test_fresh_workspace_gets_the_demo_on_first_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from singanseg_core.services.demo import DEMO_CHECKPOINTS, DEMO_SAMPLES
 
