@@ -11,7 +11,7 @@ from singanseg_core.services import catalog
 from singanseg_core.services.workspace import Workspace, safe_name
 from ui.controls import button, delete_control
 from ui.feedback import guarded
-from ui.jobs import job_panel, submit_job
+from ui.jobs import job_panel, submit_job, time_estimate
 from ui.layout import page_header
 from ui.projector import projector, tile_side
 from ui.resources import read_json
@@ -60,6 +60,10 @@ def launch(ws: Workspace) -> None:
     name = derived_text_input("Save as (folder under style/)", f"{src}-st-{ratio.replace(':', 'x')}", key="st_out",
                               max_chars=80, help="Follows the samples set and ratio until you type a name of your "
                                                     "own. A new folder is made (suffix added if the name is taken).")
+    from singanseg_core.services.timings import STYLE_BATCH, style_key
+
+    time_estimate(ws, STYLE_BATCH, style_key(None if size == "native" else int(size), optimizer),
+                  len(chosen) * int(steps), f"restyling {len(chosen)} image(s) with {int(steps)} {optimizer} steps")
     if button("Start style transfer job", key="st_go", type="primary", icon=":material/palette:", action="style",
               why_not=None if chosen else "choose at least one generated image",
               help="Runs in a background process; progress shows below."):

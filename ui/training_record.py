@@ -15,11 +15,9 @@ from ui.projector import tile_side
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = float(seconds)
-    return f"{seconds:.0f} s" if seconds < 90 else (f"{seconds / 60:.1f} min" if seconds < 5400
-                                                   else f"{seconds / 3600:.1f} h")
+    from singanseg_core.services.timings import duration
+
+    return "—" if seconds is None else duration(seconds)
 
 
 def draw_training_record(folder: Path, key: str) -> str | None:

@@ -291,6 +291,22 @@ def test_mask_statistics(demo_ws: Workspace) -> None:
         assert len(fig["data"]) == 2
 
 
+def test_style_transfer_shows_this_machines_estimate_before_the_job_starts(demo_ws: Workspace) -> None:
+    from singanseg_core.services.timings import STYLE_BATCH, record_run, style_key
+
+    def estimate_line(at: AppTest) -> str:
+        return next(c.value for c in at.caption if ":material/timer:" in c.value)
+
+    at = ok(page("pages/Style_transfer.py").run())
+    assert "No time estimate" in estimate_line(at)
+    n = len(by_key(at, "multiselect", "st_images").value)
+    steps = int(by_key(at, "number_input", "st_steps").value)
+    record_run(demo_ws, STYLE_BATCH, style_key(None, "adam"), 10 * steps, 20.0)  # 2 s per image here
+    line = estimate_line(ok(page("pages/Style_transfer.py").run()))
+    assert f"restyling {n} image(s) with {steps} adam steps takes about {2 * n:.0f} s" in line, line
+    assert "last 1 similar run" in line
+
+
 def test_augmentation_study_launch_and_results(demo_ws: Workspace, spawned: list[Path]) -> None:
     from singanseg_core.studies import StudyConfig
     from singanseg_core.studies.results import TABLE_COLUMNS

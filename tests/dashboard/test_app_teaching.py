@@ -134,7 +134,14 @@ def test_sample_style_preview_with_loss_curves(demo_ws: Workspace) -> None:
     from singanseg_core.style.preview import RATIO_EXPLANATION
 
     at = _generated(6, "Style preview")
+    assert any("No time estimate for this preview" in c.value for c in at.caption)
     at = ok(by_key(at, "button", "sm_style_go").click().run())  # the preview's defaults: 12 L-BFGS steps
+    seconds = at.session_state["sm_style"][1].seconds
+    estimate = next(c.value for c in ok(at.run()).caption if ":material/timer:" in c.value)
+    assert "this preview (4 images, 12 steps) takes about" in estimate and "last 1 similar run" in estimate
+    from singanseg_core.services.timings import duration
+
+    assert f"about {duration(seconds)}" in estimate  # this machine's own time, measured by the preview itself
     stamp, result = at.session_state["sm_style"]
     assert len(result.images) == 4 and result.images[0].shape == (*_model(demo_ws).scale_sizes[-1], 3)
     assert [h["step"] for h in result.history] and result.history[-1]["style"] > 0

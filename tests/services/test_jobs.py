@@ -161,6 +161,10 @@ def test_style_batch_job_on_demo_samples(demo_ws: Workspace) -> None:
     assert all(str(p).startswith(str(demo_ws.root)) for p in out["st_style_image"])
     for name in out["image"]:
         assert (demo_ws.style / "st" / name).is_file()
+    from singanseg_core.services.timings import STYLE_BATCH, estimate, style_key
+
+    est = estimate(demo_ws, STYLE_BATCH, style_key(32, "adam"), 2 * 2)  # the job timed itself: 2 images x 2 steps
+    assert est is not None and est.runs == 1 and est.seconds > 0
 
 
 from tests.helpers import FIXTURE_A as LEGACY_FIXTURE
