@@ -94,7 +94,7 @@ def _job_row(ws: Workspace, job: Any, key: str, details: bool) -> None:
     if details and job.items:
         with st.expander(f"Details ({len(job.items)} item(s))", expanded=job.active):
             for name, item in list(job.items.items())[:50]:
-                text = f"{name}: {catalog.item_state(item)} · {item.get('message', '') or ''}".rstrip(" ·")
+                text = f"{name}: {catalog.item_state(item, job.state)} · {item.get('message', '') or ''}".rstrip(" ·")
                 st.progress(float(item.get("progress") or 0.0), text=text[:160])
             log = job.log_tail(8)
             if log:
