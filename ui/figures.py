@@ -44,7 +44,7 @@ def show_table(frame: pd.DataFrame, **kwargs: Any) -> None:
     HTML (``st.table``), whose text the projector CSS enlarges (the interactive grid draws on a canvas that CSS
     cannot reach); otherwise, and for longer tables, the interactive grid with ``kwargs``."""
     if projector() and len(frame) <= PROJECTOR_TABLE_ROWS:
-        st.table(frame.reset_index(drop=True).style.hide(axis="index"))
+        st.table(frame.reset_index(drop=True).style.hide(axis="index").format(precision=2))  # 2 decimals
         return
     st.dataframe(frame, hide_index=True, width="stretch", **kwargs)
 
