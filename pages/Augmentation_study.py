@@ -14,6 +14,7 @@ from ui.feedback import guarded
 from ui.jobs import JOB_REFRESH_S, job_panel, submit_job
 from ui.labels import SOURCE_HELP, SOURCE_LABELS
 from ui.layout import page_header
+from ui.figures import show, show_table
 from ui.state import derived_text_input
 
 ENCODERS = ["mobilenet_v2", "resnet18", "resnet34", "se_resnext50_32x4d"]
@@ -146,13 +147,13 @@ def study_view(ws: Workspace) -> None:
                        icon=":material/warning:")
         metric = st.radio("Metric", ["iou", "fscore", "precision", "recall", "accuracy"], horizontal=True,
                           key="au_metric", help="Validation metric on the held-out real images.")
-        st.plotly_chart(res.figure(metric), width="stretch", key="au_chart", config={"displaylogo": False})
-        st.dataframe(res.summary if not res.summary.empty else res.table, hide_index=True, width="stretch")
+        show(res.figure(metric), key="au_chart")
+        show_table(res.summary if not res.summary.empty else res.table)
         spread = seed_spread(res.table, metric)
         if not spread.empty:
             st.markdown(f"**Spread over seeds** ({metric}: same data, only the UNet++ seed differs; largest range "
                         f"{float((spread['max'] - spread['min']).max()):.3f})")
-            st.dataframe(spread, hide_index=True, width="stretch")
+            show_table(spread)
         st.download_button("Download results (CSV)", res.table.to_csv(index=False), file_name=f"{name}_results.csv",
                            mime="text/csv", key="au_dl", icon=":material/download:", on_click="ignore",
                            help="One row per finished UNet++ run with all metrics.")

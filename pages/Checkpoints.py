@@ -18,6 +18,7 @@ from ui.layout import page_header
 from ui.projector import tile_side
 from ui.resources import checkpoint_config, real_pair
 from ui.state import sticky_multiselect
+from ui.figures import show_table
 from ui.training_record import training_now, training_record, watch_training
 
 
@@ -26,7 +27,7 @@ def browse(ws: Workspace) -> None:
     if table.empty:
         st.info("No checkpoints yet: train one in the **Train** tab or import legacy ones.")
         return
-    st.dataframe(table, hide_index=True, width="stretch")
+    show_table(table)
     readable = table[table["scales"].notna()]["checkpoint"].tolist()
     if not readable:
         return
@@ -47,11 +48,10 @@ def browse(ws: Workspace) -> None:
                            "channels (nfc)": cfg["nfc"][:len(sizes)], "noise amplitude": cfg["noise_amp"][:len(sizes)]})
     st.markdown(f"**{len(sizes)} scales** (1 = coarsest), scale factor {cfg['scale_factor']:.4f}, "
                 f"{cfg['nc_im']} channels ({'image + mask' if cfg['nc_im'] == 4 else 'image only'})")
-    st.dataframe(scales, hide_index=True, width="stretch")
+    show_table(scales)
     with st.expander("Training settings and source", expanded=True):
-        st.dataframe(pd.concat([catalog.settings_table(cfg.get("train") or {}, "train"),
-                                catalog.settings_table(cfg.get("source") or {}, "source")]),
-                     hide_index=True, width="stretch")
+        show_table(pd.concat([catalog.settings_table(cfg.get("train") or {}, "train"),
+                              catalog.settings_table(cfg.get("source") or {}, "source")]))
     with st.expander("Training record (losses per scale, last sample and reconstruction)",
                      icon=":material/monitoring:"):
         training_record(path, key="ck_record", live=name in training_now(ws))
@@ -115,7 +115,7 @@ def add_data(ws: Workspace) -> None:
     table = catalog.dataset_table(ws)
     if table.empty:
         return
-    st.dataframe(table, hide_index=True, width="stretch")
+    show_table(table)
     pick = st.selectbox("Dataset to manage", table["dataset"].tolist(), key="ds_pick",
                         help="Newest first. Deleting a dataset keeps the checkpoints trained on it.")
     delete_control(ws, "datasets", pick, key="ds_del")

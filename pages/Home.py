@@ -11,6 +11,7 @@ from ui.access import shown_path
 from ui.controls import delete_control
 from ui.feedback import guarded
 from ui.layout import page_header
+from ui.figures import metrics, show_table
 from ui.page_list import APP_TITLE, PAGES
 
 
@@ -25,7 +26,7 @@ def manage(ws) -> None:  # noqa: ANN001 - Workspace
     if table.empty:
         st.caption(f"No {category} yet.")
         return
-    st.dataframe(table, hide_index=True, width="stretch")
+    show_table(table)
     name = st.selectbox(f"{catalog.LABELS[category].capitalize()} to delete", table.iloc[:, 0].tolist(),
                         key=f"home_pick_{category}",
                         help="Deleting asks for confirmation and is refused while a job reads or writes the item.")
@@ -46,8 +47,7 @@ def main() -> None:
 
     counts = ws.counts()
     st.subheader("Workspace")
-    cols = st.columns(6)
-    for col, (label, value, help_text) in zip(cols, [
+    metrics([
         ("Datasets", counts.datasets, "Folders of real image/mask pairs (Kvasir-SEG layout) under datasets/."),
         ("Checkpoints", counts.checkpoints, "Trained SinGAN-Seg models under checkpoints/."),
         ("Sample sets", counts.samples, "Saved generated image/mask sets under samples/."),
@@ -55,22 +55,19 @@ def main() -> None:
         ("Studies", counts.studies, "Augmentation studies under studies/."),
         ("Jobs", counts.jobs,
          "Background jobs (training, style transfer, studies, imports) under jobs/."),
-    ]):
-        col.metric(label, value, help=help_text)
+    ])
     st.caption(f"Folder: `{shown_path(ws, ws.root)}` (set `SINGANSEG_WORKSPACE` to use another one). The "
                "dashboard never reads or writes outside it.")
     with st.expander("Manage workspace items (list, delete)", icon=":material/folder_managed:"):
         manage(ws)
 
-    from singanseg_core.services.demo import is_demo_workspace
+    from singanseg_core.services.demo import describe_demo, has_own_data, is_demo_workspace
 
-    if is_demo_workspace(ws):
+    if is_demo_workspace(ws) and not has_own_data(ws):
         st.info(
-            "**This workspace holds the embedded demo set**: 8 tiles of an immunohistochemistry image of colon "
-            "tissue that ships with scikit-image, with masks from a colour-deconvolution threshold of the brown "
-            "DAB stain, plus 2 small demo checkpoints trained by this engine (64 px, 100 iterations per scale, "
-            "CPU). It shows how everything "
-            "works offline; it is not polyp data.\n\n"
+            f"**This workspace holds the embedded demo set**: {describe_demo(ws)}. The image ships with "
+            "scikit-image; its masks are a colour-deconvolution threshold of the brown DAB stain. It shows how "
+            "everything works offline; it is not polyp data.\n\n"
             "For real work: download [Kvasir-SEG](https://datasets.simula.no/kvasir-seg/) (or HyperKvasir's "
             "segmented images) and upload its zip on **Checkpoints → Add data**, or put the published SinGAN-Seg "
             "checkpoints in `legacy/` of the workspace and use **Checkpoints → Import legacy**.",

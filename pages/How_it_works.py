@@ -54,17 +54,22 @@ def choose(ws: Workspace) -> tuple[str, object, int, int] | None:
 
 def pyramid(trace, n: int, side: int) -> None:  # noqa: ANN001 - PyramidTrace
     st.markdown(f"**Rows** — {teaching.TRACE_CAPTIONS['scale']}")
-    widths = [1.1] + [1] * len(COLUMNS)
+    st.markdown("\n".join(f"- **{title}**: {teaching.TRACE_CAPTIONS[key]}" for key, title in COLUMNS))
+    big = projector()  # the scale's label above its row: the tiles get the whole width
+    widths = [1] * len(COLUMNS) if big else [1.1] + [1] * len(COLUMNS)
     head = st.columns(widths)
-    head[0].markdown("**Scale**")
-    for col, (key, title) in zip(head[1:], COLUMNS):
+    if not big:
+        head[0].markdown("**Scale**")
+    for col, (key, title) in zip(head[-len(COLUMNS):], COLUMNS):
         col.markdown(f"**{title}**")
-        col.caption(teaching.TRACE_CAPTIONS[key])
     for s in trace.scales:
-        row = st.columns(widths, vertical_alignment="center")
         label = teaching.scale_row_label(s, n)
-        row[0].markdown(f"**{label[0]}**  \n{label[1]}  \nnoise {label[2]}  \n{label[3]}")
-        for col, img, (key, _) in zip(row[1:], teaching.scale_row_images(s, side), COLUMNS):
+        if big:
+            st.markdown(f"**{label[0]}** · {label[1]} · noise {label[2]} · {label[3]}")
+        row = st.columns(widths, vertical_alignment="center")
+        if not big:
+            row[0].markdown(f"**{label[0]}**  \n{label[1]}  \nnoise {label[2]}  \n{label[3]}")
+        for col, img, (key, _) in zip(row[-len(COLUMNS):], teaching.scale_row_images(s, side), COLUMNS):
             col.image(img, width="stretch", caption=f"{s.size[1]}×{s.size[0]} px" if key == "real" else None)
     if any(s.used_stored_noise for s in trace.scales):
         st.caption(f":material/info: {teaching.TRACE_CAPTIONS['stored_noise']}")

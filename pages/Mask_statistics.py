@@ -11,6 +11,7 @@ from singanseg_core.services import catalog
 from singanseg_core.services.workspace import Workspace
 from ui.feedback import guarded
 from ui.layout import page_header
+from ui.figures import show, show_table
 from ui.projector import tile_side
 
 NONE = "(none)"
@@ -59,11 +60,11 @@ def main() -> None:
     from singanseg_core.analysis.figures import true_pixel_histogram
 
     fig = true_pixel_histogram(stats, mode)
-    st.plotly_chart(fig, width="stretch", key="ms_chart", config={"displaylogo": False})
+    show(fig, key="ms_chart")
 
     st.subheader("Summary")
-    st.dataframe(stats.summary, hide_index=True, width="stretch",
-                 column_config={"share_under_5": st.column_config.NumberColumn("share < 5 %", format="%.2f")})
+    show_table(stats.summary,
+               column_config={"share_under_5": st.column_config.NumberColumn("share < 5 %", format="%.2f")})
     if stats.distance:
         d = stats.distance
         c1, c2, c3 = st.columns(3)
@@ -82,7 +83,7 @@ def main() -> None:
             from singanseg_core.analysis.stats import checkpoint_mean_std
 
             var = stats.variability
-            st.dataframe(var.drop(columns=["mask_paths"]), hide_index=True, width="stretch")
+            show_table(var.drop(columns=["mask_paths"]))
             ck = st.selectbox("Checkpoint", list(var["checkpoint"]), key="ms_ck",
                               help="Show the mean and std images of this checkpoint's generated masks.")
             mean, std = checkpoint_mean_std(syn_path, ck)

@@ -11,10 +11,11 @@ from singanseg_core.services import catalog
 from singanseg_core.services.workspace import Workspace, safe_name
 from ui.controls import button, delete_control
 from ui.feedback import guarded
-from ui.jobs import job_panel, submit_job
+from ui.jobs import job_panel, submit_job, time_estimate
 from ui.layout import page_header
 from ui.projector import projector, tile_side
 from ui.resources import read_json
+from ui.figures import show
 from ui.state import derived_text_input, sticky_multiselect
 
 RATIOS = {"1:1 (paper, mild)": "1:1", "1:1000 (paper, strong)": "1:1000", "free": None}
@@ -59,6 +60,10 @@ def launch(ws: Workspace) -> None:
     name = derived_text_input("Save as (folder under style/)", f"{src}-st-{ratio.replace(':', 'x')}", key="st_out",
                               max_chars=80, help="Follows the samples set and ratio until you type a name of your "
                                                     "own. A new folder is made (suffix added if the name is taken).")
+    from singanseg_core.services.timings import STYLE_BATCH, style_key
+
+    time_estimate(ws, STYLE_BATCH, style_key(None if size == "native" else int(size), optimizer),
+                  len(chosen) * int(steps), f"restyling {len(chosen)} image(s) with {int(steps)} {optimizer} steps")
     if button("Start style transfer job", key="st_go", type="primary", icon=":material/palette:", action="style",
               why_not=None if chosen else "choose at least one generated image",
               help="Runs in a background process; progress shows below."):
@@ -123,9 +128,8 @@ def losses(folder: Path, pick: str) -> None:
     batch = next((b for b in batches or [] if isinstance(b, dict) and pick in (b.get("images") or [])), None)
     if batch and batch.get("history"):
         n = len(batch["images"])
-        st.plotly_chart(style_loss_figure(batch["history"], f"Losses of the run that made {pick}"
-                                          + (f" (summed over its batch of {n})" if n > 1 else "")),
-                        width="stretch", key="st_losses", config={"displaylogo": False})
+        show(style_loss_figure(batch["history"], f"Losses of the run that made {pick}"
+                               + (f" (summed over its batch of {n})" if n > 1 else "")), key="st_losses")
     else:
         st.caption("No loss curves recorded for this image (made before they were kept, or resumed).")
     st.caption(RATIO_EXPLANATION)

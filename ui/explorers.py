@@ -15,6 +15,7 @@ import streamlit as st
 from singanseg_core.analysis.tiles import triptych, upscale
 from singanseg_core.services.workspace import Workspace
 from ui.projector import projector, tile_side, tiles_per_row
+from ui.figures import show
 from ui.resources import checkpoint_config
 
 
@@ -66,8 +67,7 @@ def histogram_panel(ws: Workspace, synthetic: np.ndarray, real_masks: dict[str, 
                             must_exist=True)
         real = dataset_pcts(str(folder), catalog.folder_stamp(folder))
     stats = mask_stats_from_values(real, synthetic, float(width))
-    st.plotly_chart(true_pixel_histogram(stats, "overlay"), width="stretch", key=f"{key}_chart",
-                    config={"displaylogo": False})
+    show(true_pixel_histogram(stats, "overlay"), key=f"{key}_chart")
     rows = {r["source"]: r for r in stats.summary.to_dict("records")}
     st.caption(f"Mean true pixels: these {len(synthetic)} samples {rows['synthetic']['mean']:.1f} %, real "
                f"{rows['real']['mean']:.1f} % (n = {int(rows['real']['count'])}). Not saved: save the samples to "
@@ -91,7 +91,11 @@ def style_preview_panel(images: list[np.ndarray], style: np.ndarray, key: str) -
     few L-BFGS steps, a progress bar): before/after pictures, the content and style loss curves and what the
     ratio does. The result stays in the session until the images change."""
     from singanseg_core.analysis.figures import style_loss_figure
-    from singanseg_core.style.preview import PREVIEW_STEPS, RATIO_EXPLANATION, preview_batches, preview_style
+    from singanseg_core.services.timings import STYLE_PREVIEW, record_run, style_key
+    from singanseg_core.style.preview import (PREVIEW_SIZE, PREVIEW_STEPS, RATIO_EXPLANATION, preview_batches,
+                                              preview_style)
+    from ui.jobs import time_estimate
+    from ui.resources import workspace
 
     c1, c2, c3 = st.columns([2, 1, 2], vertical_alignment="bottom")
     ratio = c1.radio("Content : style", ["1:1", "1:100", "1:1000"], index=2, horizontal=True, key=f"{key}_ratio",
@@ -102,6 +106,8 @@ def style_preview_panel(images: list[np.ndarray], style: np.ndarray, key: str) -
 
     digest = hashlib.sha1(b"".join(np.ascontiguousarray(a).tobytes() for a in images)).hexdigest()
     stamp = (digest, ratio, steps)  # a result is shown only for the very images and settings it was made from
+    ws, timing = workspace(), (STYLE_PREVIEW, style_key(PREVIEW_SIZE, "lbfgs"), len(images) * steps)
+    time_estimate(ws, *timing, f"this preview ({len(images)} images, {steps} steps)")
     if c3.button("Preview style transfer", key=f"{key}_go", icon=":material/palette:",
                  help="Restyle these samples right here, small and quick; the full-quality run is a job on the "
                       "Style transfer page."):
@@ -114,6 +120,7 @@ def style_preview_panel(images: list[np.ndarray], style: np.ndarray, key: str) -
             return True
 
         st.session_state[key] = (stamp, preview_style(images, style, ratio=ratio, steps=steps, progress=tick))
+        record_run(ws, *timing, st.session_state[key][1].seconds)
         bar.empty()
     done = st.session_state.get(key)
     if not done or done[0] != stamp:
@@ -127,13 +134,12 @@ def style_preview_panel(images: list[np.ndarray], style: np.ndarray, key: str) -
         for i, col in zip(range(lo, min(lo + per_row, len(images))), cols):
             col.image(upscale(images[i], side), caption=f"#{i} raw", width="stretch")
             col.image(upscale(result.images[i], side), caption=f"#{i} restyled", width="stretch")
-    st.plotly_chart(style_loss_figure(result.history, f"Preview losses (ratio {ratio})"), width="stretch",
-                    key=f"{key}_losses", config={"displaylogo": False})
+    show(style_loss_figure(result.history, f"Preview losses (ratio {ratio})"), key=f"{key}_losses")
     st.caption(RATIO_EXPLANATION)
 
 
 START_SCALE_TILE = 128   # px per sample in the start-scale figure (twice that in projector mode)
-PREVIEW_IMAGES = 4       # samples restyled by the in-page style preview (< 3 s on 2 CPU cores)
+PREVIEW_IMAGES = 4       # samples restyled by the in-page style preview (its time: services.timings)
 
 
 def start_scale_panel(model: Any, seed: int, key: str) -> None:

@@ -1,4 +1,5 @@
-"""Background jobs on a page: submitting one (after the classroom gate) and the live job panels."""
+"""Background jobs on a page: submitting one (after the classroom gate), the machine's time estimate before a run
+starts, and the live job panels."""
 
 from __future__ import annotations
 
@@ -33,6 +34,14 @@ def submit_job(ws: Workspace, kind: str, args: dict[str, Any], title: str) -> No
     st.toast(f"Started: {title}", icon=":material/rocket_launch:")
     st.session_state[f"last_job_{kind}"] = job.id
     st.rerun()  # redraw the whole page: sidebar and job panels switch to live refresh
+
+
+def time_estimate(ws: Workspace, kind: str, key: str, units: float, what: str) -> None:
+    """A caption with this machine's own estimate of a run before it starts (``services.timings``: from its
+    past runs with the same settings, or that the first run will set one)."""
+    from singanseg_core.services.timings import describe, estimate
+
+    st.caption(f":material/timer: {describe(estimate(ws, kind, key, units), what)}")
 
 
 def _rerun_panel() -> None:
@@ -85,7 +94,7 @@ def _job_row(ws: Workspace, job: Any, key: str, details: bool) -> None:
     if details and job.items:
         with st.expander(f"Details ({len(job.items)} item(s))", expanded=job.active):
             for name, item in list(job.items.items())[:50]:
-                text = f"{name}: {catalog.item_state(item)} · {item.get('message', '') or ''}".rstrip(" ·")
+                text = f"{name}: {catalog.item_state(item, job.state)} · {item.get('message', '') or ''}".rstrip(" ·")
                 st.progress(float(item.get("progress") or 0.0), text=text[:160])
             log = job.log_tail(8)
             if log:

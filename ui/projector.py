@@ -1,4 +1,5 @@
-"""Projector mode: larger tiles, fewer per row and bigger captions for a lecture room (toggled in the sidebar)."""
+"""Projector mode: larger tiles, fewer per row and bigger text (captions, body text, tables, metrics) for a lecture
+room (toggled in the sidebar); charts and tables get theirs through :mod:`ui.figures`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,13 @@ PROJECTOR_CSS = """<style>
 [data-testid="stImageCaption"] { font-size: 1.3rem !important; line-height: 1.5 !important; }
 [data-testid="stCaptionContainer"] { font-size: 1.1rem !important; }
 [data-testid="stMainBlockContainer"] { padding-left: 1.5rem !important; padding-right: 1.5rem !important; }
+[data-testid="stMainBlockContainer"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMainBlockContainer"] [data-testid="stMarkdownContainer"] li { font-size: 1.25rem !important; }
+[data-testid="stTable"] td, [data-testid="stTable"] th { font-size: 1.2rem !important; }
+[data-testid="stMetricValue"] { font-size: 2.6rem !important; }
+[data-testid="stMetricLabel"] p { font-size: 1.2rem !important; }
+[data-testid="stMainBlockContainer"] p, [data-testid="stMetricLabel"] p, [data-testid="stImageCaption"] {
+  overflow-wrap: normal !important; word-break: normal !important; }
 </style>"""
 
 

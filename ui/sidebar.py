@@ -14,13 +14,13 @@ from ui.server_guard import current_session_id, set_unlocked
 
 def sidebar(ws: Workspace) -> None:
     """Everything the sidebar shows."""
-    from singanseg_core.services.demo import is_demo_workspace
+    from singanseg_core.services.demo import has_own_data, is_demo_workspace
 
     with st.sidebar:
         projector_toggle()
         classroom_sidebar()
         st.caption(f"Workspace: `{shown_path(ws, ws.root)}`")
-        if is_demo_workspace(ws):
+        if is_demo_workspace(ws) and not has_own_data(ws):
             st.caption(":material/info: Demo data is loaded (IHC microscopy tiles). See Home for Kvasir-SEG.")
         sidebar_jobs(ws)
 

@@ -10,15 +10,14 @@ from singanseg_core.analysis.tiles import upscale
 from singanseg_core.services.workspace import Workspace
 from ui.feedback import show_error
 from ui.jobs import JOB_REFRESH_S
+from ui.figures import metrics, show
 from ui.projector import tile_side
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = float(seconds)
-    return f"{seconds:.0f} s" if seconds < 90 else (f"{seconds / 60:.1f} min" if seconds < 5400
-                                                   else f"{seconds / 3600:.1f} h")
+    from singanseg_core.services.timings import duration
+
+    return "—" if seconds is None else duration(seconds)
 
 
 def draw_training_record(folder: Path, key: str) -> str | None:
@@ -35,19 +34,20 @@ def draw_training_record(folder: Path, key: str) -> str | None:
         return None
     n, state = int(log.get("num_scales") or 0), str(log.get("state", ""))
     s_per_it = log.get("s_per_it")
-    c = st.columns(4)
-    c[0].metric("Scale", scale_label(int(log.get("scale", 0)), n) if state != "finished" else f"all {n} done",
-                help="The scale being trained (1 = coarsest) or, afterwards, that all are done.")
-    c[1].metric("Iteration", f"{int(log.get('iteration', 0))} / {int(log.get('niter', 0))}",
-                help="Iterations of the current scale so far, of the iterations every scale gets.")
-    c[2].metric("Time per iteration", f"{float(s_per_it) * 1000:.0f} ms" if s_per_it else "—",
-                help="Wall time of one training iteration at the current (or last) scale.")
-    c[3].metric("Time left (ETA)" if state != "finished" else "Training time",
-                _duration(log.get("eta_s")) if state != "finished" else _duration(log.get("seconds")),
-                help="Estimated from the current rate and the sizes of the scales still to train (finer scales "
-                     "are slower)." if state != "finished" else "Wall time of all scales together.")
-    st.plotly_chart(training_log_figure(log), width="stretch", key=f"{key}_losses",
-                    config={"displaylogo": False})
+    finished = state == "finished"
+    metrics([
+        ("Scale", scale_label(int(log.get("scale", 0)), n) if not finished else f"all {n} done",
+         "The scale being trained (1 = coarsest) or, afterwards, that all are done."),
+        ("Iteration", f"{int(log.get('iteration', 0))} / {int(log.get('niter', 0))}",
+         "Iterations of the current scale so far, of the iterations every scale gets."),
+        ("Time per iteration", f"{float(s_per_it) * 1000:.0f} ms" if s_per_it else "—",
+         "Wall time of one training iteration at the current (or last) scale."),
+        ("Training time" if finished else "Time left (ETA)",
+         _duration(log.get("seconds")) if finished else _duration(log.get("eta_s")),
+         "Wall time of all scales together." if finished else
+         "Estimated from the current rate and the sizes of the scales still to train (finer scales are slower)."),
+    ], per_row=4)
+    show(training_log_figure(log), key=f"{key}_losses")
     found = progress_images(folder)
     cols = st.columns(2)
     for col, (which, caption) in zip(cols, [("sample", "latest generated sample (image | mask)"),

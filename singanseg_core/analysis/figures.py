@@ -38,6 +38,38 @@ def write_html(fig: "go.Figure", path: str | os.PathLike) -> Path:
 
 
 # --------------------------------------------------------------------------------------------
+# Log axes
+
+MAX_LOG_TICKS = 8   # labelled ticks on a log axis at most (more overlap at a projector's font size)
+
+
+def log_axis(values: "list[float] | np.ndarray") -> dict:
+    """Readable ticks for a log axis over ``values``: labels only at 1·10^k (spans of 3+ decades), 1 and 3
+    (2 decades) or 1, 2 and 5 (less), at most :data:`MAX_LOG_TICKS`, minor tick labels off, and a range from
+    the ladder value below the smallest value to the one above the largest (so at least two labels show).
+    Plotly's own log ticks label every digit ("6 5 4 3 2 1 8 6 5") and overlap. Returns ``update_yaxes``
+    keyword arguments (``{"type": "log"}`` alone without a positive finite value)."""
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[np.isfinite(v) & (v > 0)]
+    if not v.size:
+        return {"type": "log"}
+    lo, hi = float(v.min()), float(v.max())
+    e0, e1 = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
+    span = e1 - e0
+    mantissas = (1.0,) if span >= 3 else (1.0, 3.0) if span == 2 else (1.0, 2.0, 5.0)
+    ladder = [float(f"{m * 10.0 ** e:.3g}") for e in range(e0 - 1, e1 + 2) for m in mantissas]
+    below = max(t for t in ladder if t <= lo * (1 + 1e-9))
+    above = min(t for t in ladder if t >= hi * (1 - 1e-9))
+    if above <= below:  # one value on the ladder: one step up
+        above = ladder[ladder.index(below) + 1]
+    ticks = [t for t in ladder if below <= t <= above]
+    step = -(-len(ticks) // MAX_LOG_TICKS)  # ceil: keep every step-th tick
+    ticks = ticks[::step]
+    return {"type": "log", "tickmode": "array", "tickvals": ticks, "ticktext": [f"{t:.3g}" for t in ticks],
+            "range": [float(np.log10(below)), float(np.log10(above))], "minor": {"showgrid": False, "ticks": ""}}
+
+
+# --------------------------------------------------------------------------------------------
 # Mask statistics
 
 
@@ -166,7 +198,8 @@ def training_log_figure(log: dict) -> "go.Figure":
               f"training {scale_label(int(log.get('scale', 0)), n)}"
               + (f", about {float(eta) / 60:.0f} min left" if eta else ""))
     fig.update_yaxes(title_text="adversarial (WGAN-GP)", row=1, col=1)
-    fig.update_yaxes(type="log", title_text="reconstruction", row=2, col=1)
+    rec = [y for entry in log.get("scales") or [] for y in (entry.get("losses") or {}).get("rec", [])]
+    fig.update_yaxes(title_text="reconstruction", row=2, col=1, **log_axis(rec))
     fig.update_xaxes(range=[0, max(n, 1) * niter])
     fig.update_xaxes(title_text=f"iteration ({niter} per scale)", row=2, col=1)
     fig.update_layout(title=f"Training losses of {log.get('name', 'the model')} ({status})", template="plotly_white",
@@ -185,7 +218,8 @@ def style_loss_figure(history: list[dict], title: str = "") -> "go.Figure":
         fig.add_scatter(x=steps, y=[float(h[key]) for h in history], mode="lines+markers", name=f"{key} loss",
                         line={"color": color}, hovertemplate=f"step %{{x}}: {key} %{{y:.4g}}<extra></extra>")
     fig.update_xaxes(title_text="optimiser step")
-    fig.update_yaxes(type="log", title_text="loss (unweighted, summed over images)")
+    fig.update_yaxes(title_text="loss (unweighted, summed over images)",
+                     **log_axis([float(h[key]) for h in history for key in ("content", "style")]))
     fig.update_layout(title=title or "Style transfer: content and style losses", template="plotly_white",
                       legend=LEGEND_RIGHT, height=340, margin={"t": 60})
     return fig

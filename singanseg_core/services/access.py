@@ -40,6 +40,10 @@ from .workspace import Workspace
 
 MODES = ("open", "classroom")
 WRITE_ACTIONS = ("upload", "train", "import", "sample-save", "style", "study", "delete", "cancel", "resume")
+# What each write action is called in a sentence people read (a locked button's help never shows the action id).
+ACTION_WORDS = {"upload": "Uploading files", "train": "Training", "import": "Importing checkpoints",
+                "sample-save": "Saving samples", "style": "Style transfer", "study": "Running studies",
+                "delete": "Deleting", "cancel": "Cancelling jobs", "resume": "Resuming jobs"}
 DEFAULT_MAX_UPLOADS = 2500          # files per session: a Kvasir-SEG zip (1000 images + 1000 masks) fits
 DEFAULT_MAX_UPLOADS_SERVER = 10_000  # files per server process, all sessions together
 MAX_UPLOADS_LIMIT = 1_000_000
@@ -99,12 +103,14 @@ class AccessPolicy:
             return True, f"'{action}' only reads the workspace."
         if not self.classroom:
             return True, "The dashboard runs in open mode: every action is allowed."
+        words = ACTION_WORDS[action]
         if self.passphrase_sha256 is None:
-            return False, (f"'{action}' is disabled in classroom mode: visitors can browse, sample, compare and "
-                           "plot, but not change the workspace.")
+            return False, (f"{words} is for the teacher in classroom mode and stays disabled on this server (no "
+                           "passphrase is set): visitors can browse, sample, compare and plot, but not change the "
+                           "workspace.")
         if unlocked:
-            return True, f"'{action}' is allowed: this session was unlocked with the passphrase."
-        return False, f"'{action}' is locked in classroom mode: enter the teacher's passphrase to unlock it."
+            return True, f"{words} is allowed: this session was unlocked with the passphrase."
+        return False, f"{words} is for the teacher in classroom mode: enter the teacher's passphrase to unlock it."
 
     def check_passphrase(self, text: str) -> bool:
         """True when ``text`` is the passphrase (sha256 compared in constant time); always False without one."""
@@ -246,5 +252,6 @@ def passphrase_gate(policy: AccessPolicy) -> PassphraseGate:
         return gate
 
 
-__all__ = ["AccessPolicy", "DEFAULT_MAX_UPLOADS", "DEFAULT_MAX_UPLOADS_SERVER", "ENV_NAMES", "GateAnswer", "MODES", "PassphraseGate",
+__all__ = ["ACTION_WORDS", "AccessPolicy", "DEFAULT_MAX_UPLOADS", "DEFAULT_MAX_UPLOADS_SERVER", "ENV_NAMES", "GateAnswer",
+           "MODES", "PassphraseGate",
            "WRITE_ACTIONS", "passphrase_gate", "policy_from_env", "sha256_hex"]

@@ -278,9 +278,13 @@ def job_caption(job: Any, limit: int = 3) -> str:
     return f"created {when}" + (f" · → {text}" if text else "")
 
 
-def item_state(item: dict[str, Any]) -> str:
-    """The state to show for one job item: an item still marked ``queued`` that has progress is ``running``."""
+def item_state(item: dict[str, Any], job_state: str | None = None) -> str:
+    """The state to show for one job item: an item still marked ``queued`` that has progress is ``running``; in a
+    job that ended ``cancelled`` or ``interrupted`` (``job_state``), an item still marked running or queued takes
+    the job's state (records written before a cancel marked its items)."""
     state = str(item.get("state") or "queued")
+    if job_state in ("cancelled", "interrupted") and state in ("queued", "running"):
+        return job_state
     if state == "queued" and float(item.get("progress") or 0.0) > 0:
         return "running"
     return state

@@ -214,3 +214,29 @@ def is_demo_workspace(ws: "Workspace") -> bool:  # noqa: F821
     if not (ws.root / DEMO_MARKER).is_file():
         return False
     return (ws.datasets / DEMO_DATASET).is_dir() or any((ws.checkpoints / n).is_dir() for n in DEMO_CHECKPOINTS)
+
+
+def has_own_data(ws: "Workspace") -> bool:  # noqa: F821
+    """Whether ``ws`` holds a dataset or a checkpoint that is not the demo's (then "Demo data is loaded" is no
+    longer what the workspace is about)."""
+    return (any(name != DEMO_DATASET for name in ws.list_datasets())
+            or any(name not in DEMO_SPECS for name in ws.list_checkpoints()))
+
+
+def describe_demo(ws: "Workspace") -> str:  # noqa: F821
+    """One sentence on the demo items ``ws`` holds, counted in the workspace and described by :data:`DEMO_SPECS`
+    (tile count, and per training setting how many checkpoints at which size and iterations per scale)."""
+    tiles = len(ws.dataset_pairs(DEMO_DATASET)) if DEMO_DATASET in ws.list_datasets() else 0
+    groups: dict[tuple[int, int], int] = {}
+    for name in ws.list_checkpoints():
+        if name in DEMO_SPECS:
+            cfg = DEMO_SPECS[name].config()
+            groups[(cfg.max_size, cfg.niter)] = groups.get((cfg.max_size, cfg.niter), 0) + 1
+    n = sum(groups.values())
+    parts = [f"{k} at {size} px with {niter} iterations per scale"
+             for (size, niter), k in sorted(groups.items())]
+    text = f"{tiles} tile{'s' if tiles != 1 else ''} of an immunohistochemistry image of colon tissue"
+    if n:
+        text += (f", plus {n} demo checkpoint{'s' if n != 1 else ''} trained by this engine on the CPU ("
+                 + "; ".join(parts) + ")")
+    return text

@@ -24,6 +24,7 @@ continues it (other settings are refused).
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -382,9 +383,14 @@ def _run_style(ctx: JobContext) -> dict[str, Any]:
     def per_step(step: int, losses: dict) -> bool:
         return ctx.update(message=f"step {step}/{cfg.steps} (loss {losses.get('total', float('nan')):.3g})")
 
+    from .timings import STYLE_BATCH, record_run, style_key
+
+    started = time.perf_counter()
     style_transfer_samples(sel, out, cfg, random_features=random_features, progress=per_image,
                            step_progress=per_step, allow_download=False,
                            device="cpu" if a.get("device") == "cpu" else None)
+    record_run(ctx.ws, STYLE_BATCH, style_key(a.get("size"), cfg.optimizer), len(frame) * cfg.steps,
+               time.perf_counter() - started)
     return {"style": ctx.ws.relative(out), "random_features": random_features,
             "message": "style transfer finished" + (" (random VGG features)" if random_features else "")}
 

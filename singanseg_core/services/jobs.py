@@ -251,7 +251,7 @@ def cancel(ws: Workspace, job_id: str, terminate_after: float | None = CANCEL_GR
     job = get_job(ws, job_id)
     (job.dir / "cancel").touch()
     if job.state in ("interrupted",) or (job.state == "queued" and not job.status.get("pid")):
-        _write_status(job.dir, dict(job.status, state="cancelled", message="cancelled"))
+        _write_status(job.dir, cancelled_status(job.status, "cancelled"))
         _release_outputs(ws, job.dir, {"kind": job.kind, "args": job.args})
     elif terminate_after is not None and job.active:
         if wait:
@@ -290,10 +290,25 @@ def stop_worker(job_dir: Path, grace: float = CANCEL_GRACE_S, kill_grace: float 
         spec = _read_json(job_dir / "spec.json")
         if spec:
             _release_outputs(Workspace(job_dir.parent.parent), job_dir, spec)
-        _write_status(job_dir, dict(_read_json(job_dir / "status.json"), state="cancelled", finished=time.time(),
-                                    message=f"cancelled (the worker did not stop within {grace:g} s and was "
-                                            "terminated)"))
+        _write_status(job_dir, cancelled_status(_read_json(job_dir / "status.json"),
+                                                f"cancelled (the worker did not stop within {grace:g} s and was "
+                                                "terminated)"))
     return True
+
+
+def cancelled_status(status: dict[str, Any], message: str) -> dict[str, Any]:
+    """``status`` of a job that ended cancelled: the job's state, message and end time, and every item still
+    ``running`` or ``queued`` marked ``cancelled`` too (its progress kept, its live message such as "about 7 min
+    left" replaced), so no row keeps saying it runs after the cancel took effect."""
+    items = {}
+    for name, item in (status.get("items") or {}).items():
+        item = dict(item)
+        if str(item.get("state") or "queued") in ACTIVE:
+            pct = float(item.get("progress") or 0.0)
+            item.update(state="cancelled", message=f"cancelled at {pct * 100:.0f} %" if pct else "cancelled")
+            item.pop("eta_s", None)
+        items[name] = item
+    return dict(status, state="cancelled", message=message, finished=time.time(), items=items)
 
 
 def _spawn_watchdog(ws: Workspace, job_dir: Path, grace: float) -> subprocess.Popen:
@@ -480,7 +495,7 @@ def run_job(job_dir: str | os.PathLike) -> int:
         ctx.log("done")
         code = 0
     except Cancelled as err:
-        ctx.status.update(state="cancelled", message=str(err) or "cancelled", finished=time.time())
+        ctx.status = cancelled_status(ctx.status, str(err) or "cancelled")
         ctx.log(f"cancelled: {err}")
         code = 0
     except SinGANSegError as err:

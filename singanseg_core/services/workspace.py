@@ -33,6 +33,7 @@ from typing import Iterable
 from ..files.pairs import IMAGE_SUFFIXES
 from ..errors import InputError
 from ..files.atomic import atomic_directory, atomic_write_bytes, atomic_write_json, folder_lock
+from ..files.uploads import listed
 from ..files.zip_entries import check_entries, read_entry
 
 ENV_VAR = "SINGANSEG_WORKSPACE"
@@ -292,13 +293,15 @@ class Workspace:
         return find_pairs(self.resolve(Path("datasets") / safe_name(name, "dataset"), must_exist=True))
 
     # ------------------------------------------------------------------ uploads
-    def add_pairs(self, dataset: str, pairs: Iterable[tuple[str, bytes, bytes]],
+    def add_pairs(self, dataset: str, pairs: Iterable[tuple[str, bytes, bytes] | tuple[str, bytes, bytes, str]],
                   max_mb: float = MAX_UPLOAD_MB) -> "AddedPairs":
-        """Add ``(file name, image bytes, mask bytes)`` pairs to ``datasets/<dataset>`` (created if needed).
+        """Add ``(image file name, image bytes, mask bytes[, mask file name])`` pairs to ``datasets/<dataset>``
+        (created if needed; without a mask file name the mask is reported under the image's name).
 
         Every pair is decoded by the one pair reader (``files.pairs.load_pair``: bounded, EXIF orientation
-        applied, the mask rule); a file that is too large, not an image, of another size than its partner, or a
-        mask the rule refuses stops the whole upload with one line, before anything is written. A pair whose
+        applied, the mask rule); files that are too large, not images, of another size than their partner, or
+        masks the rule refuses stop the whole upload before anything is written, with one line listing every
+        such problem, each under the name of the file it is about. A pair whose
         image pixels are already in the dataset (or earlier in this upload) is skipped with a note, never stored
         twice. Images are stored as RGB PNG, masks as 0/255 PNG, under sanitised unique names.
 
@@ -306,12 +309,20 @@ class Workspace:
             :class:`AddedPairs` (unpacks as ``folder, written``), with ``skipped`` and ``notes``.
         """
         folder = self.datasets / safe_name(dataset, "dataset name")
-        prepared = []
-        for fname, img_bytes, mask_bytes in pairs:
-            stem = safe_name(Path(str(fname).replace("\\", "/")).stem, "file name")
-            for label, data in (("image", img_bytes), ("mask", mask_bytes)):
-                check_size(f"{fname} ({label})", len(data), max_mb)
-            prepared.append(_prepare_pair(str(fname), stem, img_bytes, mask_bytes))
+        prepared, problems = [], []
+        for fname, img_bytes, mask_bytes, *mask_name in pairs:
+            mask_fname = str(mask_name[0]) if mask_name else str(fname)
+            try:
+                stem = safe_name(Path(str(fname).replace("\\", "/")).stem, "file name")
+                for label, name, data in (("image", fname, img_bytes), ("mask", mask_fname, mask_bytes)):
+                    check_size(f"{name} ({label})", len(data), max_mb)
+                prepared.append(_prepare_pair(str(fname), stem, img_bytes, mask_bytes, mask_fname))
+            except InputError as err:
+                problems.append(str(err))
+        if len(problems) == 1:
+            raise InputError(problems[0])
+        if problems:
+            raise InputError(f"nothing was added, {len(problems)} problems: " + listed(problems, sep="; "))
         if not prepared:
             raise InputError("no image/mask pairs were given")
         result = AddedPairs(folder)

@@ -23,7 +23,9 @@ RATIO_EXPLANATION = ("The content:style ratio weighs keeping the generated pictu
                      "taking on the real image's colours and textures (style): at 1:1 the sample barely changes, "
                      "at 1:1000 (the paper's setting) the real image's texture is painted over the sample while "
                      "its layout, and so its mask, stays where it was.")
-# Preview defaults: 8 images of 64 px in < 3 s on 2 CPU cores (bf16 where native; `bench/bench_teaching.py`).
+# Preview defaults (64 px, 12 L-BFGS steps). Its time depends on the images, the steps and how busy the machine is:
+# 4 demo samples took 36-52 s on 2 CPU cores shared with other work (load 9-12, random VGG features, bf16); the
+# dashboard shows each machine's own estimate from its past runs (services.timings); `bench/bench_teaching.py`.
 PREVIEW_SIZE = 64
 PREVIEW_STEPS = 12
 MAX_PREVIEW_IMAGES = 64

@@ -49,6 +49,35 @@ def test_home_shows_workspace_device_and_links(demo_ws: Workspace) -> None:
     assert len(at.get("page_link")) == 6
 
 
+def test_home_describes_the_demo_from_its_specs_and_the_note_goes_with_data_of_ones_own(demo_ws: Workspace) -> None:
+    """The demo's description counts what the workspace holds and reads each checkpoint's settings from
+    ``DEMO_SPECS`` (no hand-written "2 checkpoints, 64 px"); once the user adds a dataset of their own the demo
+    notes go."""
+    import shutil
+
+    from singanseg_core.services.demo import DEMO_SPECS
+
+    def demo_text(at: AppTest) -> str:
+        return " ".join(e.value for e in at.info if "demo set" in e.value)
+
+    names = [n for n in demo_ws.list_checkpoints() if n in DEMO_SPECS]
+    at = ok(page("app.py").run())
+    text = demo_text(at)
+    assert f"{len(names)} demo checkpoints" in text, text
+    for name in names:
+        cfg = DEMO_SPECS[name].config()
+        assert f"{cfg.max_size} px with {cfg.niter} iterations per scale" in text, text
+    assert f"{len(demo_ws.dataset_pairs('demo-ihc'))} tiles" in text
+    assert any("Demo data is loaded" in c.value for c in at.sidebar.caption)
+    shutil.rmtree(demo_ws.checkpoints / names[0])
+    assert f"{len(names) - 1} demo checkpoint" in demo_text(ok(page("app.py").run()))
+    mask = np.zeros((20, 24), np.uint8)
+    mask[5:15, 5:15] = 255
+    demo_ws.add_pairs("mine", [("x.png", png(np.full((20, 24, 3), 90, np.uint8)), png(mask))])
+    at = ok(page("app.py").run())
+    assert not demo_text(at) and not any("Demo data is loaded" in c.value for c in at.sidebar.caption)
+
+
 def test_fresh_workspace_gets_the_demo_on_first_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from singanseg_core.services.demo import DEMO_CHECKPOINTS, DEMO_SAMPLES
 
@@ -106,6 +135,23 @@ def test_checkpoints_upload_pairs_and_errors(demo_ws: Workspace) -> None:
     by_key(at, "file_uploader", "up_images").upload("lonely.png", img, "image/png")
     at = by_key(at.run(), "button", "up_add").click().run()
     assert not at.exception and "no mask with the same name" in at.error[0].value
+
+
+def test_checkpoints_upload_names_the_mask_file_and_lists_every_problem(demo_ws: Workspace) -> None:
+    colour = np.zeros((20, 24, 3), np.uint8)
+    colour[:10], colour[10:] = (255, 0, 0), (0, 0, 255)
+    at = page("pages/Checkpoints.py").run()
+    for name, arr in (("sizediff.jpg", np.full((200, 300, 3), 90, np.uint8)),
+                      ("col.jpg", np.full((20, 24, 3), 60, np.uint8))):
+        by_key(at, "file_uploader", "up_images").upload(name, png(arr), "image/jpeg")
+    for name, arr in (("sizediff.png", np.zeros((20, 30), np.uint8)), ("col.png", colour)):
+        by_key(at, "file_uploader", "up_masks").upload(name, png(arr), "image/png")
+    at = by_key(at.run(), "button", "up_add").click().run()
+    assert not at.exception and len(at.error) == 1
+    text = at.error[0].value
+    assert "sizediff.png (mask): mask is 30x20 px but image sizediff.jpg" in text, text
+    assert "col.png (mask): a colour mask" in text and "jpg (mask)" not in text, text
+    assert not (demo_ws.datasets / "my-data").exists()
 
 
 def test_checkpoints_zip_upload_rejects_traversal(demo_ws: Workspace) -> None:
@@ -243,6 +289,22 @@ def test_mask_statistics(demo_ws: Workspace) -> None:
         at = ok(by_key(at, "radio", "ms_mode").set_value(mode).run())
         fig = json.loads(at.get("plotly_chart")[0].proto.spec)
         assert len(fig["data"]) == 2
+
+
+def test_style_transfer_shows_this_machines_estimate_before_the_job_starts(demo_ws: Workspace) -> None:
+    from singanseg_core.services.timings import STYLE_BATCH, record_run, style_key
+
+    def estimate_line(at: AppTest) -> str:
+        return next(c.value for c in at.caption if ":material/timer:" in c.value)
+
+    at = ok(page("pages/Style_transfer.py").run())
+    assert "No time estimate" in estimate_line(at)
+    n = len(by_key(at, "multiselect", "st_images").value)
+    steps = int(by_key(at, "number_input", "st_steps").value)
+    record_run(demo_ws, STYLE_BATCH, style_key(None, "adam"), 10 * steps, 20.0)  # 2 s per image here
+    line = estimate_line(ok(page("pages/Style_transfer.py").run()))
+    assert f"restyling {n} image(s) with {steps} adam steps takes about {2 * n:.0f} s" in line, line
+    assert "last 1 similar run" in line
 
 
 def test_augmentation_study_launch_and_results(demo_ws: Workspace, spawned: list[Path]) -> None:
@@ -521,6 +583,41 @@ def test_projector_mode_is_remembered_and_enlarges_tiles(demo_ws: Workspace) -> 
     assert 0.5 in weights and 0.25 not in weights  # 2 per row
 
 
+def test_projector_mode_enlarges_chart_fonts_tables_and_metrics(demo_ws: Workspace) -> None:
+    """Charts are read from the back of a room: every font of the figure grows with projector mode, tables become
+    HTML the projector CSS enlarges, and metrics sit at most 3 to a row."""
+    save_samples(demo_ws, n=4)
+
+    def chart(projector: bool) -> tuple[dict, AppTest]:
+        at = page("pages/Mask_statistics.py")
+        at.session_state["projector_mode"] = projector
+        at = ok(by_key(ok(at.run()), "selectbox", "ms_syn").set_value("samples/set1").run())
+        return json.loads(at.get("plotly_chart")[0].proto.spec)["layout"], at
+
+    plain, at = chart(False)
+    assert at.dataframe and not at.table
+    big, at = chart(True)
+    assert at.table  # the summary as HTML
+    assert big["font"]["size"] >= 18 and big["title"]["font"]["size"] > 20
+    assert big["xaxis"]["tickfont"]["size"] >= 18 and big["yaxis"]["tickfont"]["size"] >= 18
+    assert big["legend"]["font"]["size"] >= 18 and big["hoverlabel"]["font"]["size"] >= 18
+    assert "font" not in plain or plain["font"].get("size", 12) <= 12
+    home = page("app.py")
+    home.session_state["projector_mode"] = True
+    home = ok(home.run())
+    rows = [c for c in home.columns if any(getattr(e, "type", "") == "metric" for e in c.children.values())]
+    assert rows and all(round(c.proto.weight, 3) >= 0.333 for c in rows)  # 3 metrics to a row at most
+
+
+def test_no_page_draws_a_chart_or_table_past_ui_figures() -> None:
+    """One place sizes what a room reads: pages and ui helpers draw charts and tables through ``ui.figures``."""
+    for path in [*sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "ui").glob("*.py")), ROOT / "app.py"]:
+        if path.name == "figures.py":
+            continue
+        text = path.read_text()
+        assert "st.plotly_chart(" not in text and "st.dataframe(" not in text, path.name
+
+
 def test_before_after_divider_stays_thin_when_enlarged() -> None:
     from singanseg_core.analysis.tiles import before_after
 
@@ -557,3 +654,24 @@ def test_study_results_warn_on_tiny_folds_and_show_the_spread_over_seeds(demo_ws
     assert list(fig.layout.xaxis.tickvals) == [2]  # one R: one tick, no 1.5 / 2.5
     xs = [t.x[0] for t in fig.data]
     assert len(set(xs)) == 2 and all(t.error_y.visible for t in fig.data)  # markers side by side, with spread
+
+
+def test_job_details_show_items_cancelled_once_the_cancel_took_effect(demo_ws: Workspace,
+                                                                      spawned: list[Path]) -> None:
+    """The Details panel of a cancelled job lists its unfinished items as cancelled, not "running · about 7 min
+    left" (the job record marks them when the job ends cancelled)."""
+    job = jobs.submit(demo_ws, "train", {"dataset": "demo-ihc", "stems": [], "preset": "tiny"}, title="two")
+    live = "scale 1 of 7, iteration 30/200, about 7 min left"
+    jobs._write_status(job.dir, {**job.status, "state": "queued", "pid": None, "items": {
+        "ck-a": {"state": "done", "progress": 1.0, "message": "finished"},
+        "ck-b": {"state": "running", "progress": 0.3, "message": live}}})
+
+    def item_lines(at: AppTest) -> list[str]:
+        return [p.proto.text for p in at.get("progress") if p.proto.text.startswith("ck-")]
+
+    at = ok(page("pages/Checkpoints.py").run())
+    assert any("running" in t and "min left" in t for t in item_lines(at))
+    at = ok(by_key(at, "button", f"cancel_train_{job.id}").click().run())
+    lines = item_lines(at)
+    assert lines and not any("running" in t or "min left" in t for t in lines), lines
+    assert any(t.startswith("ck-b: cancelled") for t in lines) and any(t.startswith("ck-a: done") for t in lines)

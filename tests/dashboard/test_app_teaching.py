@@ -134,7 +134,14 @@ def test_sample_style_preview_with_loss_curves(demo_ws: Workspace) -> None:
     from singanseg_core.style.preview import RATIO_EXPLANATION
 
     at = _generated(6, "Style preview")
+    assert any("No time estimate for this preview" in c.value for c in at.caption)
     at = ok(by_key(at, "button", "sm_style_go").click().run())  # the preview's defaults: 12 L-BFGS steps
+    seconds = at.session_state["sm_style"][1].seconds
+    estimate = next(c.value for c in ok(at.run()).caption if ":material/timer:" in c.value)
+    assert "this preview (4 images, 12 steps) takes about" in estimate and "last 1 similar run" in estimate
+    from singanseg_core.services.timings import duration
+
+    assert f"about {duration(seconds)}" in estimate  # this machine's own time, measured by the preview itself
     stamp, result = at.session_state["sm_style"]
     assert len(result.images) == 4 and result.images[0].shape == (*_model(demo_ws).scale_sizes[-1], 3)
     assert [h["step"] for h in result.history] and result.history[-1]["style"] > 0
@@ -297,13 +304,16 @@ def test_classroom_mode_locks_write_actions_until_the_passphrase(demo_ws: Worksp
         at = ok(in_app(path).run())
         for key in keys:
             b = by_key(at, "button", key)
-            assert b.disabled and "locked in classroom mode" in b.proto.help, (path, key)
+            assert b.disabled and "is for the teacher in classroom mode" in b.proto.help, (path, key)
+            assert not re.search(r"'[a-z-]+'", b.proto.help), b.proto.help  # no internal action id
         assert "Workspace: `workspace`" in " ".join(c.value for c in at.caption)  # no server path
         shown = " ".join(e.value for kind in ("caption", "markdown", "info") for e in at.get(kind))
         assert str(demo_ws.root) not in shown, path
     at = _generated(2)  # sampling and exploring stay open; saving is locked
     assert not by_key(at, "button", "sm_grid_go").disabled
-    assert by_key(at, "button", "sm_save").disabled
+    save = by_key(at, "button", "sm_save")
+    assert save.disabled and "Saving samples is for the teacher in classroom mode" in save.proto.help
+    assert "sample-save" not in save.proto.help
     # a wrong passphrase says so; the right one unlocks this session
     at = in_app("pages/Checkpoints.py").run()
     by_key(at, "text_input", "_classroom_pass").input("wrong-guess")
@@ -334,7 +344,7 @@ def test_classroom_mode_without_passphrase_has_no_unlock(demo_ws: Workspace, mon
     assert any("Classroom mode" in c.value for c in at.sidebar.caption)  # the sidebar is there
     assert not [t for t in at.text_input if t.key == "_classroom_pass"]
     b = by_key(at, "button", "tr_go")
-    assert b.disabled and "disabled in classroom mode" in b.proto.help
+    assert b.disabled and "Training is for the teacher in classroom mode" in b.proto.help
 
 
 def test_open_mode_allows_everything(demo_ws: Workspace) -> None:
@@ -386,7 +396,8 @@ def test_classroom_mode_locks_job_controls(demo_ws: Workspace, monkeypatch: pyte
     at = ok(page("pages/Checkpoints.py").run())
     for name in ("delete", "resume"):
         b = by_key(at, "button", f"{name}_train_{job.id}")
-        assert b.disabled and b.proto.help.startswith(f"Disabled: '{name}' is disabled in classroom mode")
+        words = {"delete": "Deleting", "resume": "Resuming jobs"}[name]
+        assert b.disabled and b.proto.help.startswith(f"Disabled: {words} is for the teacher in classroom mode")
     monkeypatch.setenv("SINGANSEG_MODE", "open")
     at = ok(page("pages/Checkpoints.py").run())
     assert not by_key(at, "button", f"delete_train_{job.id}").disabled

@@ -106,6 +106,50 @@ def caption_px(page) -> float:  # noqa: ANN001
     return page.eval_on_selector('[data-testid="stImageCaption"]', "e => parseFloat(getComputedStyle(e).fontSize)")
 
 
+# Words (4+ letters) of headers, bold labels, captions, metric labels and table heads drawn on two lines.
+SPLIT_WORDS_JS = """() => {
+  const sel = '[data-testid="stMain"] strong, [data-testid="stMain"] h1, [data-testid="stMain"] h2, '
+    + '[data-testid="stMain"] h3, [data-testid="stMetricLabel"], [data-testid="stImageCaption"], '
+    + '[data-testid="stCaptionContainer"], [data-testid="stMain"] th';
+  const out = [];
+  for (const el of document.querySelectorAll(sel)) {
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      for (const m of n.data.matchAll(/[A-Za-z]{4,}/g)) {
+        const r = document.createRange();
+        r.setStart(n, m.index); r.setEnd(n, m.index + m[0].length);
+        const tops = new Set([...r.getClientRects()].filter(b => b.width > 0).map(b => Math.round(b.top)));
+        if (tops.size > 1) out.push(m[0]);
+      }
+    }
+  }
+  return out;
+}"""
+
+
+def split_words(page) -> list[str]:  # noqa: ANN001
+    """Words the page breaks inside ("discriminato / r")."""
+    return page.evaluate(SPLIT_WORDS_JS)
+
+
+def tick_px(page) -> float:  # noqa: ANN001
+    """Computed font size (px) of the first chart's first x-axis tick label (an SVG text)."""
+    return page.eval_on_selector('[data-testid="stPlotlyChart"] .xtick text',
+                                 "e => parseFloat(getComputedStyle(e).fontSize)")
+
+
+def projector_at_1024(page, grows: str, text: str, shot: str, height: int) -> None:  # noqa: ANN001
+    """At a projector's 1024 px width, switch projector mode on; wait until the first ``grows`` element's font is
+    17 px or more and ``text`` is drawn; save ``tests/artifacts/<shot>``; no word of the page breaks in two."""
+    page.set_viewport_size({"width": 1024, "height": height})
+    page.locator('[data-testid="stSidebar"] label').filter(has_text="Projector mode").click()
+    page.wait_for_function(f"() => parseFloat(getComputedStyle(document.querySelector({json.dumps(grows)}))"
+                           ".fontSize) >= 17", timeout=60_000)
+    wait_rendered(page, text)
+    page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
+    assert split_words(page) == []
+
+
 def nav(page, label: str, text: str) -> None:  # noqa: ANN001
     """Go to a page through the sidebar (the same browser session: session state is kept)."""
     page.locator('[data-testid="stSidebarNav"] a').filter(has_text=label).first.click()
@@ -353,18 +397,20 @@ def test_five_minute_demo_path_in_chromium(server: str, demo_ws) -> None:  # noq
             shutil.copy(ARTIFACTS / f"demo_{len(times)}_how_it_works.png", ARTIFACTS / "teaching_page.png")
 
             # projector mode on the teaching page: bigger captions, same content
-            page.locator('[data-testid="stSidebar"] label').filter(has_text="Projector mode").click()
-            page.wait_for_function(
-                "() => parseFloat(getComputedStyle(document.querySelector('[data-testid=\"stCaptionContainer\"]'))"
-                ".fontSize) >= 17", timeout=60_000)
-            wait_rendered(page, "From the raw mask channel to the mask")
-            page.screenshot(path=str(ARTIFACTS / "teaching_page_projector.png"), full_page=True)
+            projector_at_1024(page, '[data-testid="stCaptionContainer"]', "From the raw mask channel to the mask",
+                              "teaching_page_projector.png", height=3000)
             page.locator('[data-testid="stSidebar"] label').filter(has_text="Projector mode").click()
             wait_rendered(page, "From the raw mask channel to the mask")
+            page.set_viewport_size({"width": 1280, "height": 3000})
 
             step("mask_statistics", lambda: nav(page, "Mask statistics", "Summary"),
-                 lambda: page.locator('[data-testid="stPlotlyChart"]').first.wait_for(state="visible"))
+                 lambda: page.locator('[data-testid="stPlotlyChart"] .xtick text').first.wait_for(state="visible"))
             assert page.locator('[data-testid="stException"]').count() == 0
+            plain = tick_px(page)
+            # projector mode on a chart page: the chart's tick labels (SVG text) grow
+            projector_at_1024(page, '[data-testid="stPlotlyChart"] .xtick text', "Summary",
+                              "chart_page_projector.png", height=2000)
+            assert plain <= 13 and tick_px(page) >= 17
         finally:
             browser.close()
     (ARTIFACTS / "demo_steps.json").write_text(json.dumps(times, indent=1))
@@ -392,7 +438,7 @@ def test_classroom_mode_in_chromium(demo_ws, tmp_path: Path) -> None:  # noqa: A
             go = page.get_by_role("button", name="Start training job")
             go.wait_for(state="visible")
             assert go.is_disabled()
-            assert page.get_by_text("'train' is locked in classroom mode", exact=False).first.is_visible()
+            assert page.get_by_text("Training is for the teacher in classroom mode", exact=False).first.is_visible()
             page.screenshot(path=str(ARTIFACTS / "classroom_locked.png"), full_page=True)
             box = page.get_by_label("Teacher's passphrase", exact=True)
             box.fill("not-the-passphrase")

@@ -10,7 +10,7 @@ from singanseg_core.files.uploads import pair_uploads, upload_stem
 
 def test_pairs_by_stem_in_image_order_across_suffixes() -> None:
     pairs = pair_uploads([("b.jpg", b"B"), ("a.png", b"A")], [("a.png", b"ma"), ("b.png", b"mb")])
-    assert pairs == [("b.jpg", b"B", b"mb"), ("a.png", b"A", b"ma")]
+    assert pairs == [("b.jpg", b"B", b"mb", "b.png"), ("a.png", b"A", b"ma", "a.png")]
     assert upload_stem("dir\\sub/x.tar.png") == "x.tar"
 
 
@@ -31,3 +31,15 @@ def test_long_lists_are_shortened() -> None:
     images = [(f"i{k}.png", b"x") for k in range(20)]
     with pytest.raises(InputError, match=r"\(\+12 more\)"):
         pair_uploads(images, [])
+
+
+def test_a_batch_with_several_problems_lists_all_of_them() -> None:
+    images = [("a.png", b"A"), ("a.jpg", b"A2"), ("lonely.png", b"L")]
+    masks = [("a.png", b"m"), ("orphan.png", b"o"), ("orphan.bmp", b"o2")]
+    with pytest.raises(InputError) as err:
+        pair_uploads(images, masks)
+    text = str(err.value)
+    assert "\n" not in text
+    for part in ("two image files share the name 'a'", "two mask files share the name 'orphan'",
+                 "no mask with the same name for: lonely.png", "no image with the same name for mask(s): orphan.png"):
+        assert part in text, text

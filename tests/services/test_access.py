@@ -10,6 +10,7 @@ import pytest
 
 from singanseg_core.errors import InputError
 from singanseg_core.services.access import (
+    ACTION_WORDS,
     DEFAULT_MAX_UPLOADS,
     WRITE_ACTIONS,
     AccessPolicy,
@@ -72,11 +73,23 @@ def test_classroom_locks_every_write_until_unlocked() -> None:
     policy = AccessPolicy("classroom", DIGEST, 20)
     for action in WRITE_ACTIONS:
         ok, why = policy.allows(action)
-        assert not ok and "passphrase" in why and action in why
+        assert not ok and "passphrase" in why and why.startswith(ACTION_WORDS[action])
         ok, why = policy.allows(action, unlocked=True)
         assert ok and "unlocked" in why
     for action in READS:
         assert policy.allows(action) == (True, f"'{action}' only reads the workspace.")
+
+
+def test_locked_actions_say_why_in_plain_words_without_action_ids() -> None:
+    """A locked button's help is read by people: "Saving samples is for the teacher ...", never 'sample-save'."""
+    assert set(ACTION_WORDS) == set(WRITE_ACTIONS)
+    for policy in (AccessPolicy("classroom", DIGEST), AccessPolicy("classroom", None)):
+        for action in WRITE_ACTIONS:
+            for unlocked in (False, True):
+                why = policy.allows(action, unlocked=unlocked)[1]
+                assert why.startswith(ACTION_WORDS[action]), why
+                assert not any(f"'{a}'" in why for a in WRITE_ACTIONS) and "sample-save" not in why, why
+    assert policy.allows("sample-save")[1].startswith("Saving samples is for the teacher in classroom mode")
 
 
 def test_classroom_without_passphrase_never_unlocks() -> None:

@@ -148,3 +148,13 @@ def test_item_state_shows_running_items_as_running() -> None:
     assert catalog.item_state({"state": "queued", "progress": 0.4}) == "running"
     assert catalog.item_state({"state": "queued", "progress": 0.0}) == "queued"
     assert catalog.item_state({"state": "done", "progress": 1.0}) == "done"
+
+
+def test_items_of_a_stopped_job_do_not_show_as_running() -> None:
+    """A record that still marks an item running after its job ended cancelled (or interrupted) shows the job's
+    state, not "running"."""
+    for job_state in ("cancelled", "interrupted"):
+        assert catalog.item_state({"state": "running", "progress": 0.3}, job_state) == job_state
+        assert catalog.item_state({"state": "queued", "progress": 0.0}, job_state) == job_state
+        assert catalog.item_state({"state": "done", "progress": 1.0}, job_state) == "done"
+    assert catalog.item_state({"state": "running", "progress": 0.3}, "running") == "running"

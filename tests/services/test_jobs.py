@@ -161,6 +161,10 @@ def test_style_batch_job_on_demo_samples(demo_ws: Workspace) -> None:
     assert all(str(p).startswith(str(demo_ws.root)) for p in out["st_style_image"])
     for name in out["image"]:
         assert (demo_ws.style / "st" / name).is_file()
+    from singanseg_core.services.timings import STYLE_BATCH, estimate, style_key
+
+    est = estimate(demo_ws, STYLE_BATCH, style_key(32, "adam"), 2 * 2)  # the job timed itself: 2 images x 2 steps
+    assert est is not None and est.runs == 1 and est.seconds > 0
 
 
 from tests.helpers import FIXTURE_A as LEGACY_FIXTURE
@@ -233,3 +237,41 @@ def test_delete_and_clear_finished_jobs_keep_results_and_active_jobs(demo_ws: Wo
     assert f"{queued.id}: deleted" in out and not queued.dir.exists()
     bad = subprocess.run([*base, "delete", "nope"], env=env, capture_output=True, text=True)
     assert bad.returncode != 0 and "nope" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_cancelled_job_ends_its_running_and_queued_items_as_cancelled(demo_ws: Workspace,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No item keeps saying "running · ..., about 7 min left" once the cancel took effect; finished items stay."""
+    import dataclasses
+
+    from singanseg_core.services import job_tasks
+
+    def run(ctx: jobs.JobContext) -> dict:
+        ctx.update(item="done-one", item_state="done", item_progress=1.0)
+        ctx.update(item="busy", item_state="running", item_progress=0.3,
+                   item_message="scale 1/7, iteration 30/200, about 7 min left", fields={"eta_s": 420.0})
+        ctx.update(item="waiting", item_state="queued")
+        (ctx.dir / "cancel").touch()
+        ctx.check()
+        return {}
+
+    monkeypatch.setitem(job_tasks.TASKS, "train", dataclasses.replace(job_tasks.TASKS["train"], run=run))
+    stem = demo_ws.dataset_pairs("demo-ihc")[0][0]
+    job = jobs.submit(demo_ws, "train", {"dataset": "demo-ihc", "stems": [stem], **TINY}, start=False)
+    jobs.run_job(job.dir)
+    job = jobs.get_job(demo_ws, job.id)
+    assert job.state == "cancelled"
+    states = {name: item["state"] for name, item in job.items.items()}
+    assert states == {"done-one": "done", "busy": "cancelled", "waiting": "cancelled"}
+    assert "min left" not in job.items["busy"]["message"] and "eta_s" not in job.items["busy"]
+    assert job.items["busy"]["progress"] == 0.3
+
+
+def test_a_job_cancelled_before_its_worker_started_ends_its_items_too(demo_ws: Workspace) -> None:
+    from singanseg_core.files.atomic import atomic_write_json
+
+    stem = demo_ws.dataset_pairs("demo-ihc")[0][0]
+    job = jobs.submit(demo_ws, "train", {"dataset": "demo-ihc", "stems": [stem], **TINY}, start=False)
+    atomic_write_json(job.dir / "status.json", dict(job.status, items={"a": {"state": "queued", "progress": 0.0}}))
+    job = jobs.cancel(demo_ws, job.id)
+    assert job.state == "cancelled" and job.items["a"]["state"] == "cancelled"

@@ -69,6 +69,30 @@ def test_add_pairs_checks_and_unique_names(tmp_path: Path) -> None:
         ws.add_pairs("set1", [("d.png", img, mask)], max_mb=0.0001)
 
 
+def test_add_pairs_names_the_file_each_problem_is_about_and_lists_every_problem(tmp_path: Path) -> None:
+    """The mask's own file name in its problems (not the image's), and every problem of a batch in one line."""
+    ws = Workspace(tmp_path / "ws")
+    img, _ = pair_bytes(200, 300)
+    _, small_mask = pair_bytes(20, 30)
+    colour = np.zeros((32, 40, 3), np.uint8)
+    colour[:16] = (255, 0, 0)
+    colour[16:] = (0, 0, 255)
+    img2, _ = pair_bytes(32, 40, seed=2)
+    good_img, good_mask = pair_bytes(32, 40, seed=3)
+    with pytest.raises(InputError) as err:
+        ws.add_pairs("set1", [("sizediff.jpg", img, small_mask, "sizediff.png")])
+    assert str(err.value).startswith("sizediff.png (mask): mask is 30x20 px but image sizediff.jpg")
+    batch = [("sizediff.jpg", img, small_mask, "sizediff.png"), ("ok.png", good_img, good_mask, "ok.png"),
+             ("col.jpg", img2, png(colour), "col.png"), ("bad.png", b"not an image", good_mask, "bad.png")]
+    with pytest.raises(InputError) as err:
+        ws.add_pairs("set1", batch)
+    text = str(err.value)
+    assert "\n" not in text and "3 problems" in text, text
+    assert "sizediff.png (mask): mask is 30x20 px" in text and "col.png (mask): a colour mask" in text, text
+    assert "bad.png (image)" in text and "col.jpg (mask)" not in text, text
+    assert not (ws.datasets / "set1" / "images").exists() or not any((ws.datasets / "set1" / "images").iterdir())
+
+
 def test_import_zip_kvasir_layout(tmp_path: Path) -> None:
     ws = Workspace(tmp_path / "ws")
     img, mask = pair_bytes()
