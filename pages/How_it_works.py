@@ -115,7 +115,7 @@ def main() -> None:
     st.divider()
     threshold_view(trace, tile_side())
     with st.expander("What the start scale does: this seed from every start scale", icon=":material/stacks:"):
-        start_scale_panel(model, seed, key="hw_grid")
+        guarded(start_scale_panel)(model, seed, key="hw_grid")
     with st.expander("How this model was trained (its training record)", icon=":material/monitoring:"):
         training_record(cfg.parent, key="hw_record")
 
