@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 from ui.access import shown_path
 from ui.controls import delete_control
-from ui.feedback import guarded
+from ui.feedback import guarded, unreadable_checkpoints_note
 from ui.layout import page_header
 from ui.page_list import APP_TITLE, PAGES
 
@@ -57,6 +57,7 @@ def main() -> None:
          "Background jobs (training, style transfer, studies, imports) under jobs/."),
     ]):
         col.metric(label, value, help=help_text)
+    unreadable_checkpoints_note(ws)
     st.caption(f"Folder: `{shown_path(ws, ws.root)}` (set `SINGANSEG_WORKSPACE` to use another one). The "
                "dashboard never reads or writes outside it.")
     with st.expander("Manage workspace items (list, delete)", icon=":material/folder_managed:"):

@@ -12,7 +12,7 @@ from singanseg_core.services.workspace import Workspace, safe_name
 from ui.controls import button
 from ui.explorers import (PREVIEW_IMAGES, histogram_panel, patch_nn_panel, quality_flag, start_scale_panel,
                           style_preview_panel)
-from ui.feedback import guarded
+from ui.feedback import guarded, unreadable_checkpoints_note
 from ui.labels import REDRAW_HELP, describe_sampling, describe_start_scale, sample_set_name
 from ui.layout import page_header
 from ui.projector import tile_side, tiles_per_row
@@ -166,6 +166,7 @@ def explore(ws: Workspace, result: dict) -> None:
 
 
 def from_checkpoints(ws: Workspace) -> None:
+    unreadable_checkpoints_note(ws)
     names = ws.list_checkpoints(finished_only=True)
     if not names:
         st.info("No finished checkpoint in the workspace yet: train or import one on **Checkpoints**, or try "

@@ -77,3 +77,17 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 def flash(message: str) -> None:
     """Show ``message`` (a success line) at the top of the next run of the page, e.g. after ``st.rerun()``."""
     st.session_state.setdefault("_flash", []).append(message)
+
+
+def unreadable_checkpoints_note(ws: Workspace, limit: int = 10) -> None:
+    """A warning naming each checkpoint that cannot be read and why (``catalog.unreadable_checkpoints``; at most
+    ``limit`` lines), so a page lists the others and says what it left out."""
+    from singanseg_core.services import catalog
+
+    bad = catalog.unreadable_checkpoints(ws)
+    if not bad:
+        return
+    lines = [f"- **{name}**: {scrub(why)}" for name, why in list(bad.items())[:limit]]
+    more = f"\n- … and {len(bad) - limit} more" if len(bad) > limit else ""
+    st.warning(f"{len(bad)} checkpoint(s) cannot be read and are left out (see **Checkpoints**):\n"
+               + "\n".join(lines) + more, icon=":material/warning:")
