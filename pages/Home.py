@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 from ui.access import shown_path
 from ui.controls import delete_control
-from ui.feedback import guarded, unreadable_checkpoints_note
+from ui.feedback import guarded, scrub, unreadable_checkpoints_note
 from ui.layout import page_header
 from ui.page_list import APP_TITLE, PAGES
 
@@ -96,10 +96,10 @@ def main() -> None:
 
         ok, text = vgg_weights_status()
         if ok:
-            st.success(text, icon=":material/palette:")
+            st.success(scrub(text), icon=":material/palette:")
         else:
             st.warning("Pretrained VGG19 weights are not available: **style transfer uses random VGG features** "
-                       "(results are labelled so). " + text.split(". ", 1)[-1], icon=":material/palette:")
+                       "(results are labelled so). " + scrub(text.split(". ", 1)[-1]), icon=":material/palette:")
 
     st.subheader("Pages")
     descriptions = {

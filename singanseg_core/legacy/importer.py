@@ -339,7 +339,7 @@ def import_legacy_model(folder: str | os.PathLike, dest: str | os.PathLike, name
         content_hash = hashlib.sha256(str(stacked.shape).encode() + stacked.tobytes()).hexdigest()
         input_size = list(finest.shape[:2])
     source = {
-        "origin": "legacy", "legacy_path": str(folder.resolve()), "legacy_class": ckpt.generator_class,
+        "origin": "legacy", "legacy_path": folder.name,  # a name: no server path is stored "legacy_class": ckpt.generator_class,
         "legacy_sha256": ckpt.sha256, "legacy_z_dtypes": ckpt.z_dtypes,
         "image": Path(pair.image_path).name if pair and pair.image_path else None,
         "mask": Path(pair.mask_path).name if pair and pair.mask_path else None,

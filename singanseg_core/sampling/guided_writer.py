@@ -16,7 +16,7 @@ import pandas as pd
 from ..files.atomic import atomic_directory, save_png
 from ..model.guided import GuidedSamples
 from ..model.singanseg import SinGANSeg
-from .manifest import GUIDE_COLUMNS, MANIFEST_COLUMNS, sample_stem, write_manifest
+from .manifest import GUIDE_COLUMNS, MANIFEST_COLUMNS, sample_stem, stored_path, write_manifest
 from .writer import check_new_set
 
 
@@ -68,7 +68,7 @@ def write_guided_set(models: Sequence[SinGANSeg], out_dir: str | os.PathLike,
                 stem = sample_stem(model.name, k, i)
                 save_png(tmp / f"{stem}_img.png", got.images[i])
                 save_png(tmp / f"{stem}_mask.png", got.masks[i])
-                rows.append({"checkpoint": model.name, "checkpoint_path": str(model.path) if model.path else "",
+                rows.append({"checkpoint": model.name, "checkpoint_path": stored_path(model.path, out),
                              "seed": got.seed, "gen_start_scale": k, "index": i, "image": f"{stem}_img.png",
                              "mask": f"{stem}_mask.png", "true_pixel_pct": round(float(pct), 4), "scale_h": 1.0,
                              "scale_v": 1.0, "guide": record.guide, "guide_mask_sha256": mask_sha,

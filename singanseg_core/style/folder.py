@@ -19,7 +19,7 @@ import torch
 
 from ..errors import Cancelled, InputError
 from ..files.atomic import atomic_write_bytes, atomic_write_json, folder_lock
-from ..sampling.manifest import MANIFEST_NAME, read_manifest_rows, write_manifest_rows
+from ..sampling.manifest import MANIFEST_NAME, read_manifest_rows, stored_path, write_manifest_rows
 from .config import ProgressFn, StyleTransferConfig
 from .transfer import StyleTransferResult, encode_png, open_rgb, transfer_style_batch
 from .vgg import VGG19Backbone, load_vgg19
@@ -176,8 +176,10 @@ def _run_batches(jobs: list[_Job], done_before: Callable[[_Job], bool], previous
                 "st_random_features": md["random_features"], "st_weights": md["weights"],
                 "st_content_loss": f"{res.content_loss:.6g}", "st_style_loss": f"{res.style_loss:.6g}",
             }
-        st.update(st_image=job.out_image.name, st_source_image=src, st_style_image=str(job.style))
+        st.update(st_image=job.out_image.name, st_source_image=src, st_style_image=stored_path(job.style, out_dir))
         row.update({k: str(v) for k, v in st.items()})
+        if row.get("checkpoint_path") and not Path(row["checkpoint_path"]).is_absolute():  # kept relative, rebased
+            row["checkpoint_path"] = stored_path(samples_dir / row["checkpoint_path"], out_dir)
         row["image"] = job.out_image.name
         if job.out_mask is not None:
             row["mask"] = job.out_mask.name
