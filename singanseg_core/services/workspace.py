@@ -287,9 +287,13 @@ class Workspace:
                       len(self.list_style_sets()), len(self.list_studies()), len(list(_dirs(self.jobs))))
 
     def dataset_pairs(self, name: str) -> list[tuple[str, Path, Path]]:
+        """``(stem, image, mask)`` of every pair of ``datasets/<name>``; a pair whose image or mask is a symbolic
+        link is left out (it could point anywhere on the server; :meth:`resolve` refuses links too)."""
         from ..files.pairs import find_pairs
 
-        return find_pairs(self.resolve(Path("datasets") / safe_name(name, "dataset"), must_exist=True))
+        folder = self.resolve(Path("datasets") / safe_name(name, "dataset"), must_exist=True)
+        return [(stem, img, msk) for stem, img, msk in find_pairs(folder)
+                if not (img.is_symlink() or msk.is_symlink())]
 
     # ------------------------------------------------------------------ uploads
     def add_pairs(self, dataset: str, pairs: Iterable[tuple[str, bytes, bytes]],
