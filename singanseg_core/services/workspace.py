@@ -191,9 +191,12 @@ class Workspace:
             raise InputError(f"{text!r}: not found in the workspace")
         return real
 
-    def inside(self, path: str | os.PathLike) -> Path:
-        """``path`` (absolute, e.g. from a manifest) checked to lie inside the workspace without links."""
+    def inside(self, path: str | os.PathLike, base: str | os.PathLike | None = None) -> Path:
+        """``path`` (from a manifest: absolute, or relative to ``base``, the manifest's folder) checked to lie
+        inside the workspace without links."""
         p = Path(path)
+        if base is not None and not p.is_absolute():
+            p = Path(os.path.normpath(Path(base) / p))  # '..' folded without following a link
         try:
             rel = p.resolve().relative_to(self.root) if p.is_absolute() else p
         except ValueError:
