@@ -12,7 +12,7 @@ from singanseg_core.services import catalog
 from singanseg_core.services.workspace import MAX_UPLOAD_MB, MAX_ZIP_MB, Workspace, safe_name
 from ui.access import counted_upload, shown_path, upload_limit, why_locked
 from ui.controls import button, delete_control
-from ui.feedback import guarded, report_lines, show_error
+from ui.feedback import guarded, report_lines, show_error, shown_settings
 from ui.jobs import job_panel, submit_job
 from ui.layout import page_header
 from ui.projector import tile_side
@@ -50,8 +50,8 @@ def browse(ws: Workspace) -> None:
                 f"{cfg['nc_im']} channels ({'image + mask' if cfg['nc_im'] == 4 else 'image only'})")
     show_table(scales)
     with st.expander("Training settings and source", expanded=True):
-        show_table(pd.concat([catalog.settings_table(cfg.get("train") or {}, "train"),
-                              catalog.settings_table(cfg.get("source") or {}, "source")]))
+        show_table(shown_settings(ws, pd.concat([catalog.settings_table(cfg.get("train") or {}, "train"),
+                                                 catalog.settings_table(cfg.get("source") or {}, "source")])))
     with st.expander("Training record (losses per scale, last sample and reconstruction)",
                      icon=":material/monitoring:"):
         training_record(path, key="ck_record", live=name in training_now(ws))

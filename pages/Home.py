@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 from ui.access import shown_path
 from ui.controls import delete_control
-from ui.feedback import guarded
+from ui.feedback import guarded, scrub, unreadable_checkpoints_note
 from ui.layout import page_header
 from ui.figures import metrics, show_table
 from ui.page_list import APP_TITLE, PAGES
@@ -56,6 +56,7 @@ def main() -> None:
         ("Jobs", counts.jobs,
          "Background jobs (training, style transfer, studies, imports) under jobs/."),
     ])
+    unreadable_checkpoints_note(ws)
     st.caption(f"Folder: `{shown_path(ws, ws.root)}` (set `SINGANSEG_WORKSPACE` to use another one). The "
                "dashboard never reads or writes outside it.")
     with st.expander("Manage workspace items (list, delete)", icon=":material/folder_managed:"):
@@ -92,10 +93,10 @@ def main() -> None:
 
         ok, text = vgg_weights_status()
         if ok:
-            st.success(text, icon=":material/palette:")
+            st.success(scrub(text), icon=":material/palette:")
         else:
             st.warning("Pretrained VGG19 weights are not available: **style transfer uses random VGG features** "
-                       "(results are labelled so). " + text.split(". ", 1)[-1], icon=":material/palette:")
+                       "(results are labelled so). " + scrub(text.split(". ", 1)[-1]), icon=":material/palette:")
 
     st.subheader("Pages")
     descriptions = {

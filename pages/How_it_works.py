@@ -16,7 +16,7 @@ from singanseg_core.analysis.tiles import framed, grey, overlay, upscale
 from singanseg_core.model.trace import MASK_THRESHOLD
 from singanseg_core.services.workspace import Workspace
 from ui.explorers import start_scale_panel
-from ui.feedback import guarded
+from ui.feedback import guarded, unreadable_checkpoints_note
 from ui.labels import describe_start_scale
 from ui.layout import page_header
 from ui.projector import projector, tile_side
@@ -35,6 +35,7 @@ def _trace(_model, path: str, stamp: float, seed: int, k: int):  # noqa: ANN001,
 def choose(ws: Workspace) -> tuple[str, object, int, int] | None:
     from singanseg_core.services.demo import default_checkpoint
 
+    unreadable_checkpoints_note(ws)
     names = ws.list_checkpoints(finished_only=True)
     if not names:
         st.info("No finished checkpoint in the workspace yet: train or import one on **Checkpoints**.")
@@ -120,7 +121,7 @@ def main() -> None:
     st.divider()
     threshold_view(trace, tile_side())
     with st.expander("What the start scale does: this seed from every start scale", icon=":material/stacks:"):
-        start_scale_panel(model, seed, key="hw_grid")
+        guarded(start_scale_panel)(model, seed, key="hw_grid")
     with st.expander("How this model was trained (its training record)", icon=":material/monitoring:"):
         training_record(cfg.parent, key="hw_record")
 

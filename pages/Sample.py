@@ -12,12 +12,13 @@ from singanseg_core.services.workspace import Workspace, safe_name
 from ui.controls import button
 from ui.explorers import (PREVIEW_IMAGES, histogram_panel, patch_nn_panel, quality_flag, start_scale_panel,
                           style_preview_panel)
-from ui.feedback import guarded
+from ui.feedback import guarded, unreadable_checkpoints_note
 from ui.guide_tab import guide_panel
 from ui.labels import REDRAW_HELP, describe_sampling, describe_start_scale, sample_set_name
 from ui.layout import page_header
 from ui.projector import tile_side, tiles_per_row
 from ui.resources import load_model
+from ui.sampling_budget import bounded_sampling
 from ui.state import derived_text_input
 
 MAX_SAMPLES = 64
@@ -68,15 +69,17 @@ def settings(ws: Workspace, names: list[str]) -> dict | None:
 
 def generate(ws: Workspace, params: dict) -> dict:
     out = {"params": params, "results": {}, "seconds": 0.0}
-    t0 = time.perf_counter()
-    progress = st.progress(0.0, text="Generating...")
-    for i, name in enumerate(params["checkpoints"]):
-        model = load_model(ws, name)
-        s = model.sample(params["n"], params["gen_start_scale"], scale_h=params["scale_h"],
-                         scale_v=params["scale_v"], seed=params["seed"], redraw_empty=params["redraw_empty"])
-        out["results"][name] = {"images": s.images, "masks": s.masks, "pct": s.true_pixel_pct, "samples": s}
-        progress.progress((i + 1) / len(params["checkpoints"]), text=f"{name}: {len(s)} samples")
-    progress.empty()
+    models = {name: load_model(ws, name) for name in params["checkpoints"]}
+    with bounded_sampling(list(models.values()), params["n"], params["scale_h"], params["scale_v"],
+                          params["redraw_empty"]):
+        t0 = time.perf_counter()
+        progress = st.progress(0.0, text="Generating...")
+        for i, (name, model) in enumerate(models.items()):
+            s = model.sample(params["n"], params["gen_start_scale"], scale_h=params["scale_h"],
+                             scale_v=params["scale_v"], seed=params["seed"], redraw_empty=params["redraw_empty"])
+            out["results"][name] = {"images": s.images, "masks": s.masks, "pct": s.true_pixel_pct, "samples": s}
+            progress.progress((i + 1) / len(models), text=f"{name}: {len(s)} samples")
+        progress.empty()
     out["seconds"] = time.perf_counter() - t0
     return out
 
@@ -124,12 +127,13 @@ def save(ws: Workspace, result: dict) -> None:
     if button("Save samples", key="sm_save", icon=":material/save:", action="sample-save", container=c2,
               help=f"Writes the {p['n']} sample(s) per checkpoint shown above "
                       f"({describe_sampling(p['gen_start_scale'], p['seed'], redraw)}): images, masks and manifest.csv."):
+        models = [load_model(ws, ck) for ck in p["checkpoints"]]
         folder = ws.reserve_dir(ws.samples, safe_name(name, "folder name"))  # ours alone, even if another
         try:                                                                  # session asks for the same name
-            with st.spinner(f"Writing {p['n']} sample(s) per checkpoint..."):
-                write_sample_set([load_model(ws, ck) for ck in p["checkpoints"]], folder, p["n"],
-                                 p["gen_start_scale"], p["seed"], scale_h=p["scale_h"], scale_v=p["scale_v"],
-                                 redraw_empty=redraw)
+            with bounded_sampling(models, p["n"], p["scale_h"], p["scale_v"], redraw), \
+                    st.spinner(f"Writing {p['n']} sample(s) per checkpoint..."):
+                write_sample_set(models, folder, p["n"], p["gen_start_scale"], p["seed"], scale_h=p["scale_h"],
+                                 scale_v=p["scale_v"], redraw_empty=redraw)
         except BaseException:
             ws.release_dir(folder)
             raise
@@ -163,6 +167,7 @@ def explore(ws: Workspace, result: dict) -> None:
 
 
 def from_checkpoints(ws: Workspace) -> None:
+    unreadable_checkpoints_note(ws)
     names = ws.list_checkpoints(finished_only=True)
     if not names:
         st.info("No finished checkpoint in the workspace yet: train or import one on **Checkpoints**, or try "

@@ -105,7 +105,7 @@ def compare(ws: Workspace, folder: Path, frame) -> None:  # noqa: ANN001 - panda
 
     raw = read_rgb(ws.inside(str(row["st_source_image"])))
     styled = read_rgb(folder / safe_name(pick, "file name"))
-    real = read_rgb(ws.inside(str(row["st_style_image"])))
+    real = read_rgb(ws.inside(str(row["st_style_image"]), base=folder))
     side = tile_side()
     c1, c2, c3 = st.columns(3)
     c1.image(upscale(real, side), caption="real (style) image", width="stretch")

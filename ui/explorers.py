@@ -153,7 +153,10 @@ def start_scale_panel(model: Any, seed: int, key: str) -> None:
     stamp = (model.name, id(model), int(seed), n, projector())
     if st.button("Compare start scales", key=f"{key}_go", icon=":material/stacks:",
                  help="Generate the same seed from every start scale of this checkpoint, one row per start scale."):
-        with st.spinner("Generating every start scale..."):
+        from ui.sampling_budget import bounded_sampling
+
+        # num_scales + 1 rows of n samples each, at the training size
+        with bounded_sampling([model], n * (model.num_scales + 1)), st.spinner("Generating every start scale..."):
             fig = start_scale_figure(model.start_scale_grid(int(seed), n), tile=START_SCALE_TILE * (1 + projector()),
                                      real=np.asarray(model.real_image()), real_mask=np.asarray(model.real_mask()),
                                      font_size=20 if projector() else 14, captions=False, name=model.name)

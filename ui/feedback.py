@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import traceback
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import streamlit as st
 
@@ -13,6 +13,9 @@ from singanseg_core.errors import SinGANSegError
 from singanseg_core.services.workspace import Workspace
 from ui.access import policy
 from ui.resources import workspace
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _logger(ws: Workspace) -> logging.Logger:
@@ -43,10 +46,13 @@ def show_error(err: BaseException) -> None:
 
 
 def scrub(text: str) -> str:
-    """In classroom mode, the workspace's server path in ``text`` becomes ``workspace`` (no server path shown)."""
+    """In classroom mode, the server paths in ``text`` (``services.jobs.scrub_paths``: the workspace becomes
+    ``workspace``, the torch cache ``<torch cache>``, the home folder ``~``) are not shown."""
     try:
         if policy().classroom:
-            return text.replace(str(workspace().root), "workspace")
+            from singanseg_core.services.jobs import scrub_paths
+
+            return scrub_paths(text, workspace().root)
     except Exception:  # noqa: BLE001 - never fail while reporting
         pass
     return text
@@ -77,3 +83,35 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 def flash(message: str) -> None:
     """Show ``message`` (a success line) at the top of the next run of the page, e.g. after ``st.rerun()``."""
     st.session_state.setdefault("_flash", []).append(message)
+
+
+def unreadable_checkpoints_note(ws: Workspace, limit: int = 10) -> None:
+    """A warning naming each checkpoint that cannot be read and why (``catalog.unreadable_checkpoints``; at most
+    ``limit`` lines), so a page lists the others and says what it left out."""
+    from singanseg_core.services import catalog
+
+    bad = catalog.unreadable_checkpoints(ws)
+    if not bad:
+        return
+    lines = [f"- **{name}**: {scrub(why)}" for name, why in list(bad.items())[:limit]]
+    more = f"\n- … and {len(bad) - limit} more" if len(bad) > limit else ""
+    st.warning(f"{len(bad)} checkpoint(s) cannot be read and are left out (see **Checkpoints**):\n"
+               + "\n".join(lines) + more, icon=":material/warning:")
+
+
+def shown_settings(ws: Workspace, table: "pd.DataFrame") -> "pd.DataFrame":
+    """A ``catalog.settings_table`` as the page may show it: in classroom mode an absolute path among the values
+    is shown relative to the workspace (``ui.access.shown_path``), any other text through :func:`scrub`."""
+    from pathlib import PurePosixPath
+
+    from ui.access import shown_path
+
+    if not policy().classroom or table.empty:
+        return table
+
+    def shown(value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        return shown_path(ws, value) if PurePosixPath(value).is_absolute() else scrub(value)
+
+    return table.assign(value=table["value"].map(shown))

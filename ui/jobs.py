@@ -57,7 +57,7 @@ def _rerun_panel() -> None:
 def job_progress_text(job: Any) -> str:
     """The one progress line of a job, shared by its row and the sidebar: its message and its percentage."""
     pct = f"{job.progress * 100:.0f} %"
-    return f"{job.message} · {pct}" if job.message and job.message != "queued" else f"{job.state} · {pct}"
+    return f"{scrub(job.message)} · {pct}" if job.message and job.message != "queued" else f"{job.state} · {pct}"
 
 
 def _job_row(ws: Workspace, job: Any, key: str, details: bool) -> None:
@@ -70,7 +70,7 @@ def _job_row(ws: Workspace, job: Any, key: str, details: bool) -> None:
         if job.state in ("running", "queued"):
             st.progress(job.progress, text=job_progress_text(job)[:160])
         elif job.message:
-            st.caption(job.message[:200])
+            st.caption(scrub(job.message)[:200])
     with cols[1]:  # the buttons that apply, stacked (room for their labels on a narrow screen)
         if job.active and st.button("Cancel", key=f"cancel_{key}_{job.id}", icon=":material/stop:", width="stretch",
                                     disabled=bool(why_locked("cancel")),
@@ -94,7 +94,8 @@ def _job_row(ws: Workspace, job: Any, key: str, details: bool) -> None:
     if details and job.items:
         with st.expander(f"Details ({len(job.items)} item(s))", expanded=job.active):
             for name, item in list(job.items.items())[:50]:
-                text = f"{name}: {catalog.item_state(item, job.state)} · {item.get('message', '') or ''}".rstrip(" ·")
+                text = (f"{name}: {catalog.item_state(item, job.state)} · "
+                        f"{scrub(item.get('message', '') or '')}").rstrip(" ·")
                 st.progress(float(item.get("progress") or 0.0), text=text[:160])
             log = job.log_tail(8)
             if log:

@@ -52,9 +52,11 @@ def real_pair(ws: Workspace, name: str) -> tuple[Image.Image, Image.Image] | Non
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def read_json(path: str, mtime: float) -> dict[str, Any]:
-    import json
+    """The JSON object in ``path`` (``mtime``: the cache key), through the bounded reader
+    (``files.bounded_json``: one ``UnreadableJSONError`` line for a bad file)."""
+    from singanseg_core.files.bounded_json import read_json as read_bounded
 
-    return json.loads(Path(path).read_text())
+    return read_bounded(path)
 
 
 def checkpoint_config(ws: Workspace, name: str) -> dict[str, Any]:

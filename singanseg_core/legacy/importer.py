@@ -254,19 +254,27 @@ class LegacyModelRef:
     mask: Path | None = None
 
 
-def _find_real(folder: Path, name: str) -> tuple[Path | None, Path | None]:
+def _plain(path: Path) -> bool:
+    """True for a file or folder that is not a symbolic link (links could point anywhere on the server)."""
+    return not path.is_symlink() and path.exists()
+
+
+def _find_real(folder: Path, name: str, root: Path) -> tuple[Path | None, Path | None]:
     """``real_images/<id>.*`` + ``real_masks/<id>.*`` (published layout) or ``Input/<id>.png`` (RGBA, the original
-    code's layout) in the model folder or up to three folders above it."""
-    for base in [folder, *folder.parents][:4]:
+    code's layout) in the model folder or up to three folders above it, never above ``root`` (the folder the
+    import was given) and never through a symbolic link."""
+    chain = [folder, *folder.parents]
+    bases = chain[:chain.index(root) + 1] if root in chain else [folder]
+    for base in bases[:4]:
         images, masks = base / "real_images", base / "real_masks"
-        if images.is_dir():
-            img = next((p for p in sorted(images.glob(f"{glob.escape(name)}.*")) if p.is_file()), None)
+        if _plain(images) and images.is_dir():
+            img = next((p for p in sorted(images.glob(f"{glob.escape(name)}.*")) if _plain(p) and p.is_file()), None)
             if img is not None:
-                mask = next((p for p in sorted(masks.glob(f"{glob.escape(name)}.*")) if p.is_file()), None) \
-                    if masks.is_dir() else None
+                mask = next((p for p in sorted(masks.glob(f"{glob.escape(name)}.*")) if _plain(p) and p.is_file()),
+                            None) if _plain(masks) and masks.is_dir() else None
                 return img, mask
         rgba = base / "Input" / f"{name}.png"
-        if rgba.is_file():
+        if _plain(base / "Input") and _plain(rgba) and rgba.is_file():
             return rgba, None
     return None, None
 
@@ -292,7 +300,7 @@ def find_legacy_models(src: str | os.PathLike) -> list[LegacyModelRef]:
     refs = []
     for folder in found:
         name = default_model_id(folder)
-        image, mask = _find_real(folder, name)
+        image, mask = _find_real(folder, name, root)
         refs.append(LegacyModelRef(folder, name, image, mask))
     return sorted(refs, key=lambda r: (_natural_key(r.name), str(r.folder)))
 
@@ -339,7 +347,7 @@ def import_legacy_model(folder: str | os.PathLike, dest: str | os.PathLike, name
         content_hash = hashlib.sha256(str(stacked.shape).encode() + stacked.tobytes()).hexdigest()
         input_size = list(finest.shape[:2])
     source = {
-        "origin": "legacy", "legacy_path": str(folder.resolve()), "legacy_class": ckpt.generator_class,
+        "origin": "legacy", "legacy_path": folder.name,  # a name: no server path is stored "legacy_class": ckpt.generator_class,
         "legacy_sha256": ckpt.sha256, "legacy_z_dtypes": ckpt.z_dtypes,
         "image": Path(pair.image_path).name if pair and pair.image_path else None,
         "mask": Path(pair.mask_path).name if pair and pair.mask_path else None,

@@ -16,7 +16,7 @@ import pandas as pd
 from ..files.atomic import atomic_directory, save_png
 from ..model.guided import GuidedSamples
 from ..model.singanseg import SinGANSeg
-from .manifest import GUIDE_COLUMNS, MANIFEST_COLUMNS, read_manifest, sample_stem, write_manifest
+from .manifest import GUIDE_COLUMNS, MANIFEST_COLUMNS, read_manifest, sample_stem, stored_path, write_manifest
 from .writer import check_new_set
 
 
@@ -50,7 +50,8 @@ def write_sample(folder: Path, model: SinGANSeg, got: GuidedSamples, i: int, ind
     stem = sample_stem(model.name, k, index)
     save_png(folder / f"{stem}_img.png", got.images[i])
     save_png(folder / f"{stem}_mask.png", got.masks[i])
-    return {"checkpoint": model.name, "checkpoint_path": str(model.path) if model.path else "", "seed": got.seed,
+    # ``folder`` may be the set's temporary sibling (files.atomic): the relative path is the same as the set's
+    return {"checkpoint": model.name, "checkpoint_path": stored_path(model.path, folder), "seed": got.seed,
             "gen_start_scale": k, "index": index, "image": f"{stem}_img.png", "mask": f"{stem}_mask.png",
             "true_pixel_pct": round(float(got.true_pixel_pct[i]), 4), "scale_h": 1.0, "scale_v": 1.0,
             "guide": record.guide, "guide_mask_sha256": mask_sha, "guide_image": record.guide_image,

@@ -32,6 +32,15 @@ REQUIRED_COLUMNS = ("checkpoint", "image")
 MAX_MANIFEST_BYTES = 64 * 2**20     # ~500k rows; larger files are refused, not read
 
 
+def stored_path(path: str | os.PathLike | None, folder: str | os.PathLike) -> str:
+    """``path`` as a manifest in ``folder`` stores it: relative to ``folder`` (``../../checkpoints/<name>`` in a
+    workspace), so a manifest, and the zip that carries it, never holds the server's absolute path; readers
+    resolve a relative path against the manifest's folder (absolute ones of older manifests still work)."""
+    if not path:
+        return ""
+    return Path(os.path.relpath(Path(path).resolve(), Path(folder).resolve())).as_posix()
+
+
 def sample_stem(checkpoint: str, gen_start_scale: int, index: int) -> str:
     """``<checkpoint>_s<K>_<i>``: the stem of a sample's ``_img.png`` / ``_mask.png``."""
     return f"{checkpoint}_s{gen_start_scale}_{index}"

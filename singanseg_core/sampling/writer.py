@@ -22,7 +22,7 @@ from ..files.atomic import atomic_directory, save_png
 from ..model.config import MAX_SCALES
 from ..model.singanseg import SinGANSeg
 from ..ranges import SEED_RANGE, Range, check_in
-from .manifest import MANIFEST_COLUMNS, read_manifest, sample_stem, write_manifest
+from .manifest import MANIFEST_COLUMNS, read_manifest, sample_stem, stored_path, write_manifest
 
 MAX_SAMPLES = 100_000          # per model and call
 SCALE_RANGE = (0.25, 4.0)      # output width / height relative to the training size
@@ -81,7 +81,7 @@ def write_samples(model: SinGANSeg, out_dir: str | os.PathLike, n: int, gen_star
                 stem = sample_stem(model.name, k, i)
                 futures.append(pool.submit(save_png, out / f"{stem}_img.png", batch.images[j]))
                 futures.append(pool.submit(save_png, out / f"{stem}_mask.png", batch.masks[j]))
-                rows.append({"checkpoint": model.name, "checkpoint_path": str(model.path) if model.path else "",
+                rows.append({"checkpoint": model.name, "checkpoint_path": stored_path(model.path, out),
                              "seed": seed, "gen_start_scale": k, "index": i, "image": f"{stem}_img.png",
                              "mask": f"{stem}_mask.png", "true_pixel_pct": round(float(pct[j]), 4),
                              "scale_h": scale_h, "scale_v": scale_v,

@@ -98,6 +98,19 @@ CHECKPOINT_COLUMNS = ["checkpoint", "state", "scales", "finest size (h×w)", "it
                       "modified", "note"]
 
 
+def folder_message(message: str, folder: Path) -> str:
+    """The first line of ``message`` with ``folder``'s server path written ``<category>/<name>`` (the workspace
+    layout), so a stored or shown problem names the file without a server path."""
+    first = (message.splitlines() or [""])[0]
+    return first.replace(str(folder), f"{folder.parent.name}/{folder.name}")
+
+
+def unreadable_checkpoints(ws: Workspace) -> dict[str, str]:
+    """``{name: why}`` of every checkpoint folder whose ``config.json`` cannot be loaded (one line each, the file
+    named relative to the workspace); the pages list the other checkpoints and mark these."""
+    return {name: folder_message(why, ws.checkpoints / name) for name, why in ws.checkpoint_problems().items()}
+
+
 def checkpoint_row(folder: Path) -> dict[str, Any]:
     """One row of :func:`checkpoint_table` for a checkpoint folder, its state from the one rule
     (:func:`..model.checkpoint_status`): ``finished``, ``partial k/n`` (scales trained of planned), ``broken``, or
@@ -110,7 +123,7 @@ def checkpoint_row(folder: Path) -> dict[str, Any]:
     cfg = status.config
     if cfg is None or status.state in ("missing", "broken"):
         state = f"unreadable: {status.unreadable[:80]}" if status.unreadable else status.state
-        row.update(state=state, scales=None, note=(status.message.splitlines() or [""])[0][:160])
+        row.update(state=state, scales=None, note=folder_message(status.message, folder)[:160])
         return row
     sizes = cfg.sizes
     state = "finished" if status.state == "finished" else f"partial {cfg.num_scales}/{cfg.total_scales}"
@@ -118,7 +131,7 @@ def checkpoint_row(folder: Path) -> dict[str, Any]:
                **{"finest size (h×w)": "×".join(map(str, sizes[-1])) if sizes else "",
                   "iterations/scale": (cfg.train.get("config") or {}).get("niter"),
                   "origin": str((cfg.source or {}).get("origin", ""))},
-               note=status.message.splitlines()[0][:160] if status.message else "")
+               note=folder_message(status.message, folder)[:160])
     return row
 
 

@@ -339,7 +339,7 @@ def _run_style(ctx: JobContext) -> dict[str, Any]:
     samples were first written."""
     import pandas as pd
 
-    from ..sampling.manifest import read_manifest, write_manifest
+    from ..sampling.manifest import read_manifest, stored_path, write_manifest
     from ..style.config import StyleTransferConfig
     from ..style.folder import style_transfer_samples
     from ..style.vgg import resolve_random_features
@@ -360,7 +360,7 @@ def _run_style(ctx: JobContext) -> dict[str, Any]:
         if not (ck_dir / "real.png").is_file():
             raise InputError(f"checkpoint {ck!r} of these samples is not in the workspace (its real image is "
                              "the style image)")
-        paths.append(str(ck_dir))
+        paths.append(stored_path(ck_dir, sel))
     frame = frame.assign(checkpoint_path=paths)
     for _, r in frame.iterrows():
         for col in ("image", "mask"):

@@ -192,9 +192,12 @@ class Workspace:
             raise InputError(f"{text!r}: not found in the workspace")
         return real
 
-    def inside(self, path: str | os.PathLike) -> Path:
-        """``path`` (absolute, e.g. from a manifest) checked to lie inside the workspace without links."""
+    def inside(self, path: str | os.PathLike, base: str | os.PathLike | None = None) -> Path:
+        """``path`` (from a manifest: absolute, or relative to ``base``, the manifest's folder) checked to lie
+        inside the workspace without links."""
         p = Path(path)
+        if base is not None and not p.is_absolute():
+            p = Path(os.path.normpath(Path(base) / p))  # '..' folded without following a link
         try:
             rel = p.resolve().relative_to(self.root) if p.is_absolute() else p
         except ValueError:
@@ -288,9 +291,13 @@ class Workspace:
                       len(self.list_style_sets()), len(self.list_studies()), len(list(_dirs(self.jobs))))
 
     def dataset_pairs(self, name: str) -> list[tuple[str, Path, Path]]:
+        """``(stem, image, mask)`` of every pair of ``datasets/<name>``; a pair whose image or mask is a symbolic
+        link is left out (it could point anywhere on the server; :meth:`resolve` refuses links too)."""
         from ..files.pairs import find_pairs
 
-        return find_pairs(self.resolve(Path("datasets") / safe_name(name, "dataset"), must_exist=True))
+        folder = self.resolve(Path("datasets") / safe_name(name, "dataset"), must_exist=True)
+        return [(stem, img, msk) for stem, img, msk in find_pairs(folder)
+                if not (img.is_symlink() or msk.is_symlink())]
 
     # ------------------------------------------------------------------ uploads
     def add_pairs(self, dataset: str, pairs: Iterable[tuple[str, bytes, bytes] | tuple[str, bytes, bytes, str]],

@@ -19,7 +19,7 @@ import torch
 
 from ..errors import Cancelled, InputError
 from ..files.atomic import atomic_write_bytes, atomic_write_json, folder_lock
-from ..sampling.manifest import MANIFEST_NAME, read_manifest_rows, write_manifest_rows
+from ..sampling.manifest import MANIFEST_NAME, read_manifest_rows, stored_path, write_manifest_rows
 from .config import ProgressFn, StyleTransferConfig
 from .transfer import StyleTransferResult, encode_png, open_rgb, transfer_style_batch
 from .vgg import VGG19Backbone, load_vgg19
@@ -121,8 +121,10 @@ def style_transfer_samples(
         if mask is not None and not mask.is_file():
             raise InputError(f"mask {mask} listed in {manifest} line {line} does not exist")
         out_image = out_dir / styled_name(name)
-        job = _Job(row, content, _style_image_for(row, rdir, manifest, line), mask,
-                   out_image, out_dir / Path(mask_name).name if mask else None)
+        style = _style_image_for(row, rdir, manifest, line)
+        if row.get("checkpoint_path") and not Path(row["checkpoint_path"]).is_absolute():  # kept relative, rebased
+            row = dict(row, checkpoint_path=stored_path(samples_dir / row["checkpoint_path"], out_dir))
+        job = _Job(row, content, style, mask, out_image, out_dir / Path(mask_name).name if mask else None)
         if not done_before(job):  # check inputs that will be read (decoding them catches non-images)
             open_rgb(job.content, "content image")
             open_rgb(job.style, f"style image for checkpoint {row['checkpoint']!r}")
@@ -176,7 +178,7 @@ def _run_batches(jobs: list[_Job], done_before: Callable[[_Job], bool], previous
                 "st_random_features": md["random_features"], "st_weights": md["weights"],
                 "st_content_loss": f"{res.content_loss:.6g}", "st_style_loss": f"{res.style_loss:.6g}",
             }
-        st.update(st_image=job.out_image.name, st_source_image=src, st_style_image=str(job.style))
+        st.update(st_image=job.out_image.name, st_source_image=src, st_style_image=stored_path(job.style, out_dir))
         row.update({k: str(v) for k, v in st.items()})
         row["image"] = job.out_image.name
         if job.out_mask is not None:

@@ -421,7 +421,8 @@ CLASSROOM_PASS = "teacher-passphrase-1"
 
 def test_classroom_mode_in_chromium(demo_ws, tmp_path: Path) -> None:  # noqa: ANN001
     """A classroom server: visitors sample, but training is locked and says why; the teacher's passphrase in the
-    sidebar unlocks it for that browser session only; no server path is shown."""
+    sidebar unlocks it for that browser session only; no server path is shown; a locked visitor's Sample request
+    beyond the visitor cap is refused in one line and nothing is sampled."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}")
     from playwright.sync_api import sync_playwright
@@ -455,5 +456,20 @@ def test_classroom_mode_in_chromium(demo_ws, tmp_path: Path) -> None:  # noqa: A
             wait_rendered(other, "Classroom mode")
             other.get_by_role("tab", name="Train").click()
             assert other.get_by_role("button", name="Start training job").is_disabled()
+            # that visitor's largest Sample request (64 samples, 8 redraws) passes the visitor cap: one line, no
+            # samples
+            other.goto(f"{url}/Sample", wait_until="domcontentloaded")
+            wait_rendered(other, "Generation start scale")
+            for label, value in (("Samples per checkpoint", "64"), ("Redraw empty masks (tries)", "8")):
+                box = other.get_by_role("spinbutton", name=label)
+                box.fill(value)
+                box.press("Enter")
+                wait_rendered(other, "Generation start scale")
+            other.get_by_role("button", name="Generate").click()
+            wait_rendered(other, "too much work for this server")
+            refusal = other.get_by_text("too much work for this server", exact=False).first.inner_text()
+            assert "SINGANSEG_VISITOR_SAMPLE_WORK" in refusal and "ask for at most" in refusal
+            assert other.get_by_text("samples in", exact=False).count() == 0 and not tile_boxes(other)
+            other.screenshot(path=str(ARTIFACTS / "classroom_sample_refused.png"), full_page=True)
         finally:
             browser.close()

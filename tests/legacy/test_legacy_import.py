@@ -99,6 +99,7 @@ def test_hyperparameters_come_from_the_tensors(imported: Path, reference: dict) 
     assert cfg.scale_factor == pytest.approx(float(reference["scale_factor"]), abs=1e-6)
     assert cfg.noise_amp[0] == 1.0 and cfg.noise_amp[1] == pytest.approx(0.0471254, abs=1e-6)
     assert cfg.source["origin"] == "legacy" and cfg.source["legacy_path"].endswith("alpha=10")
+    assert "/" not in cfg.source["legacy_path"]  # a name, never the server path it was imported from
     # The original layout's Input/<id>.png (RGBA, alpha = mask) is kept as the real image and mask.
     rgba = np.asarray(Image.open(FIXTURE / "Input" / "coffee.png").convert("RGBA"))
     assert np.array_equal(np.asarray(model.real_image()), rgba[..., :3])

@@ -158,7 +158,10 @@ def test_style_batch_job_on_demo_samples(demo_ws: Workspace) -> None:
     out = pd.read_csv(demo_ws.style / "st" / "manifest.csv")
     assert len(out) == 2 and set(out["st_random_features"].astype(str)) == {"True"}
     # the style image is read from this workspace, whatever path the samples were written with
-    assert all(str(p).startswith(str(demo_ws.root)) for p in out["st_style_image"])
+    # (stored relative to the style set: no server path in the manifest)
+    assert not any(Path(p).is_absolute() for p in list(out["st_style_image"]) + list(out["checkpoint_path"]))
+    assert all((demo_ws.style / "st" / p).resolve().is_relative_to(demo_ws.checkpoints) for p in out["st_style_image"])
+    assert all((demo_ws.style / "st" / p / "real.png").is_file() for p in out["checkpoint_path"])
     for name in out["image"]:
         assert (demo_ws.style / "st" / name).is_file()
     from singanseg_core.services.timings import STYLE_BATCH, estimate, style_key
