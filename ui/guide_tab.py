@@ -24,6 +24,7 @@ from ui.labels import guided_set_name
 from ui.projector import tile_side, tiles_per_row
 from ui.resources import load_model
 from ui.state import derived_text_input
+from ui.sampling_budget import bounded_sampling
 
 MAX_GUIDE_SAMPLES = 32           # per Generate on this page (the CLI allows model.guided.MAX_GUIDED_SAMPLES)
 CANVAS_SIDE = 256                # px: the drawing canvas's longest side
@@ -150,10 +151,11 @@ def generate(model: Any, request: GuideRequest, inject: int, n: int, seed: int) 
     from singanseg_core.model.edit import edit
     from singanseg_core.model.guided import guided_sample
 
-    if request.edit is not None:
-        samples = edit(model, request.edit, inject, n=n, seed=seed)
-    else:
-        samples = guided_sample(model, request.mask, inject, n=n, seed=seed)
+    with bounded_sampling([model], n):  # the same caps as every other in-page sampling request
+        if request.edit is not None:
+            samples = edit(model, request.edit, inject, n=n, seed=seed)
+        else:
+            samples = guided_sample(model, request.mask, inject, n=n, seed=seed)
     return {"checkpoint": model.name, "inject": inject, "n": n, "seed": seed, "guide": request.guide,
             "slug": request.slug, "signature": request.signature, "mask": request.mask, "edit": request.edit,
             "samples": samples}
