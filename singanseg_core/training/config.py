@@ -45,6 +45,10 @@ class TrainConfig:
     schedule: str = "sequential"   # "sequential" (the paper) | "concurrent" (ConSinGAN-style, training.concurrent)
     concurrent_depth: int = 3      # concurrent: stages trained together (the newest and the ones below it)
     concurrent_lr_scale: float = 0.1  # concurrent: learning-rate factor per stage below the newest
+    gp_every: int = 1              # lazy regularisation: the gradient penalty on every k-th D step only, scaled by k
+    # Warm start: a finished or partial checkpoint folder whose scale i starts this model's scale i (by index;
+    # training.prior). None = every scale starts as the paper's (fresh, or from the scale below when as wide).
+    init_from: str | None = None
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> "TrainConfig":
@@ -83,6 +87,8 @@ class TrainConfig:
             raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if not isinstance(self.compile, bool):
             raise InputError(f"compile must be true or false, got {self.compile!r}")
+        if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from.strip()):
+            raise InputError(f"init_from must be a checkpoint folder, got {self.init_from!r}")
         if self.schedule not in SCHEDULES:
             raise InputError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         return replace(self, **whole) if whole else self
@@ -114,7 +120,7 @@ TRAIN_RANGES: dict[str, Range] = {
     "lr_d": (1e-8, 1.0), "beta1": (0.0, 0.999), "gamma": (0.0, 1.0), "lr_drop_epoch": (1, 1_000_000),
     "lr_drop_at": (0.0, 1.0), "d_steps": (1, 100), "lambda_grad": (0.0, 1e6), "alpha": (0.0, 1e6),
     "noise_amp_init": (0.0, 100.0), "prev_batch_epochs": (1, 1000), "seed": SEED_RANGE,
-    "concurrent_depth": (1, 16), "concurrent_lr_scale": (0.0, 1.0),
+    "concurrent_depth": (1, 16), "concurrent_lr_scale": (0.0, 1.0), "gp_every": (1, 100),
 }
 _OPTIONAL = {"lr_drop_at"}  # None = not used
 SCHEDULES = ("sequential", "concurrent")
