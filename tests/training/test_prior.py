@@ -117,3 +117,41 @@ def test_bad_priors_are_refused(prior: Path, tmp_path) -> None:
         _cfg(init_from="  ")
     with pytest.raises(InputError, match="sequential schedule"):
         train(*polyp(STEM), tmp_path / "z", _cfg(init_from=str(prior), schedule="concurrent"), device="cpu")
+
+
+def _dataset(root: Path, stems: list[str]) -> Path:
+    for sub in ("images", "masks"):
+        (root / sub).mkdir(parents=True)
+    for stem in stems:
+        img, msk = polyp(stem)
+        (root / "images" / img.name).symlink_to(img)
+        (root / "masks" / msk.name).symlink_to(msk)
+    return root
+
+
+def test_train_many_auto_prior_starts_every_other_model_from_the_named_pair(tmp_path) -> None:
+    from singanseg_core.training.many import train_many
+
+    data = _dataset(tmp_path / "data", [PRIOR_STEM, STEM])
+    out = tmp_path / "out"
+    summary = train_many(data, out, CFG, device="cpu", prior="auto", prior_pair=STEM, finetune_iters=2)
+    assert sorted(summary.trained) == sorted([PRIOR_STEM, STEM]) and not summary.failed
+    own = json.loads((out / STEM / "config.json").read_text())["train"]
+    tuned = json.loads((out / PRIOR_STEM / "config.json").read_text())["train"]
+    assert "init_from" not in own and own["config"]["niter"] == CFG.niter
+    assert tuned["init_from"] == {"path": str(out / STEM), "content_hash": weights_hash(out / STEM)}
+    assert tuned["config"]["niter"] == 2
+    with pytest.raises(InputError, match="--prior-pair 'nope' is not a pair"):
+        train_many(data, tmp_path / "o2", CFG, device="cpu", prior="auto", prior_pair="nope")
+    with pytest.raises(InputError, match="need --prior"):
+        train_many(data, tmp_path / "o3", CFG, device="cpu", finetune_iters=2)
+
+
+def test_a_training_job_cannot_name_a_prior_path(demo_ws) -> None:
+    from singanseg_core.services.job_tasks import validate
+
+    ws = demo_ws
+    dataset = next(p.name for p in ws.datasets.iterdir() if p.is_dir())
+    args = {"dataset": dataset, "stems": [], "preset": "tiny", "overrides": {"init_from": "/etc"}}
+    with pytest.raises(InputError, match="cannot start from a prior"):
+        validate(ws, "train", args)
