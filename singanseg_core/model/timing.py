@@ -14,17 +14,19 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-# With a single measured scale the split between overhead and work is unknown; we then assume the overhead is
-# that of this much work: a 24 x 24 px scale at nfc 32 (CPU timings of one scale, threads 1, at 15 x 20 to 96 x 128 px
-# fit s_per_it = 40 ms + 2.9 ns x work; 40 ms is the time of about 14 M work units).
-PRIOR_OVERHEAD_WORK = 24 * 24 * 9 * 32 * (2 * 4 + 3 * 32)
+NFC_EXPONENT = 1.3  # seconds grow with the width as nfc^1.3, not nfc^2, on a CPU (timed at 16-128 px, nfc 32/64)
+# With a single measured scale the split between overhead and work is unknown; we then assume the overhead is that
+# of a 32 x 32 px scale at nfc 32 (the trainer timed at 16 x 20 to 52 x 64 px, 1 thread: ~7 ms + 3.2 ms per 1000
+# work units, i.e. a fixed part worth a 2-4k px scale at nfc 32; 32 x 32 px keeps the estimate on the safe side).
+PRIOR_OVERHEAD_WORK = 32 * 32 * 32 ** NFC_EXPONENT
+SPREAD_FOR_SLOPE = 16.0  # the work ratio the measured scales must span before the overhead is fitted too
 
 
-def scale_work(size: Sequence[int], nfc: int, nc: int = 4, num_layer: int = 5, ker_size: int = 3) -> float:
-    """Multiply-adds of one pass of a scale's generator (the discriminator's is about the same), per iteration
-    unit: ``h * w * k^2 * nfc * (2 nc + (num_layer - 2) nfc)``. Only ratios matter."""
-    h, w = int(size[0]), int(size[1])
-    return float(h * w * ker_size * ker_size * nfc * (2 * nc + (num_layer - 2) * nfc))
+def scale_work(size: Sequence[int], nfc: int) -> float:
+    """The work of one training iteration at a scale of ``size = (h, w)`` px and width ``nfc``:
+    ``h * w * nfc ** 1.3`` (the convolutions' multiply-adds grow as nfc^2, but wider layers run more efficiently;
+    the exponent is fitted to CPU timings of the trainer). Only ratios matter."""
+    return float(int(size[0]) * int(size[1])) * float(nfc) ** NFC_EXPONENT
 
 
 @dataclass(frozen=True)
@@ -50,27 +52,30 @@ class RateModel:
 def fit_rate(points: Sequence[tuple[float, float]], overhead_work: float = PRIOR_OVERHEAD_WORK) -> RateModel | None:
     """The rate model of measured ``(work, s_per_it)`` points, ``None`` without a usable point.
 
-    One point (or points of one work): the overhead is assumed to be ``overhead_work``'s share (default
-    :data:`PRIOR_OVERHEAD_WORK`; a calibration of this machine knows better, :attr:`RateModel.overhead_work`).
-    Several: least squares of ``s = a + b * work``, clamped to ``a, b >= 0`` (then refitted with the other alone).
+    While the points span less than :data:`SPREAD_FOR_SLOPE` in work (one point, or the first few, close
+    scales: a slope fitted to them would be mostly noise), the overhead is taken to be ``overhead_work``'s share
+    (default :data:`PRIOR_OVERHEAD_WORK`; a calibration of this machine knows better,
+    :attr:`RateModel.overhead_work`) and only the rate is fitted. Beyond that: least squares of
+    ``s = a + b * work``, clamped to ``a, b >= 0``.
     """
     pts = [(float(w), float(s)) for w, s in points
            if math.isfinite(w) and math.isfinite(s) and w > 0 and s > 0]
     if not pts:
         return None
-    n = len(pts)
-    mw = sum(w for w, _ in pts) / n
-    ms = sum(s for _, s in pts) / n
-    var = sum((w - mw) ** 2 for w, _ in pts)
-    if var <= (1e-6 * mw) ** 2:
-        b = ms / (mw + overhead_work)
+    works = [w for w, _ in pts]
+    if max(works) < SPREAD_FOR_SLOPE * min(works):
+        b = sum(s * (w + overhead_work) for w, s in pts) / sum((w + overhead_work) ** 2 for w, _ in pts)
         return RateModel(b * overhead_work, b)
+    n = len(pts)
+    mw = sum(works) / n
+    ms = sum(s for _, s in pts) / n
+    var = sum((w - mw) ** 2 for w in works)
     b = sum((w - mw) * (s - ms) for w, s in pts) / var
     a = ms - b * mw
     if b <= 0:
         return RateModel(ms, 0.0)
     if a < 0:
-        return RateModel(0.0, sum(w * s for w, s in pts) / sum(w * w for w, _ in pts))
+        return RateModel(0.0, sum(w * s for w, s in pts) / sum(w * w for w in works))
     return RateModel(a, b)
 
 
@@ -89,4 +94,4 @@ def remaining_seconds(works: Sequence[float], niter: int, scale: int, iteration:
     return left + rate.seconds(works[scale + 1:], niter)
 
 
-__all__ = ["PRIOR_OVERHEAD_WORK", "RateModel", "fit_rate", "remaining_seconds", "scale_work"]
+__all__ = ["NFC_EXPONENT", "PRIOR_OVERHEAD_WORK", "RateModel", "fit_rate", "remaining_seconds", "scale_work"]
