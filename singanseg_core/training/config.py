@@ -52,8 +52,9 @@ class TrainConfig:
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> "TrainConfig":
-        """``paper`` (the paper's settings), ``quick`` (a CPU model of a polyp in about 2 minutes: 64 px, coarsest
-        16 px, 200 iterations per scale; see ``bench/bench_quick_preset.py``) or ``tiny`` (tests);
+        """``paper`` (the paper's settings), ``quick`` (a CPU model of a polyp for demos: 64 px, coarsest 16 px,
+        200 iterations per scale; see ``bench/bench_quick_preset.py``), ``live`` (a 128 px model of one image
+        while a class waits; see ``bench/bench_time_to_model.py``) or ``tiny`` (tests);
         ``describe_preset`` says it in one line."""
         try:
             base = PRESETS[name]
@@ -134,13 +135,28 @@ PRESETS: dict[str, TrainConfig] = {
     # UNet++ less well than the 25 px pyramid's (IoU 0.297 vs 0.327 at 200 it/scale); use `paper` settings for studies.
     "quick": TrainConfig(max_size=64, min_size=16, niter=200),
     "tiny": TrainConfig(max_size=40, niter=20),
+    # A model of one uploaded image while a class waits (target: <= 60 s to a saved checkpoint on 2 quiet CPU
+    # cores at 128 px). Designed from timings of the trainer (see "Live preset" in bench/RESULTS.md): the finest
+    # scale costs most, so fewer, farther-apart scales (factor 0.6: 6 scales from 16 to 128 px instead of 8), one
+    # width (nfc 32: a 64-channel scale costs ~2.5x), one critic step per iteration with twice the generator's
+    # learning rate (two time scales; the critic is 2/3 of an iteration at 3 steps), the gradient penalty (40 % of
+    # a critic step) on every other step, and the learning-rate drop at 80 % of a short run. Empty masks and
+    # fidelity: bench/bench_time_to_model.py.
+    "live": TrainConfig(max_size=128, min_size=16, scale_factor=0.6, max_nfc=32, niter=160, d_steps=1, lr_d=1e-3,
+                        gp_every=2, lr_drop_at=0.8),
 }
-PRESET_USES = {"paper": "the paper; GPU hours", "quick": "a polyp in about 2 minutes on 2 CPU cores; for demos",
-               "tiny": "seconds; for trying the workflow"}
+PRESET_USES = {"paper": "the paper's models", "quick": "demos", "tiny": "trying the workflow",
+               "live": "one uploaded image while a class waits"}
 
 
-def describe_preset(name: str) -> str:
+def describe_preset(name: str, seconds: float | None = None) -> str:
     """One line for help texts, from the preset's own values, e.g. ``quick: 64 px, coarsest 16 px, 200 it/scale
-    (...)``."""
+    (demos)``; with ``seconds`` (an estimate for this machine, ``training.time_estimate``) also ``about 2 min
+    here``. No time is ever quoted from another machine."""
     c = PRESETS[name]
-    return f"{name}: {c.max_size} px, coarsest {c.min_size} px, {c.niter} it/scale ({PRESET_USES[name]})"
+    use = PRESET_USES[name]
+    if seconds is not None:
+        from .time_estimate import describe_estimate
+
+        use = f"{use}; {describe_estimate(seconds)} here"
+    return f"{name}: {c.max_size} px, coarsest {c.min_size} px, {c.niter} it/scale ({use})"

@@ -30,6 +30,7 @@ from .concurrent import train_concurrent
 from .config import TrainConfig
 from .draws import ScaleDraws, SeededDraws
 from .prior import Prior, load_prior, resume_problem
+from .time_estimate import checkpoint_folders, rate_from_records
 from .trainer import FrozenPyramid, ProgressFn, TrainProgress, build_scale_nets, channel_vector, train_scale
 
 DrawsFactory = Callable[[int], ScaleDraws]   # scale -> its draws (default: SeededDraws of the models' seeds)
@@ -82,7 +83,8 @@ def train_group(items: Sequence[TrainItem], device: str | torch.device = "auto",
             default ``max(1, 64 // K)``).
         draws: the random draws per scale (tests replay recorded ones); default seeded by each model's seed.
         rate_prior: this machine's calibrated iteration rate (``training.time_estimate.calibrate``), for the
-            ETA of the first scales.
+            ETA of the first scales; default: the rate of the past trainings beside the first item's folder
+            (``time_estimate.rate_from_records``: a workspace's checkpoints, a train-many output), if any.
     Returns:
         The trained models (in memory, on ``device``), in item order; each equals what ``from_pretrained`` loads.
     """
@@ -94,6 +96,8 @@ def train_group(items: Sequence[TrainItem], device: str | torch.device = "auto",
     _check_group(items)
     schedule = schedule_for(items[0].pair, cfg)
     prior = load_prior(cfg.init_from, cfg) if cfg.init_from is not None else None
+    if rate_prior is None:
+        rate_prior = rate_from_records(checkpoint_folders(items[0].out_dir.parent), cfg, dev.type)
     if prior is not None and any(prior.folder.resolve() == it.out_dir.resolve() for it in items):
         raise InputError(f"prior {prior.folder}: a model cannot start from its own folder")
     with ExitStack() as locks:

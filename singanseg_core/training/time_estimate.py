@@ -32,6 +32,7 @@ from .trainer import FrozenPyramid, build_scale_nets, train_scale
 
 CALIBRATION_ITERS = 2          # timed iterations per calibrated scale (after one untimed warm-up iteration)
 FINE_WORK_SHARE = 0.7          # the fine calibration scale: the largest with at most this share of the finest's work
+RECORDS_READ = 20             # past checkpoints read for their rates (the newest)
 # Settings that change what one iteration costs (beyond the scale's size and width): past runs count only when equal.
 ITERATION_KIND = ("nc_im", "num_layer", "ker_size", "d_steps", "gp_every", "precision", "compile", "schedule")
 
@@ -136,10 +137,14 @@ def describe_estimate(seconds: float) -> str:
     return f"about {seconds / 3600:.1f} h"
 
 
-def checkpoint_folders(root: str | os.PathLike) -> list[Path]:
-    """The sub-folders of ``root`` (a workspace's checkpoints), for :func:`rate_from_records`."""
+def checkpoint_folders(root: str | os.PathLike, newest: int = RECORDS_READ) -> list[Path]:
+    """The ``newest`` sub-folders of ``root`` (a workspace's checkpoints) by modification time, for
+    :func:`rate_from_records` (bounded: a workspace may hold thousands)."""
     base = Path(root)
-    return sorted(p for p in base.iterdir() if p.is_dir() and not p.is_symlink()) if base.is_dir() else []
+    if not base.is_dir():
+        return []
+    folders = [p for p in base.iterdir() if p.is_dir() and not p.is_symlink()]
+    return sorted(folders, key=lambda p: p.stat().st_mtime, reverse=True)[:newest]
 
 
 __all__ = ["ITERATION_KIND", "calibrate", "checkpoint_folders", "describe_estimate", "estimate_seconds",

@@ -114,5 +114,31 @@ def test_calibration_measures_this_machine() -> None:
 
 def test_estimates_read_as_people_say_them() -> None:
     assert describe_estimate(42.4) == "about 42 s"
-    assert describe_estimate(150) == "about 2 min" or describe_estimate(150) == "about 3 min"
+    assert describe_estimate(180) == "about 3 min"
     assert describe_estimate(3 * 3600) == "about 3.0 h"
+
+
+def test_cli_train_says_how_long_before_it_starts(tmp_path, capsys: pytest.CaptureFixture) -> None:
+    from singanseg_core.cli.main import main
+
+    img, mask = polyp(STEM)
+    base = ["train", "--image", str(img), "--mask", str(mask), "--preset", "tiny", "--iters", "1", "--device", "cpu"]
+    assert main(base + ["--out", str(tmp_path / "a"), "--estimate-only"]) == 0
+    err = capsys.readouterr().err
+    assert "estimate: about" in err and "on this machine for 3 scales x 1 iterations" in err
+    assert not (tmp_path / "a").exists()
+    assert main(base + ["--out", str(tmp_path / "b"), "--no-estimate"]) == 0
+    assert "estimate:" not in capsys.readouterr().err and (tmp_path / "b" / "config.json").is_file()
+
+
+def test_the_live_preset_and_computed_help() -> None:
+    live = TrainConfig.from_preset("live")
+    sizes, nfcs = planned_scales(live, POLYP_HW)
+    assert max(sizes[-1]) == 128 and set(nfcs) == {32} and len(sizes) == 6
+    assert (live.d_steps, live.gp_every) == (1, 2) and live.lr_d == 2 * live.lr_g
+    from singanseg_core.training.config import describe_preset
+
+    assert describe_preset("live") == ("live: 128 px, coarsest 16 px, 160 it/scale "
+                                       "(one uploaded image while a class waits)")
+    assert describe_preset("live", 52.0).endswith("(one uploaded image while a class waits; about 52 s here)")
+    assert "minutes" not in describe_preset("quick") and "2 CPU" not in describe_preset("quick")

@@ -107,7 +107,8 @@ def model_name(text: str) -> str:
 
 def add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=sorted(PRESETS), default="paper",
-                   help="named settings: " + "; ".join(describe_preset(n) for n in sorted(PRESETS)))
+                   help="named settings: " + "; ".join(describe_preset(n) for n in sorted(PRESETS))
+                   + " (`singanseg train ... --estimate-only` measures how long one takes on this machine)")
     p.add_argument("--max-size", type=train_setting("max_size"), default=None,
                    help="longest side of the finest scale, px")
     p.add_argument("--min-size", type=train_setting("min_size"), default=None,
