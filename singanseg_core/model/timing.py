@@ -49,21 +49,23 @@ class RateModel:
         return float(niter) * sum(self.s_per_it(w) for w in works)
 
 
-def fit_rate(points: Sequence[tuple[float, float]], overhead_work: float = PRIOR_OVERHEAD_WORK) -> RateModel | None:
+def fit_rate(points: Sequence[tuple[float, float]], overhead_work: float = PRIOR_OVERHEAD_WORK,
+             min_spread: float = SPREAD_FOR_SLOPE) -> RateModel | None:
     """The rate model of measured ``(work, s_per_it)`` points, ``None`` without a usable point.
 
-    While the points span less than :data:`SPREAD_FOR_SLOPE` in work (one point, or the first few, close
-    scales: a slope fitted to them would be mostly noise), the overhead is taken to be ``overhead_work``'s share
+    While the points span less than ``min_spread`` (default :data:`SPREAD_FOR_SLOPE`) in work (one point, or
+    the first few, close scales: a slope fitted to them would be mostly noise), the overhead is taken to be ``overhead_work``'s share
     (default :data:`PRIOR_OVERHEAD_WORK`; a calibration of this machine knows better,
     :attr:`RateModel.overhead_work`) and only the rate is fitted. Beyond that: least squares of
-    ``s = a + b * work``, clamped to ``a, b >= 0``.
+    ``s = a + b * work``, clamped to ``a, b >= 0`` (a deliberate measurement at two distant scales, such as a
+    calibration, passes ``min_spread=1``).
     """
     pts = [(float(w), float(s)) for w, s in points
            if math.isfinite(w) and math.isfinite(s) and w > 0 and s > 0]
     if not pts:
         return None
     works = [w for w, _ in pts]
-    if max(works) < SPREAD_FOR_SLOPE * min(works):
+    if max(works) < min_spread * min(works) or len(set(works)) == 1:
         b = sum(s * (w + overhead_work) for w, s in pts) / sum((w + overhead_work) ** 2 for w, _ in pts)
         return RateModel(b * overhead_work, b)
     n = len(pts)

@@ -149,6 +149,12 @@ PRESET_USES = {"paper": "the paper's models", "quick": "demos", "tiny": "trying 
                "live": "one uploaded image while a class waits"}
 
 
+def default_preset(n_images: int) -> str:
+    """The preset a training form starts with: ``live`` for one image (a model while the class waits), ``quick``
+    for several."""
+    return "live" if n_images == 1 else "quick"
+
+
 def describe_preset(name: str, seconds: float | None = None) -> str:
     """One line for help texts, from the preset's own values, e.g. ``quick: 64 px, coarsest 16 px, 200 it/scale
     (demos)``; with ``seconds`` (an estimate for this machine, ``training.time_estimate``) also ``about 2 min

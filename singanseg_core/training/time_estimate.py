@@ -26,19 +26,25 @@ from ..model.timing import RateModel, fit_rate, scale_work
 from ..model.training_log import read_training_log
 from ..networks.singan import nfc_for_scale, noise_pad, stack
 from ..pyramid.schedule import compute_schedule
+from ..errors import InputError
 from .config import TrainConfig
 from .draws import SeededDraws
 from .trainer import FrozenPyramid, build_scale_nets, train_scale
 
 CALIBRATION_ITERS = 2          # timed iterations per calibrated scale (after one untimed warm-up iteration)
 FINE_WORK_SHARE = 0.7          # the fine calibration scale: the largest with at most this share of the finest's work
+CALIBRATION_MAX_WORK = scale_work((96, 128), 32)  # ... and at most this work (~1 s per iteration on a loaded CPU)
 RECORDS_READ = 20             # past checkpoints read for their rates (the newest)
 # Settings that change what one iteration costs (beyond the scale's size and width): past runs count only when equal.
 ITERATION_KIND = ("nc_im", "num_layer", "ker_size", "d_steps", "gp_every", "precision", "compile", "schedule")
 
 
 def _schedule(cfg: TrainConfig, image_hw: Sequence[int]):
-    return compute_schedule(int(image_hw[0]), int(image_hw[1]), cfg.min_size, cfg.max_size, cfg.pyramid_scale_factor)
+    try:
+        return compute_schedule(int(image_hw[0]), int(image_hw[1]), cfg.min_size, cfg.max_size,
+                                cfg.pyramid_scale_factor)
+    except ValueError as err:
+        raise InputError(str(err)) from None
 
 
 def planned_scales(cfg: TrainConfig, image_hw: Sequence[int]) -> tuple[list[list[int]], list[int]]:
@@ -83,15 +89,16 @@ def _time_scale(cfg: TrainConfig, sizes: Sequence[Sequence[int]], nfcs: Sequence
 def calibrate(cfg: TrainConfig, image_hw: Sequence[int], device: str | torch.device = "auto",
               iters: int = CALIBRATION_ITERS) -> RateModel:
     """This machine's rate for ``cfg``: the trainer timed at the coarsest scale and at the largest scale with at
-    most :data:`FINE_WORK_SHARE` of the finest's work (so the measurement stays short), fitted by
-    ``model.timing.fit_rate``. Takes about ``2 (iters + 1)`` iterations of those two scales."""
+    most :data:`FINE_WORK_SHARE` of the finest's work and at most :data:`CALIBRATION_MAX_WORK` (so the measurement
+    stays short), fitted by ``model.timing.fit_rate``. Takes ``iters + 1`` iterations of each of the two."""
     dev = resolve_device(device)
     sizes, nfcs = planned_scales(cfg, image_hw)
     works = works_of(cfg, sizes, nfcs)
-    fine = max((n for n, w in enumerate(works) if w <= FINE_WORK_SHARE * works[-1]), default=len(works) - 1)
+    cap = min(FINE_WORK_SHARE * works[-1], CALIBRATION_MAX_WORK)
+    fine = max((n for n, w in enumerate(works) if w <= cap), default=0)
     factor = _schedule(cfg, image_hw).scale_factor
     points = [(works[n], _time_scale(cfg, sizes, nfcs, n, dev, iters, factor)) for n in sorted({0, fine})]
-    rate = fit_rate(points)
+    rate = fit_rate(points, min_spread=1.0)
     assert rate is not None  # measured times are positive
     return rate
 
@@ -128,6 +135,17 @@ def rate_from_records(folders: Iterable[str | os.PathLike], cfg: TrainConfig, de
     return fit_rate(points)
 
 
+def estimate_for(cfg: TrainConfig, image_hw: Sequence[int], device: str | torch.device,
+                 past: Iterable[str | os.PathLike]) -> tuple[float, str]:
+    """``(seconds, how we know)`` for one model: from the ``past`` trainings' rates when they ran this kind of
+    iteration on this kind of device, else from a calibration now."""
+    dev = resolve_device(device)
+    rate = rate_from_records(past, cfg, dev.type)
+    if rate is not None:
+        return estimate_seconds(cfg, image_hw, rate), "from past trainings in this workspace"
+    return estimate_seconds(cfg, image_hw, calibrate(cfg, image_hw, dev)), "from a short measurement"
+
+
 def describe_estimate(seconds: float) -> str:
     """``"about 40 s"``, ``"about 3 min"``, ``"about 2.5 h"``."""
     if seconds < 90:
@@ -147,5 +165,5 @@ def checkpoint_folders(root: str | os.PathLike, newest: int = RECORDS_READ) -> l
     return sorted(folders, key=lambda p: p.stat().st_mtime, reverse=True)[:newest]
 
 
-__all__ = ["ITERATION_KIND", "calibrate", "checkpoint_folders", "describe_estimate", "estimate_seconds",
+__all__ = ["ITERATION_KIND", "calibrate", "checkpoint_folders", "describe_estimate", "estimate_for", "estimate_seconds",
            "planned_scales", "rate_from_records", "works_of"]
