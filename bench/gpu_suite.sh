@@ -55,6 +55,10 @@ if have_original; then
 else
     echo "== [engine, style_transfer] skipped: singan-seg-polyp==1.0.7 is not importable and could not be installed"
 fi
+# time to a model: the presets at 64 and 128 px on the three small-object polyps, the original beside paper; ~2 min
+if have_original; then ORIG=--original; else ORIG=; fi
+run time_to_model 150 -m bench.bench_time_to_model --device "$DEV" --variants live quick paper --sizes 64 128 \
+    --threads 8 $ORIG
 if [ -f bench/bench_fidelity.py ]; then
     run fidelity 60 -m bench.bench_fidelity --device "$DEV" --quick
 fi

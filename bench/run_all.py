@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "fidelity": [],   # ~30-40 min on 2 cores (cached under bench/out/fidelity: a rerun resumes); --quick ~2 min
     "quick_preset": [],   # ~20 min on 2 cores: the quick preset vs a candidate on 3 polyps (cached too)
     "guided": [],   # ~13 min on 2 cores: one 64 px quick model, agreement and realism per inject scale
+    "time_to_model": [],  # ~15 min on 2 cores: live and quick at 64 and 128 px on 3 polyps (--smoke: ~30 s)
 }
 
 

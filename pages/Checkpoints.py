@@ -17,9 +17,10 @@ from ui.jobs import job_panel, submit_job
 from ui.layout import page_header
 from ui.projector import tile_side
 from ui.resources import checkpoint_config, real_pair
-from ui.state import sticky_multiselect
+from ui.state import derived_selectbox, sticky_multiselect
 from ui.figures import show_table
 from ui.training_record import training_now, training_record, watch_training
+from ui.training_time import estimate_caption, preset_help
 
 
 def browse(ws: Workspace) -> None:
@@ -122,7 +123,7 @@ def add_data(ws: Workspace) -> None:
 
 
 def train_tab(ws: Workspace) -> None:
-    from singanseg_core.training.config import PRESETS, describe_preset
+    from singanseg_core.training.config import PRESETS, TrainConfig, default_preset
 
     datasets = catalog.newest_first(ws, "datasets")
     if not datasets:
@@ -130,14 +131,15 @@ def train_tab(ws: Workspace) -> None:
         return
     dataset = st.selectbox("Dataset", datasets, key="tr_dataset", help="Real image/mask pairs to train on "
                                                                        "(newest dataset first).")
-    stems = [s for s, _, _ in ws.dataset_pairs(dataset)]
+    pairs = {s: img for s, img, _ in ws.dataset_pairs(dataset)}
+    stems = list(pairs)
     chosen = sticky_multiselect("Images to train on (one model each)", stems, key="tr_stems", default=stems[:1],
                                 help="Each selected pair gets its own SinGAN-Seg model, trained one after another "
                                         "in a background job. Picks that exist in another dataset are kept when you "
                                         "switch.")
     c1, c2, c3, c4 = st.columns(4)
-    preset = c1.selectbox("Preset", list(PRESETS), index=list(PRESETS).index("quick"), key="tr_preset",
-                          help=". ".join(describe_preset(n) for n in PRESETS) + ".")
+    preset = derived_selectbox("Preset", list(PRESETS), default_preset(len(chosen)), key="tr_preset", container=c1,
+                               help=preset_help(ws, pairs[chosen[0]] if chosen else None, "auto"))
     base = PRESETS[preset]
     max_size = c2.number_input("Max size (px)", 32, 512, base.max_size, step=8, key=f"tr_max_{preset}",
                                help="Longest side of the finest scale; training time grows with its square.")
@@ -152,6 +154,8 @@ def train_tab(ws: Workspace) -> None:
     parallel = c2.select_slider("Models trained together", [1, 2, 4, 8, "auto"], value=1, key="tr_parallel",
                                 help="Train several same-sized models in one batched group (faster on a GPU; "
                                      "auto = as many as fit in memory). 1 = one after another (best on few CPUs).")
+    cfg = TrainConfig.from_preset(preset, max_size=int(max_size), niter=int(niter), seed=int(seed))
+    st.caption(estimate_caption(ws, cfg, [pairs[s] for s in chosen], device))
     taken = [s for s in chosen if (ws.checkpoints / safe_name(s)).exists()]
     fresh = True
     if taken:

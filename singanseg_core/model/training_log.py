@@ -33,6 +33,7 @@ import numpy as np
 from ..errors import CheckpointError
 from ..files.atomic import atomic_write_text, save_png
 from ..files.bounded_json import read_json
+from .timing import PRIOR_OVERHEAD_WORK, RateModel, remaining_seconds, scale_work
 
 if TYPE_CHECKING:
     import torch
@@ -79,24 +80,23 @@ def progress_images(folder: str | os.PathLike) -> dict[str, Path]:
     return {k: p for k, p in found.items() if p.is_file() and not p.is_symlink()}
 
 
-def scale_cost(size: Sequence[int], nfc: int) -> float:
-    """Relative cost of one training iteration at a scale, for the ETA: pixels x channels^1.3 plus a fixed
-    overhead (that of a 32 px, 32-channel scale). A rough fit of CPU timings at 25-128 px (within ~40 %)."""
-    return float(size[0]) * float(size[1]) * float(nfc) ** 1.3 + 32.0 * 32.0 * 32.0 ** 1.3
-
-
 def estimate_eta(sizes: Sequence[Sequence[int]], nfcs: Sequence[int], niter: int, scale: int, iteration: int,
-                 s_per_it: float | None) -> float | None:
+                 s_per_it: float | None, finished: Sequence[tuple[int, float]] = (),
+                 overhead_work: float = PRIOR_OVERHEAD_WORK) -> float | None:
     """Seconds left for a model training ``scale`` (0-based) at ``iteration`` of ``niter`` with ``s_per_it``
-    seconds per iteration there. Later scales are extrapolated by :func:`scale_cost` (so the estimate gets
-    better as the finer, slower scales are reached). ``None`` when there is no rate yet."""
+    seconds per iteration there, ``finished`` holding ``(scale, s_per_it)`` of the scales already done.
+
+    The remaining scales are weighted by their cost: a rate model (``model.timing``: a fixed overhead plus a part
+    proportional to each scale's multiply-adds) is fitted to every rate measured in this run, so the estimate
+    gets better with each finished scale. While one scale is all it has measured, the overhead's share is
+    ``overhead_work`` (``model.timing.fit_rate``; a calibration before training gives this machine's).
+    ``None`` when there is no rate yet."""
     if s_per_it is None or not math.isfinite(s_per_it) or s_per_it <= 0:
         return None
-    here = scale_cost(sizes[scale], nfcs[scale])
-    left = max(niter - iteration, 0) * s_per_it
-    for m in range(scale + 1, len(sizes)):
-        left += niter * s_per_it * scale_cost(sizes[m], nfcs[m]) / here
-    return left
+    works = [scale_work(sz, nfc) for sz, nfc in zip(sizes, nfcs)]
+    measured = [(works[m], float(r)) for m, r in finished if 0 <= m < len(works) and m != scale and r]
+    return remaining_seconds(works, niter, scale, iteration, measured + [(works[scale], float(s_per_it))],
+                             overhead_work)
 
 
 def progress_tile(x: "np.ndarray | torch.Tensor") -> np.ndarray:
@@ -126,11 +126,13 @@ class TrainingRecord:
         folder: the checkpoint folder.
         sizes: ``(h, w)`` of every scale of the full pyramid; ``nfcs``: the width of every scale.
         done: scales already finished (a resumed run keeps their record and drops anything later).
+        rate_prior: this machine's calibrated rate (``training.time_estimate``), for the ETA's first scales.
     """
 
     def __init__(self, folder: str | os.PathLike, name: str, sizes: Sequence[Sequence[int]], nfcs: Sequence[int],
-                 niter: int, log_every: int, done: int = 0) -> None:
+                 niter: int, log_every: int, done: int = 0, rate_prior: RateModel | None = None) -> None:
         self.folder = Path(folder)
+        self.overhead_work = rate_prior.overhead_work if rate_prior is not None else PRIOR_OVERHEAD_WORK
         self.sizes = [list(map(int, s)) for s in sizes]
         self.nfcs = [int(n) for n in nfcs]
         self._last_write = 0.0
@@ -190,7 +192,10 @@ class TrainingRecord:
         self._last_write = time.monotonic()
 
     def _update_totals(self, scale: int, iteration: int, s_per_it: float | None) -> None:
-        eta = estimate_eta(self.sizes, self.nfcs, self.data["niter"], scale, iteration, s_per_it)
+        finished = [(int(s["scale"]), s["s_per_it"]) for s in self.data["scales"]
+                    if s.get("done") and isinstance(s.get("s_per_it"), (int, float))]
+        eta = estimate_eta(self.sizes, self.nfcs, self.data["niter"], scale, iteration, s_per_it, finished,
+                           self.overhead_work)
         self.data.update(scale=int(scale), iteration=int(iteration), s_per_it=s_per_it,
                          eta_s=None if eta is None else round(eta, 1),
                          seconds=round(sum(float(s["seconds"]) for s in self.data["scales"]), 3))

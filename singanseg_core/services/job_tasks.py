@@ -198,6 +198,8 @@ def _check_train(ws: Workspace, a: dict) -> dict:
     overrides = a.get("overrides") or {}
     if not isinstance(overrides, dict):
         raise InputError("overrides must be an object of training settings")
+    if overrides.get("init_from") is not None:  # a path any visitor could name: warm starts are a CLI option
+        raise InputError("a training job cannot start from a prior (init_from); use `singanseg train --init-from`")
     TrainConfig.from_preset(a.get("preset", "quick"), **overrides)
     parallel = a.get("parallel", 1)
     if parallel != "auto":

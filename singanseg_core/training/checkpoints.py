@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -12,10 +13,14 @@ from ..errors import InputError
 from ..files.pairs import ImagePair
 from ..model.config import ModelConfig, checkpoint_status
 from ..model.singanseg import SinGANSeg
+from ..model.timing import RateModel
 from ..model.training_log import PROGRESS_DIR, TRAINING_LOG_NAME, TrainingRecord
 from ..networks.singan import Generator
 from ..pyramid.schedule import ScaleSchedule
 from .config import TrainConfig
+
+if TYPE_CHECKING:
+    from .prior import Prior
 from .trainer import ProgressFn, TrainProgress
 
 TRAINER_STATE_NAME = "trainer_state.safetensors"   # the last scale's discriminator, for resuming
@@ -85,6 +90,8 @@ class ModelState:
     d_state: dict[str, torch.Tensor] | None = None
     images_saved: bool = False
     record: TrainingRecord | None = None                          # training_log.json + progress/*.png
+    prior: "Prior | None" = None                                  # warm start (training.prior), recorded
+    recorded_prior: object = None                                 # a partial checkpoint's train.init_from
     latest: tuple = (None, None)                                  # last (sample, rec), (C, h, w) tensors in [-1, 1]
 
     @property
@@ -98,13 +105,15 @@ class ModelState:
         self.z_opts = [z.to(device) for z in partial.z_opt]
         self.noise_amp, self.nfcs = list(partial.config.noise_amp), list(partial.config.nfc)
         self.timings = list(partial.config.train.get("seconds_per_scale", []))
+        self.recorded_prior = partial.config.train.get("init_from")
         if (self.out / TRAINER_STATE_NAME).is_file():
             self.d_state = _read_trainer_state(self.out)
 
-    def start_record(self, nfcs: list[int], log_every: int) -> None:
-        """Open the training record of ``out`` (a resumed run keeps the record of its finished scales)."""
+    def start_record(self, nfcs: list[int], log_every: int, rate_prior: RateModel | None = None) -> None:
+        """Open the training record of ``out`` (a resumed run keeps the record of its finished scales);
+        ``rate_prior``: a calibration of this machine, for the ETA."""
         self.record = TrainingRecord(self.out, self.name, self.schedule.sizes, nfcs, self.config.niter, log_every,
-                                     done=self.done)
+                                     done=self.done, rate_prior=rate_prior)
 
     def model_config(self, device: torch.device, group_size: int) -> ModelConfig:
         cfg, pair, schedule = self.config, self.pair, self.schedule
@@ -118,7 +127,8 @@ class ModelState:
                     "input_size": list(pair.size), "content_hash": pair.content_hash(),
                     "mask_pixels_binarised": pair.changed_pixels, "origin": "trained"},
             train={"config": cfg.to_dict(), "seconds_per_scale": list(self.timings), "device": str(device),
-                   "torch": torch.__version__, "scale1": schedule.scale1, "batched_k": group_size},
+                   "torch": torch.__version__, "scale1": schedule.scale1, "batched_k": group_size,
+                   **({"init_from": self.prior.record()} if self.prior is not None else {})},
         )
 
     def model(self, device: torch.device, group_size: int) -> SinGANSeg:

@@ -197,7 +197,8 @@ def _train_stage(s: ModelState, n: int, dev: torch.device, schedule: ScaleSchedu
 
         terms, fake, rec_out = adversarial_iteration(
             netD, real, 1, cfg, runner, optD, optG, lambda j: draws.gp_mix(epoch, j), fake_at,
-            lambda: window.forward(rec_prev, rec_noise), critic_bn_repeats=False)
+            lambda: window.forward(rec_prev, rec_noise), critic_bn_repeats=False,
+            epoch=epoch)
         schedD.step()
         schedG.step()
 

@@ -45,11 +45,16 @@ class TrainConfig:
     schedule: str = "sequential"   # "sequential" (the paper) | "concurrent" (ConSinGAN-style, training.concurrent)
     concurrent_depth: int = 3      # concurrent: stages trained together (the newest and the ones below it)
     concurrent_lr_scale: float = 0.1  # concurrent: learning-rate factor per stage below the newest
+    gp_every: int = 1              # lazy regularisation: the gradient penalty on every k-th D step only, scaled by k
+    # Warm start: a finished or partial checkpoint folder whose scale i starts this model's scale i (by index;
+    # training.prior). None = every scale starts as the paper's (fresh, or from the scale below when as wide).
+    init_from: str | None = None
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> "TrainConfig":
-        """``paper`` (the paper's settings), ``quick`` (a CPU model of a polyp in about 2 minutes: 64 px, coarsest
-        16 px, 200 iterations per scale; see ``bench/bench_quick_preset.py``) or ``tiny`` (tests);
+        """``paper`` (the paper's settings), ``quick`` (a CPU model of a polyp for demos: 64 px, coarsest 16 px,
+        200 iterations per scale; see ``bench/bench_quick_preset.py``), ``live`` (a 128 px model of one image
+        while a class waits; see ``bench/bench_time_to_model.py``) or ``tiny`` (tests);
         ``describe_preset`` says it in one line."""
         try:
             base = PRESETS[name]
@@ -83,6 +88,8 @@ class TrainConfig:
             raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if not isinstance(self.compile, bool):
             raise InputError(f"compile must be true or false, got {self.compile!r}")
+        if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from.strip()):
+            raise InputError(f"init_from must be a checkpoint folder, got {self.init_from!r}")
         if self.schedule not in SCHEDULES:
             raise InputError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         return replace(self, **whole) if whole else self
@@ -114,7 +121,7 @@ TRAIN_RANGES: dict[str, Range] = {
     "lr_d": (1e-8, 1.0), "beta1": (0.0, 0.999), "gamma": (0.0, 1.0), "lr_drop_epoch": (1, 1_000_000),
     "lr_drop_at": (0.0, 1.0), "d_steps": (1, 100), "lambda_grad": (0.0, 1e6), "alpha": (0.0, 1e6),
     "noise_amp_init": (0.0, 100.0), "prev_batch_epochs": (1, 1000), "seed": SEED_RANGE,
-    "concurrent_depth": (1, 16), "concurrent_lr_scale": (0.0, 1.0),
+    "concurrent_depth": (1, 16), "concurrent_lr_scale": (0.0, 1.0), "gp_every": (1, 100),
 }
 _OPTIONAL = {"lr_drop_at"}  # None = not used
 SCHEDULES = ("sequential", "concurrent")
@@ -128,13 +135,34 @@ PRESETS: dict[str, TrainConfig] = {
     # UNet++ less well than the 25 px pyramid's (IoU 0.297 vs 0.327 at 200 it/scale); use `paper` settings for studies.
     "quick": TrainConfig(max_size=64, min_size=16, niter=200),
     "tiny": TrainConfig(max_size=40, niter=20),
+    # A model of one uploaded image while a class waits (target: <= 60 s to a saved checkpoint on 2 quiet CPU
+    # cores at 128 px). Designed from timings of the trainer (see "Live preset" in bench/RESULTS.md): the finest
+    # scale costs most, so fewer, farther-apart scales (factor 0.6: 6 scales from 16 to 128 px instead of 8), one
+    # width (nfc 32: a 64-channel scale costs ~2.5x), one critic step per iteration with twice the generator's
+    # learning rate (two time scales; the critic is 2/3 of an iteration at 3 steps), the gradient penalty (40 % of
+    # a critic step) on every other step, and the learning-rate drop at 80 % of a short run. Empty masks and
+    # fidelity: bench/bench_time_to_model.py.
+    "live": TrainConfig(max_size=128, min_size=16, scale_factor=0.6, max_nfc=32, niter=160, d_steps=1, lr_d=1e-3,
+                        gp_every=2, lr_drop_at=0.8),
 }
-PRESET_USES = {"paper": "the paper; GPU hours", "quick": "a polyp in about 2 minutes on 2 CPU cores; for demos",
-               "tiny": "seconds; for trying the workflow"}
+PRESET_USES = {"paper": "the paper's models", "quick": "demos", "tiny": "trying the workflow",
+               "live": "one uploaded image while a class waits"}
 
 
-def describe_preset(name: str) -> str:
+def default_preset(n_images: int) -> str:
+    """The preset a training form starts with: ``live`` for one image (a model while the class waits), ``quick``
+    for several."""
+    return "live" if n_images == 1 else "quick"
+
+
+def describe_preset(name: str, seconds: float | None = None) -> str:
     """One line for help texts, from the preset's own values, e.g. ``quick: 64 px, coarsest 16 px, 200 it/scale
-    (...)``."""
+    (demos)``; with ``seconds`` (an estimate for this machine, ``training.time_estimate``) also ``about 2 min
+    here``. No time is ever quoted from another machine."""
     c = PRESETS[name]
-    return f"{name}: {c.max_size} px, coarsest {c.min_size} px, {c.niter} it/scale ({PRESET_USES[name]})"
+    use = PRESET_USES[name]
+    if seconds is not None:
+        from .time_estimate import describe_estimate
+
+        use = f"{use}; {describe_estimate(seconds)} here"
+    return f"{name}: {c.max_size} px, coarsest {c.min_size} px, {c.niter} it/scale ({use})"

@@ -22,12 +22,15 @@ from ..files.atomic import folder_lock
 from ..files.pairs import ImagePair, load_pair
 from ..model.config import model_name_from, name_problem
 from ..model.singanseg import SinGANSeg
+from ..model.timing import RateModel
 from ..networks.singan import Generator, nfc_for_scale, stack, unstack
 from ..pyramid.schedule import ScaleSchedule, build_pyramid, compute_schedule
 from .checkpoints import ModelState, clear_checkpoint, recording_progress, resume_point
 from .concurrent import train_concurrent
 from .config import TrainConfig
 from .draws import ScaleDraws, SeededDraws
+from .prior import Prior, load_prior, resume_problem
+from .time_estimate import checkpoint_folders, rate_from_records
 from .trainer import FrozenPyramid, ProgressFn, TrainProgress, build_scale_nets, channel_vector, train_scale
 
 DrawsFactory = Callable[[int], ScaleDraws]   # scale -> its draws (default: SeededDraws of the models' seeds)
@@ -68,7 +71,7 @@ def schedule_for(pair: ImagePair, cfg: TrainConfig) -> ScaleSchedule:
 
 def train_group(items: Sequence[TrainItem], device: str | torch.device = "auto", progress: ProgressFn | None = None,
                 resume: bool = True, overwrite: bool = False, pyramid_chunk: int | None = None, log_every: int = 10,
-                draws: DrawsFactory | None = None) -> list[SinGANSeg]:
+                draws: DrawsFactory | None = None, rate_prior: RateModel | None = None) -> list[SinGANSeg]:
     """Train one model per item, all K at once, saving every model's checkpoint after every scale.
 
     All items must share a pyramid (:func:`pyramid_key`) and a config apart from ``seed``. Partial checkpoints
@@ -79,6 +82,9 @@ def train_group(items: Sequence[TrainItem], device: str | torch.device = "auto",
         pyramid_chunk: samples per frozen-generator call when drawing random 'prev' images (memory bound only;
             default ``max(1, 64 // K)``).
         draws: the random draws per scale (tests replay recorded ones); default seeded by each model's seed.
+        rate_prior: this machine's calibrated iteration rate (``training.time_estimate.calibrate``), for the
+            ETA of the first scales; default: the rate of the past trainings beside the first item's folder
+            (``time_estimate.rate_from_records``: a workspace's checkpoints, a train-many output), if any.
     Returns:
         The trained models (in memory, on ``device``), in item order; each equals what ``from_pretrained`` loads.
     """
@@ -89,6 +95,11 @@ def train_group(items: Sequence[TrainItem], device: str | torch.device = "auto",
     autocast_dtype(dev, cfg.precision)  # a precision this hardware cannot run fails before any folder is touched
     _check_group(items)
     schedule = schedule_for(items[0].pair, cfg)
+    prior = load_prior(cfg.init_from, cfg) if cfg.init_from is not None else None
+    if rate_prior is None:
+        rate_prior = rate_from_records(checkpoint_folders(items[0].out_dir.parent), cfg, dev.type)
+    if prior is not None and any(prior.folder.resolve() == it.out_dir.resolve() for it in items):
+        raise InputError(f"prior {prior.folder}: a model cannot start from its own folder")
     with ExitStack() as locks:
         for it in items:
             locks.enter_context(folder_lock(it.out_dir, "checkpoint folder"))
@@ -105,6 +116,10 @@ def train_group(items: Sequence[TrainItem], device: str | torch.device = "auto",
             st = ModelState(it.model_name, it.pair, it.out_dir, it.config, own, reals)
             if start:
                 st.load_partial(dev)
+                problem = resume_problem(st.recorded_prior, prior)
+                if problem:
+                    raise InputError(f"{it.out_dir}: {problem}")
+            st.prior = prior
             states.append(st)
         starts = {s.done for s in states}
         if len(starts) != 1:
@@ -114,7 +129,8 @@ def train_group(items: Sequence[TrainItem], device: str | torch.device = "auto",
             if draws is not None:
                 raise InputError("recorded draws replay the sequential schedule only")
             return train_concurrent(states, dev, schedule, progress, pyramid_chunk or 64, log_every)
-        return _train_scales(states, dev, schedule, progress, pyramid_chunk or max(1, 64 // k), log_every, draws)
+        return _train_scales(states, dev, schedule, progress, pyramid_chunk or max(1, 64 // k), log_every, draws,
+                             prior, rate_prior)
 
 
 def _check_group(items: Sequence[TrainItem]) -> None:
@@ -124,6 +140,8 @@ def _check_group(items: Sequence[TrainItem]) -> None:
             raise InputError(f"{it.model_name}: a group must share one config (apart from seed)")
     if cfg.nc_im not in (3, 4):
         raise InputError(f"nc_im must be 3 or 4, got {cfg.nc_im}")
+    if cfg.schedule == "concurrent" and cfg.init_from is not None:
+        raise InputError("a warm start (init_from) runs the sequential schedule; drop one of the two")
     if cfg.schedule == "concurrent" and len(items) > 1:
         raise InputError("the concurrent schedule trains one model at a time; train these models apart")
     names = [it.model_name for it in items]
@@ -133,12 +151,13 @@ def _check_group(items: Sequence[TrainItem]) -> None:
 
 
 def _train_scales(states: list[ModelState], dev: torch.device, schedule: ScaleSchedule, progress: ProgressFn | None,
-                  chunk: int, log_every: int, draws: DrawsFactory | None) -> list[SinGANSeg]:
+                  chunk: int, log_every: int, draws: DrawsFactory | None, prior: Prior | None = None,
+                  rate_prior: RateModel | None = None) -> list[SinGANSeg]:
     k, cfg, start = len(states), states[0].config, states[0].done
     names = [s.name for s in states]
     nfcs = [nfc_for_scale(n, cfg.nfc, cfg.max_nfc) for n in range(schedule.num_scales)]
     for s in states:
-        s.start_record(nfcs, log_every)
+        s.start_record(nfcs, log_every, rate_prior)
     progress = recording_progress(states, progress)
 
     def cat(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -160,7 +179,11 @@ def _train_scales(states: list[ModelState], dev: torch.device, schedule: ScaleSc
         gs, ds = [], []
         for s in states:
             g, d = build_scale_nets(cfg, nfc, s.config.seed, n, dev)
-            if n > 0 and s.nfcs[-1] == nfc:  # same width as the scale below: start from its weights (the original)
+            if prior is not None and n < len(prior.gens):  # warm start: the prior's scale n (same width, checked)
+                g.load_state_dict(prior.gens[n].state_dict())
+                if n in prior.d_states:
+                    d.load_state_dict(prior.d_states[n])
+            elif n > 0 and s.nfcs[-1] == nfc:  # same width as the scale below: start from its weights (the original)
                 g.load_state_dict(s.gens[-1].state_dict())
                 if s.d_state is not None:
                     d.load_state_dict(s.d_state)
@@ -199,7 +222,7 @@ def train(image: "str | os.PathLike | ImagePair", mask: "str | os.PathLike | Non
           out_dir: "str | os.PathLike | None" = None, config: TrainConfig | None = None,
           progress: ProgressFn | None = None, resume: bool = False, overwrite: bool = False,
           device: str | torch.device = "auto", name: str | None = None,
-          draws: DrawsFactory | None = None) -> SinGANSeg:
+          draws: DrawsFactory | None = None, rate_prior: RateModel | None = None) -> SinGANSeg:
     """Train a SinGAN-Seg model on one image/mask pair, saving after every finished scale.
 
     Args:
@@ -216,4 +239,5 @@ def train(image: "str | os.PathLike | ImagePair", mask: "str | os.PathLike | Non
         raise InputError("out_dir is required")
     pair = image if isinstance(image, ImagePair) else load_pair(image, mask, name=name)
     item = TrainItem(pair, Path(out_dir), config or TrainConfig(), name)
-    return train_group([item], device, progress, resume=resume, overwrite=overwrite, draws=draws)[0]
+    return train_group([item], device, progress, resume=resume, overwrite=overwrite, draws=draws,
+                       rate_prior=rate_prior)[0]

@@ -112,7 +112,8 @@ def plan_entries(entries: Sequence[Entry], config: TrainConfig, overwrite: bool 
 def train_many(data_dir: str | os.PathLike, out_dir: str | os.PathLike, config: TrainConfig | None = None,
                parallel: "int | str" = 1, executor: "str | Executor" = "local", progress: EventFn | None = None,
                device: str = "auto", overwrite: bool = False, address: str | None = None,
-               max_parallel: int = 64, log_every: int = 10) -> TrainManySummary:
+               max_parallel: int = 64, log_every: int = 10, prior: str | None = None,
+               prior_pair: str | None = None, finetune_iters: int | None = None) -> TrainManySummary:
     """Train one model per pair of a Kvasir-SEG folder into ``<out_dir>/<stem>``.
 
     Args:
@@ -123,14 +124,47 @@ def train_many(data_dir: str | os.PathLike, out_dir: str | os.PathLike, config: 
         progress: called with a :class:`ModelEvent` per model event; returning ``False`` cancels
             (raises ``Cancelled``; finished scales stay saved and a rerun resumes).
         overwrite: retrain models whose folder already holds a finished checkpoint.
+        prior: warm start (``training.prior``): a checkpoint folder every model starts from, or ``"auto"``: the
+            first pair (``prior_pair``: the one of that stem) is trained as usual into its folder, and its
+            model is the prior of all the others.
+        finetune_iters: iterations per scale of the warm-started models (default: the config's).
     Returns:
         :class:`TrainManySummary` (trained / skipped / failed with reasons).
     """
     out = Path(out_dir)
     entries = [(stem, image, mask, out / stem) for stem, image, mask in find_pairs(data_dir)]
     out.mkdir(parents=True, exist_ok=True)
-    return train_pairs(entries, config, parallel=parallel, executor=executor, progress=progress, device=device,
-                       overwrite=overwrite, address=address, max_parallel=max_parallel, log_every=log_every)
+    run = dict(parallel=parallel, executor=executor, progress=progress, device=device, overwrite=overwrite,
+               address=address, max_parallel=max_parallel, log_every=log_every)
+    if prior is None:
+        if prior_pair is not None or finetune_iters is not None:
+            raise InputError("--prior-pair and --finetune-iters need --prior")
+        return train_pairs(entries, config, **run)
+    cfg = config or TrainConfig()
+    first = None
+    if prior == "auto":
+        stems = [e[0] for e in entries]
+        if not entries:
+            raise InputError(f"{data_dir}: no image/mask pairs to train a prior on")
+        if prior_pair is not None and prior_pair not in stems:
+            raise InputError(f"--prior-pair {prior_pair!r} is not a pair of {data_dir}")
+        first = entries[stems.index(prior_pair) if prior_pair is not None else 0]
+        entries = [e for e in entries if e is not first]
+        prior = str(first[3])
+    elif prior_pair is not None:
+        raise InputError("--prior-pair names the pair to train the prior on; it needs --prior auto")
+    tuned = replace(cfg, init_from=str(prior), niter=finetune_iters or cfg.niter).validated()
+    if first is None:
+        return train_pairs(entries, tuned, **run)
+    summary = train_pairs([first], cfg, **run)
+    if summary.failed:
+        why = f"its prior {first[0]} failed"
+        summary.failed.update({e[0]: why for e in entries})
+        return summary
+    rest = train_pairs(entries, tuned, **run)
+    return TrainManySummary(summary.trained + rest.trained, summary.skipped + rest.skipped,
+                            {**summary.failed, **rest.failed}, summary.groups + rest.groups, rest.executor,
+                            summary.seconds + rest.seconds)
 
 
 def train_pairs(entries: Sequence[Entry], config: TrainConfig | None = None, parallel: "int | str" = 1,

@@ -326,7 +326,7 @@ def train_scale(n: int, netG: Generator, netD: Discriminator, pyramid: FrozenPyr
             netD, real, k, cfg, run, optD, optG, lambda j: draws.gp_mix(epoch, j).to(device), fake_at,
             # the original's Gsteps passes: D and G's BatchNorms update as if run three times
             lambda: _repeat_bn_updates(netG, lambda: run.fwd(netG, amp * z_opt + z_prev, z_prev)),
-            critic_bn_repeats=True)
+            critic_bn_repeats=True, epoch=epoch)
         if epoch % SNAPSHOT_EVERY == 0 or epoch == cfg.niter - 1:
             # The original draws G(z_opt) for a preview PNG here, in train mode: its output is unused, but the pass
             # moves G's BatchNorm running statistics, which sampling (eval mode) uses. Reproduced for fidelity.
@@ -340,10 +340,17 @@ def train_scale(n: int, netG: Generator, netD: Discriminator, pyramid: FrozenPyr
     return ScaleResult(z_opt.detach(), amps, optG, optD)
 
 
+def gp_due(cfg: TrainConfig, epoch: int, step: int) -> bool:
+    """Lazy regularisation: does D step ``step`` of iteration ``epoch`` (both 0-based) take the gradient penalty?
+    Every ``cfg.gp_every``-th critic step of the scale does (counted over iterations; the first one always), and
+    its penalty is multiplied by ``gp_every`` so the average pull stays the same. ``gp_every = 1``: every step."""
+    return (epoch * cfg.d_steps + step) % cfg.gp_every == 0
+
+
 def adversarial_iteration(netD: Discriminator, real: torch.Tensor, k: int, cfg: TrainConfig, run: "Runner",
                           optD: torch.optim.Optimizer, optG: torch.optim.Optimizer,
                           gp_mix: Callable[[int], torch.Tensor], fake_at: Callable[[int], torch.Tensor],
-                          reconstruct: Callable[[], torch.Tensor], critic_bn_repeats: bool
+                          reconstruct: Callable[[], torch.Tensor], critic_bn_repeats: bool, epoch: int = 0
                           ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor | None]:
     """**The** adversarial iteration (one epoch) of both schedules: ``cfg.d_steps`` critic steps (WGAN loss +
     gradient penalty), then one generator step (adversarial term on the last D step's fake + ``alpha`` x the
@@ -352,7 +359,8 @@ def adversarial_iteration(netD: Discriminator, real: torch.Tensor, k: int, cfg: 
     ``real``: ``(1, K*nc, h, w)``; ``fake_at(j)``: the generators' output for D step ``j`` (called with gradients
     only for the last step, whose fake the G step reuses); ``gp_mix(j)``: the penalty's mixing weights;
     ``reconstruct()``: the reconstruction ``(1, K*nc, h, w)`` (not called when ``alpha`` is 0);
-    ``critic_bn_repeats``: the critic's G-step pass moves its BatchNorms as the original's three G steps do.
+    ``critic_bn_repeats``: the critic's G-step pass moves its BatchNorms as the original's three G steps do;
+    ``epoch``: the iteration's 0-based index (lazy regularisation, :func:`gp_due`).
     Returns the loss terms ``(d_real, d_fake, gp, g_adv, rec)`` (each ``(K,)``), the last fake and the
     reconstruction (``None`` when ``alpha`` is 0).
     """
@@ -366,7 +374,13 @@ def adversarial_iteration(netD: Discriminator, real: torch.Tensor, k: int, cfg: 
         optD.zero_grad(set_to_none=True)
         err_real = -model_mean(run.fwd(netD, real), k)
         err_fake = model_mean(run.fwd(netD, fake.detach()), k)
-        gp = gradient_penalty(netD, real, fake.detach(), cfg.lambda_grad, gp_mix(j), cfg.nc_z)
+        mix = gp_mix(j)  # drawn on every step, so lazy regularisation leaves every other draw where it was
+        if gp_due(cfg, epoch, j):
+            gp = gradient_penalty(netD, real, fake.detach(), cfg.lambda_grad, mix, cfg.nc_z)
+            if cfg.gp_every > 1:
+                gp = gp * cfg.gp_every
+        else:
+            gp = torch.zeros(k, device=real.device)
         run.step((err_real + err_fake + gp).sum(), optD)
 
     netD.requires_grad_(False)

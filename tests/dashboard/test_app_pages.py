@@ -186,6 +186,20 @@ def test_checkpoints_train_job(demo_ws: Workspace, spawned: list[Path]) -> None:
     assert any("train 1 model" in m.value for m in at.markdown)  # the live job panel lists it
 
 
+def test_train_form_default_preset_follows_the_choice_and_says_how_long(demo_ws: Workspace) -> None:
+    at = page("pages/Checkpoints.py").run()
+    ok(at)
+    stems = by_key(at, "multiselect", "tr_stems")
+    assert len(stems.value) == 1 and by_key(at, "selectbox", "tr_preset").value == "live"   # one image: live
+    assert any("Estimated training time on this machine: about" in c.value for c in at.caption)
+    at = by_key(at, "multiselect", "tr_stems").set_value(stems.options[:2]).run()
+    assert by_key(at, "selectbox", "tr_preset").value == "quick"                         # several: quick
+    at = by_key(at, "selectbox", "tr_preset").set_value("tiny").run()
+    at = by_key(at, "multiselect", "tr_stems").set_value(stems.options[:1]).run()
+    assert by_key(at, "selectbox", "tr_preset").value == "tiny"                          # their own pick stays
+    assert "live: 128 px" in by_key(at, "selectbox", "tr_preset").help
+
+
 def test_job_panel_delete_and_clear_finished(demo_ws: Workspace, spawned: list[Path]) -> None:
     made = []
     for i, state in enumerate(["done", "done", "failed"]):

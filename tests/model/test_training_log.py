@@ -14,7 +14,8 @@ from PIL import Image
 from singanseg_core.errors import Cancelled, CheckpointError
 from singanseg_core.model import SinGANSeg
 from singanseg_core.model.training_log import (LOSS_KEYS, TRAINING_LOG_NAME, estimate_eta, progress_images,
-                                               progress_tile, read_training_log, scale_cost, scale_label)
+                                               progress_tile, read_training_log, scale_label)
+from singanseg_core.model.timing import PRIOR_OVERHEAD_WORK, scale_work
 from singanseg_core.services.demo import ASSETS_DIR
 from singanseg_core.training.config import TrainConfig
 from singanseg_core.training.fit import TrainItem, train_group
@@ -130,11 +131,13 @@ def test_eta_model() -> None:
     sizes, nfcs = [[25, 25], [50, 50], [100, 100]], [32, 32, 64]
     assert estimate_eta(sizes, nfcs, 100, 0, 10, None) is None
     full = estimate_eta(sizes, nfcs, 100, 0, 0, 0.1)
-    r1, r2 = (scale_cost(sizes[i], nfcs[i]) / scale_cost(sizes[0], nfcs[0]) for i in (1, 2))
+    # one measured scale: the prior overhead share decides how the later, costlier scales are weighted
+    r1, r2 = ((scale_work(sizes[i], nfcs[i]) + PRIOR_OVERHEAD_WORK) / (scale_work(sizes[0], nfcs[0])
+                                                                       + PRIOR_OVERHEAD_WORK) for i in (1, 2))
     assert full == pytest.approx(100 * 0.1 * (1 + r1 + r2))
     assert estimate_eta(sizes, nfcs, 100, 0, 50, 0.1) == pytest.approx(full - 5.0)
     assert estimate_eta(sizes, nfcs, 100, 2, 100, 1.0) == 0.0
-    assert 1 < r1 < r2 and scale_cost([100, 100], 64) > 4 * scale_cost([50, 50], 32)
+    assert 1 < r1 < r2 and scale_work([100, 100], 64) > 4 * scale_work([50, 50], 32)
     assert scale_label(0, 8) == "scale 1 of 8" and scale_label(7, 8) == "scale 8 of 8"
 
 

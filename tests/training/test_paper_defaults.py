@@ -89,7 +89,8 @@ ORIGINAL: dict[str, Any] = {
 }
 # The original's code paths: its absolute milestone, its uint8 round trip, fp32, eager, one scale at a time.
 ORIGINAL_PATHS: dict[str, Any] = {"lr_drop_at": None, "faithful_resize": True, "precision": "fp32",
-                                  "compile": False, "schedule": "sequential"}
+                                  "compile": False, "schedule": "sequential",
+                                  "gp_every": 1, "init_from": None}
 # Not the original's math: speed only, our seed convention, and settings read only off the paper's path.
 NOT_MATH = {"prev_batch_epochs", "seed", "concurrent_depth", "concurrent_lr_scale"}
 

@@ -100,7 +100,8 @@ def model_name(text: str) -> str:
 
 def add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=sorted(PRESETS), default="paper",
-                   help="named settings: " + "; ".join(describe_preset(n) for n in sorted(PRESETS)))
+                   help="named settings: " + "; ".join(describe_preset(n) for n in sorted(PRESETS))
+                   + " (`singanseg train ... --estimate-only` measures how long one takes on this machine)")
     p.add_argument("--max-size", type=train_setting("max_size"), default=None,
                    help="longest side of the finest scale, px")
     p.add_argument("--min-size", type=train_setting("min_size"), default=None,
@@ -129,6 +130,19 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
                    help="concurrent schedule: stages trained together (default 3)")
     g.add_argument("--concurrent-lr-scale", type=train_setting("concurrent_lr_scale"), default=None,
                    help="concurrent schedule: learning-rate factor per stage below the newest (default 0.1)")
+    g.add_argument("--gp-every", type=train_setting("gp_every"), default=None,
+                   help="lazy regularisation: the gradient penalty on every k-th critic step only, scaled by k "
+                        "(default 1: every step; the penalty is ~40 %% of an iteration)")
+    g.add_argument("--d-steps", type=train_setting("d_steps"), default=None,
+                   help="critic steps per iteration (paper: 3)")
+    g.add_argument("--lr-d", type=train_setting("lr_d"), default=None,
+                   help="the critic's learning rate (paper: 5e-4; with fewer critic steps a larger one "
+                        "than --lr-g, two time scales)")
+    g.add_argument("--lr-g", type=train_setting("lr_g"), default=None, help="the generator's learning rate "
+                   "(paper: 5e-4)")
+    p.add_argument("--init-from", default=None, metavar="CHECKPOINT",
+                   help="warm start: a checkpoint of another image (same channels, kernel, layers and widths) "
+                        "whose scale i starts this model's scale i; the checkpoint records it and its hash")
 
 
 def add_precision_option(p: "argparse.ArgumentParser | argparse._ArgumentGroup", what: str) -> None:
@@ -145,4 +159,5 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         lr_drop_epoch=args.lr_drop_epoch, lr_drop_at=args.lr_drop_at,
         nc_im=args.nc, faithful_resize=False if args.fast_resize else None, precision=args.precision,
         compile=True if args.compile else None, schedule=args.schedule, concurrent_depth=args.concurrent_depth,
-        concurrent_lr_scale=args.concurrent_lr_scale)
+        concurrent_lr_scale=args.concurrent_lr_scale, gp_every=args.gp_every, d_steps=args.d_steps,
+        lr_d=args.lr_d, lr_g=args.lr_g, init_from=args.init_from)

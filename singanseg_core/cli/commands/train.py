@@ -18,6 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", type=model_name, default=None, help="checkpoint id (default: the image file's stem)")
     p.add_argument("--resume", action="store_true", help="continue a partial checkpoint in --out")
     p.add_argument("--overwrite", action="store_true", help="retrain even if --out holds a finished checkpoint")
+    p.add_argument("--estimate-only", action="store_true",
+                   help="measure a few iterations on this machine, print how long the training would take, and stop")
+    p.add_argument("--no-estimate", action="store_true",
+                   help="start at once, without the short measurement behind the time estimate (and the ETA's "
+                        "first scales)")
     add_train_options(p)
     p.set_defaults(func=run, kept_on_error=kept_on_error)
 
@@ -32,6 +37,20 @@ def kept_on_error(args: argparse.Namespace) -> str:
     cfg = status.config
     return (f"the checkpoint keeps its {cfg.num_scales} of {cfg.total_scales or cfg.num_scales} trained scales "
             "(run again with --resume to continue)")
+
+
+def estimate_line(cfg, image_hw, device: str, num_scales: int):
+    """Calibrate on this machine (``training.time_estimate``): ``(line saying how long the training will take,
+    the measured rate)``."""
+    import time
+
+    from ...training.time_estimate import calibrate, describe_estimate, estimate_seconds
+
+    t0 = time.perf_counter()
+    rate = calibrate(cfg, image_hw, device)
+    seconds = estimate_seconds(cfg, image_hw, rate)
+    return (f"estimate: {describe_estimate(seconds)} on this machine for {num_scales} scales x {cfg.niter} "
+            f"iterations (measured in {time.perf_counter() - t0:.0f} s; the live ETA follows the real pace)"), rate
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,6 +69,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         from ...errors import InputError
         raise InputError(f"{args.image}: {err}") from None
+    rate = None
+    if args.estimate_only or not args.no_estimate:
+        line, rate = estimate_line(cfg, pair.size, args.device, sched.num_scales)
+        print(line, file=sys.stderr)
+        if args.estimate_only:
+            return 0
     total = sched.num_scales * cfg.niter
     bars: list = []  # made at the first event: a refusal (e.g. the folder is locked) prints one clean line
 
@@ -64,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         model = train(pair, out_dir=args.out, config=cfg, progress=progress, resume=args.resume,
-                      overwrite=args.overwrite, device=args.device, name=args.name)
+                      overwrite=args.overwrite, device=args.device, name=args.name, rate_prior=rate)
     finally:
         for bar in bars:
             bar.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_train_options, train_config_from_args
+from ._common import add_train_options, train_config_from_args, train_setting
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", default=None,
                    help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local Ray")
     p.add_argument("--overwrite", action="store_true", help="retrain models that already have a finished checkpoint")
+    p.add_argument("--prior", default=None, metavar="auto|CHECKPOINT",
+                   help="warm start every model from a prior: a checkpoint folder, or 'auto' (the first pair, or "
+                        "--prior-pair, is trained as usual and starts all the others)")
+    p.add_argument("--prior-pair", default=None, metavar="STEM", help="with --prior auto: the pair to train it on")
+    p.add_argument("--finetune-iters", type=train_setting("niter"), default=None,
+                   help="iterations per scale of the warm-started models (default: --iters)")
     add_train_options(p)
     p.set_defaults(func=run)
 
@@ -51,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
                                 + (f" it {ev.iteration}/{ev.niter}" if ev.kind == "iteration" else ""))
 
     summary = train_many(args.data, args.out, cfg, parallel=parallel, executor=args.executor, progress=progress,
-                         device=args.device, overwrite=args.overwrite, address=args.address)
+                         device=args.device, overwrite=args.overwrite, address=args.address, prior=args.prior,
+                         prior_pair=args.prior_pair, finetune_iters=args.finetune_iters)
     bar.close()
     sizes = sorted({len(g) for g in summary.groups})
     if sizes:
