@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     rate = None
     if args.estimate_only or not args.no_estimate:
         line, rate = estimate_line(cfg, pair.size, args.device, sched.num_scales)
-        print(line, file=sys.stderr)
+        print(line, flush=True)  # information, on stdout: stderr stays one line when the training is refused
         if args.estimate_only:
             return 0
     total = sched.num_scales * cfg.niter
