@@ -124,11 +124,11 @@ def test_cli_train_says_how_long_before_it_starts(tmp_path, capsys: pytest.Captu
     img, mask = polyp(STEM)
     base = ["train", "--image", str(img), "--mask", str(mask), "--preset", "tiny", "--iters", "1", "--device", "cpu"]
     assert main(base + ["--out", str(tmp_path / "a"), "--estimate-only"]) == 0
-    err = capsys.readouterr().err
-    assert "estimate: about" in err and "on this machine for 3 scales x 1 iterations" in err
+    out = capsys.readouterr().out
+    assert "estimate: about" in out and "on this machine for 3 scales x 1 iterations" in out
     assert not (tmp_path / "a").exists()
     assert main(base + ["--out", str(tmp_path / "b"), "--no-estimate"]) == 0
-    assert "estimate:" not in capsys.readouterr().err and (tmp_path / "b" / "config.json").is_file()
+    assert "estimate:" not in capsys.readouterr().out and (tmp_path / "b" / "config.json").is_file()
 
 
 def test_the_live_preset_and_computed_help() -> None:
