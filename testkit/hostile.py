@@ -213,7 +213,7 @@ def decompression_bomb_png(side: int = 30_000) -> bytes:
 # A worker whose task hangs in C where neither a progress callback nor a Python signal handler ever runs (a read
 # that never returns, SIGTERM blocked in that thread), like the issue's legacy import stuck inside one C call.
 STUCK_WORKER = """
-import os, signal, sys
+import dataclasses, os, signal, sys
 from singanseg_core.services import job_tasks, jobs
 
 def hang(ctx):
@@ -222,7 +222,7 @@ def hang(ctx):
     r, w = os.pipe()
     os.read(r, 1)  # nothing is ever written
 
-job_tasks.TASKS["import-legacy"] = job_tasks.JobTask(job_tasks.TASKS["import-legacy"].validate, hang)
+job_tasks.TASKS["import-legacy"] = dataclasses.replace(job_tasks.TASKS["import-legacy"], run=hang)
 sys.exit(jobs.run_job(sys.argv[1]))
 """
 
