@@ -21,12 +21,13 @@ SINGANSEG_ADDRESS ?= 127.0.0.1
 demo: install
 	$(PY) -m streamlit run app.py --server.headless true --server.address $(SINGANSEG_ADDRESS)
 
+# Two workers (pytest-xdist) on the 2-core machines; a test file stays on one worker (its servers and fixtures).
 test: install
-	$(PY) -m pytest -p no:cacheprovider
+	$(PY) -m pytest -p no:cacheprovider -n 2 --dist loadfile
 
 # Everything but the tests marked slow (> ~20 s on 2 cores) and the browser test: under 2 minutes on 2 cores.
 test-fast: install
-	$(PY) -m pytest -p no:cacheprovider -m "not slow and not browser"
+	$(PY) -m pytest -p no:cacheprovider -m "not slow and not browser" -n 2
 
 bench: install
 	$(PY) -m bench.run_all
