@@ -21,6 +21,7 @@ from ui.labels import describe_start_scale
 from ui.layout import page_header
 from ui.projector import projector, tile_side
 from ui.resources import load_model
+from ui.state import checkpoint_picker
 from ui.training_record import training_record
 
 COLUMNS = [("real", "Real image + mask"), ("noise", "Noise"), ("prev_up", "From the scale above"),
@@ -33,15 +34,14 @@ def _trace(_model, path: str, stamp: float, seed: int, k: int):  # noqa: ANN001,
 
 
 def choose(ws: Workspace) -> tuple[str, object, int, int] | None:
-    from singanseg_core.services.demo import default_checkpoint
-
     names = ws.list_checkpoints(finished_only=True)
     if not names:
         st.info("No finished checkpoint in the workspace yet: train or import one on **Checkpoints**.")
         return None
     c1, c2, c3 = st.columns([2, 1, 2])
-    name = c1.selectbox("Checkpoint", names, index=names.index(default_checkpoint(names)), key="hw_ck",
-                        help="The model to take apart (the demo's showcase when it is there).")
+    name = checkpoint_picker(ws, names, "Checkpoint", key="hw_ck", container=c1,
+                             help="The model to take apart: your newest trained (or last chosen) checkpoint, "
+                                  "else the demo's showcase.")
     model = load_model(ws, name)
     seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="hw_seed",
                                help="Which random noise to draw: same seed, same sample (as on the Sample page)."))

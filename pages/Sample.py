@@ -17,7 +17,7 @@ from ui.labels import REDRAW_HELP, describe_sampling, describe_start_scale, samp
 from ui.layout import page_header
 from ui.projector import tile_side, tiles_per_row
 from ui.resources import load_model
-from ui.state import derived_text_input
+from ui.state import checkpoint_picker, derived_text_input
 
 MAX_SAMPLES = 64
 MAX_REDRAWS = 8   # on this page (the CLI allows sampling.writer.MAX_REDRAWS)
@@ -25,10 +25,9 @@ EXPLORE = ["Start scales", "True-pixel histogram", "Style preview"]
 
 
 def settings(ws: Workspace, names: list[str]) -> dict | None:
-    from singanseg_core.services.demo import default_checkpoint
-
-    chosen = st.multiselect("Checkpoints", names, default=[default_checkpoint(names)], key="sm_ckpts",
-                            help="Samples are generated from each chosen checkpoint with the same settings.")
+    chosen = checkpoint_picker(ws, names, "Checkpoints", key="sm_ckpts", multi=True,
+                               help="Samples are generated from each chosen checkpoint with the same settings. "
+                                    "Opens on your newest trained (or last chosen) checkpoint.")
     if not chosen:
         st.info("Choose at least one checkpoint.")
         return None
