@@ -15,6 +15,7 @@ from singanseg_core.analysis import teaching
 from singanseg_core.analysis.tiles import framed, grey, overlay, upscale
 from singanseg_core.model.trace import MASK_THRESHOLD
 from singanseg_core.services.workspace import Workspace
+from ui.empty_seed import empty_seed_notice
 from ui.explorers import start_scale_panel
 from ui.feedback import guarded
 from ui.labels import describe_start_scale
@@ -43,9 +44,9 @@ def choose(ws: Workspace) -> tuple[str, object, int, int] | None:
                              help="The model to take apart: your newest trained (or last chosen) checkpoint, "
                                   "else the demo's showcase.")
     model = load_model(ws, name)
-    seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="hw_seed",
+    seed = int(c2.number_input("Seed", 0, 2**31 - 1, key="hw_seed",
                                help="Which random noise to draw: same seed, same sample (as on the Sample page)."))
-    k = int(c3.slider("Start scale (gen_start_scale)", 0, model.num_scales, 0, key="hw_start",
+    k = int(c3.slider("Start scale (gen_start_scale)", 0, model.num_scales, key="hw_start",
                       help="Scales below it reuse the stored reconstruction noise (they copy the training "
                            "image's layout); from it on, fresh noise is drawn. 0 = fresh noise everywhere."))
     st.caption(describe_start_scale(name, model.scale_sizes, k))
@@ -110,6 +111,7 @@ def main() -> None:
     cfg = ws.checkpoints / name / "config.json"
     trace = _trace(model, str(cfg.parent), cfg.stat().st_mtime, seed, k)
     side = 256 if projector() else 160
+    empty_seed_notice(model, name, seed, k, trace.mask_at(MASK_THRESHOLD)[1], seed_key="hw_seed")
     reals(model, tile_side())
     pyramid(trace, model.num_scales, side)
     st.divider()

@@ -51,3 +51,46 @@ def test_without_a_checkpoint_of_their_own_the_pages_open_on_the_demo(demo_ws: W
 
     at = through_app(page_path("How it works"))
     assert by_key(at, "selectbox", "hw_ck").value == SHOWCASE_CHECKPOINT
+
+
+# ---------------------------------------------------------------------------------------------- an empty seed
+def empty_at_seed_0(ws: Workspace, name: str = "undertrained") -> str:
+    """A checkpoint whose coarsest scale pushes the mask down: seed 0 draws an empty mask, seed 1 an object."""
+    import torch
+
+    from singanseg_core.model import SinGANSeg
+
+    model = SinGANSeg.from_pretrained(ws.checkpoints / "ihc_r128_c384")
+    with torch.no_grad():
+        model.generators[0].tail[0].bias[3] -= 2.0
+    model.save_pretrained(ws.checkpoints / name)
+    assert model.sample(1, 0, seed=0).true_pixel_pct[0] <= 0.5 < model.sample(1, 0, seed=1).true_pixel_pct[0]
+    return name
+
+
+def test_how_it_works_flags_an_empty_seed_and_offers_the_next_with_an_object(demo_ws: Workspace) -> None:
+    from singanseg_core.analysis.quality import EMPTY_SEED_WHY
+
+    name = empty_at_seed_0(demo_ws)
+    at = through_app(page_path("How it works"))
+    assert by_key(at, "selectbox", "hw_ck").value == name
+    assert any("Seed 0 draws no object" in w.value and EMPTY_SEED_WHY in w.value for w in at.warning)
+    at = ok(by_key(at, "button", "hw_seed_next").click().run())
+    assert by_key(at, "number_input", "hw_seed").value == 1
+    assert not any("draws no object" in w.value for w in at.warning)
+    assert float(at.metric[0].value.removesuffix(" %")) > 0.5
+
+
+def test_next_seed_with_object_is_bounded() -> None:
+    from singanseg_core.analysis.quality import next_seed_with_object
+
+    class Empty:  # a model that never draws an object: counts its draws
+        draws = 0
+
+        def sample(self, n, k, seed):  # noqa: ANN001, ANN202
+            import numpy as np
+
+            Empty.draws += 1
+            return type("S", (), {"true_pixel_pct": np.zeros(n)})()
+
+    assert next_seed_with_object(Empty(), 5, tries=7) is None and Empty.draws == 7
