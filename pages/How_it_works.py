@@ -15,6 +15,7 @@ from singanseg_core.analysis import teaching
 from singanseg_core.analysis.tiles import framed, grey, overlay, upscale
 from singanseg_core.model.trace import MASK_THRESHOLD
 from singanseg_core.services.workspace import Workspace
+from ui.deep_links import SEED_MAX, open_deep_link
 from ui.empty_seed import empty_seed_notice
 from ui.explorers import start_scale_panel
 from ui.feedback import guarded
@@ -39,12 +40,13 @@ def choose(ws: Workspace) -> tuple[str, object, int, int] | None:
     if not names:
         st.info("No finished checkpoint in the workspace yet: train or import one on **Checkpoints**.")
         return None
+    open_deep_link(ws, names, seed_key="hw_seed", start_key="hw_start", page="how_it_works")
     c1, c2, c3 = st.columns([2, 1, 2])
     name = checkpoint_picker(ws, names, "Checkpoint", key="hw_ck", container=c1,
                              help="The model to take apart: your newest trained (or last chosen) checkpoint, "
                                   "else the demo's showcase.")
     model = load_model(ws, name)
-    seed = int(c2.number_input("Seed", 0, 2**31 - 1, key="hw_seed",
+    seed = int(c2.number_input("Seed", 0, SEED_MAX, key="hw_seed",
                                help="Which random noise to draw: same seed, same sample (as on the Sample page)."))
     k = int(c3.slider("Start scale (gen_start_scale)", 0, model.num_scales, key="hw_start",
                       help="Scales below it reuse the stored reconstruction noise (they copy the training "

@@ -94,3 +94,36 @@ def test_next_seed_with_object_is_bounded() -> None:
             return type("S", (), {"true_pixel_pct": np.zeros(n)})()
 
     assert next_seed_with_object(Empty(), 5, tries=7) is None and Empty.draws == 7
+
+
+# ---------------------------------------------------------------------------------------------- deep links
+@pytest.mark.parametrize("path, prefix", [(page_path("Sample"), "sm"), (page_path("How it works"), "hw")])
+def test_a_deep_link_opens_the_page_with_its_settings(demo_ws: Workspace, path: str, prefix: str) -> None:
+    at = page("app.py")
+    at.query_params.update({"checkpoint": "ihc_r256_c256", "seed": "7", "start": "2"})
+    at = ok(ok(at.run()).switch_page(path).run())
+    picked = by_key(at, "multiselect" if prefix == "sm" else "selectbox", f"{prefix}_ck" + ("pts" if prefix == "sm"
+                                                                                            else ""))
+    assert picked.value in (["ihc_r256_c256"], "ihc_r256_c256")
+    assert by_key(at, "number_input", f"{prefix}_seed").value == 7
+    assert by_key(at, "slider", f"{prefix}_start").value == 2
+    # later changes are the person's own: the link is not applied again
+    at = ok(by_key(at, "number_input", f"{prefix}_seed").set_value(3).run())
+    assert by_key(at, "number_input", f"{prefix}_seed").value == 3
+
+
+@pytest.mark.parametrize("query, says", [
+    ({"checkpoint": "no_such_model"}, "does not have"),
+    ({"seed": "-1"}, "seed must be a whole number"),
+    ({"seed": "9" * 5000}, "longer than 100 characters"),
+    ({"start": "99"}, "start scale (for ihc_gland_128px) must be an integer in 0..8"),
+    ({"seed": "1e3"}, "seed must be a whole number"),
+])
+def test_a_bad_deep_link_says_so_in_one_line_and_keeps_the_defaults(demo_ws: Workspace, query: dict,
+                                                                     says: str) -> None:
+    at = page("app.py")
+    at.query_params.update(query)
+    at = ok(ok(at.run()).switch_page(page_path("How it works")).run())
+    assert [w.value for w in at.warning if says in w.value], [w.value for w in at.warning]
+    assert by_key(at, "selectbox", "hw_ck").value == "ihc_gland_128px"
+    assert by_key(at, "number_input", "hw_seed").value == 0 and by_key(at, "slider", "hw_start").value == 0
