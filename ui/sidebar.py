@@ -9,6 +9,7 @@ import streamlit as st
 
 from singanseg_core.services.workspace import Workspace
 from ui.access import UNLOCKED_KEY, policy, shown_path
+from ui.glossary import glossary_sidebar
 from ui.jobs import sidebar_jobs
 from ui.projector import PROJECTOR_CSS, PROJECTOR_KEY, projector
 
@@ -24,6 +25,7 @@ def sidebar(ws: Workspace) -> None:
         if is_demo_workspace(ws):
             st.caption(":material/info: Demo data is loaded (IHC microscopy tiles). See Home for Kvasir-SEG.")
         sidebar_jobs(ws)
+    glossary_sidebar()
 
 
 def classroom_sidebar() -> None:

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from singanseg_core.services.workspace import Workspace
-from tests.dashboard.app_helpers import by_key, ok, page
+from tests.dashboard.app_helpers import by_key, ok, page, save_samples
 from ui.page_list import page_path
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -127,3 +127,30 @@ def test_a_bad_deep_link_says_so_in_one_line_and_keeps_the_defaults(demo_ws: Wor
     assert [w.value for w in at.warning if says in w.value], [w.value for w in at.warning]
     assert by_key(at, "selectbox", "hw_ck").value == "ihc_gland_128px"
     assert by_key(at, "number_input", "hw_seed").value == 0 and by_key(at, "slider", "hw_start").value == 0
+
+
+# ---------------------------------------------------------------------------------------------- glossary
+def _shown_text(at) -> str:  # noqa: ANN001 - AppTest
+    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "success", "title", "subheader")
+             for e in getattr(at, kind) if isinstance(getattr(e, "value", None), str)]
+    parts += [getattr(w, "label", "") or "" for kind in ("slider", "number_input", "selectbox", "multiselect",
+                                                        "radio", "metric", "button", "text_input")
+              for w in getattr(at, kind)]
+    return " ".join(parts)
+
+
+def test_every_page_that_shows_a_term_explains_it(demo_ws: Workspace) -> None:
+    from ui.glossary import GLOSSARY, terms_in
+    from ui.page_list import PAGES
+
+    save_samples(demo_ws, "set1", n=3)
+    at = ok(page("app.py").run())
+    seen: set[str] = set()
+    for entry in PAGES:
+        at = ok(at.switch_page(entry.path).run())
+        main = _shown_text(at.main)
+        sidebar = " ".join(m.value for m in at.sidebar.markdown)
+        for term in terms_in(main):
+            seen.add(term)
+            assert f"**{term}** — {GLOSSARY[term]}" in sidebar, (entry.label, term)
+    assert {"Start scale", "True-pixel %", "Wasserstein-1", "KS"} <= seen  # the check looked at real pages
