@@ -154,3 +154,22 @@ def test_every_page_that_shows_a_term_explains_it(demo_ws: Workspace) -> None:
             seen.add(term)
             assert f"**{term}** — {GLOSSARY[term]}" in sidebar, (entry.label, term)
     assert {"Start scale", "True-pixel %", "Wasserstein-1", "KS"} <= seen  # the check looked at real pages
+
+
+# ---------------------------------------------------------------------------------------------- mask statistics
+def test_mask_statistics_compares_samples_with_their_checkpoints_training_masks(demo_ws: Workspace) -> None:
+    from singanseg_core.analysis.stats import compute_mask_stats, read_mask_stats, true_pixel_pct
+
+    folder = save_samples(demo_ws, "set1", n=4)
+    ck = demo_ws.list_checkpoints()[0]
+    at = through_app(page_path("Mask statistics"))
+    assert by_key(at, "selectbox", "ms_real").value == "training masks of the samples' checkpoints"
+    truth = true_pixel_pct(demo_ws.checkpoints / ck / "real_mask.png")
+    at = ok(by_key(at, "selectbox", "ms_syn").set_value(f"samples/{folder.name}").run())
+    expected = compute_mask_stats(None, folder, training_masks_from=demo_ws.checkpoints)
+    real_rows = expected.table[expected.table.source == "real"]
+    assert list(real_rows["true_pixel_pct"]) == [pytest.approx(truth)]  # one training mask, not the dataset
+    assert at.metric[0].value == f"{expected.distance['wasserstein']:.1f} pp"
+    sentence = read_mask_stats(expected, "the checkpoints' training masks")
+    assert [i.value for i in at.info if i.value == sentence]
+    assert "n = 1" in sentence and "compare the averages" in sentence
