@@ -37,7 +37,7 @@ from ..errors import InputError
 from .workspace import Workspace
 
 MODES = ("open", "classroom")
-WRITE_ACTIONS = ("upload", "train", "import", "sample-save", "style", "study", "delete", "cancel", "resume")
+WRITE_ACTIONS = ("upload", "train", "import", "sample-save", "style", "study", "delete", "rename", "cancel", "resume")
 DEFAULT_MAX_UPLOADS = 200
 MAX_UPLOADS_LIMIT = 1_000_000
 MODE_ENV, PASSPHRASE_ENV, PASSPHRASE_SHA256_ENV, MAX_UPLOADS_ENV = (

@@ -11,6 +11,7 @@ import pytest
 from singanseg_core.services.workspace import Workspace
 from tests.dashboard.app_helpers import by_key, ok, page, save_samples
 from ui.page_list import page_path
+from ui.state import CURRENT_CHECKPOINT_KEY
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -173,3 +174,35 @@ def test_mask_statistics_compares_samples_with_their_checkpoints_training_masks(
     sentence = read_mask_stats(expected, "the checkpoints' training masks")
     assert [i.value for i in at.info if i.value == sentence]
     assert "n = 1" in sentence and "compare the averages" in sentence
+
+
+# ---------------------------------------------------------------------------------------------- names
+def test_the_train_form_sends_a_friendly_name(demo_ws: Workspace, spawned: list) -> None:
+    import json
+
+    at = ok(page(page_path("Checkpoints")).run())
+    at = ok(by_key(at, "multiselect", "tr_stems").set_value(["ihc_r0_c384"]).run())
+    assert by_key(at, "text_input", "tr_name").value == "ihc_r0_c384"   # follows the image until typed
+    at = ok(by_key(at, "text_input", "tr_name").set_value("gland, first try").run())
+    ok(by_key(at, "button", "tr_go").click().run())
+    args = json.loads((spawned[0] / "spec.json").read_text())["args"]
+    assert args["names"] == {"ihc_r0_c384": "gland_first_try"} and (demo_ws.checkpoints / "gland_first_try").is_dir()
+
+
+def test_the_checkpoints_page_renames_and_the_teaching_pages_follow(demo_ws: Workspace) -> None:
+    from singanseg_core.sampling.manifest import read_manifest
+
+    folder = save_samples(demo_ws, "set1", n=2)
+    old = demo_ws.list_checkpoints()[0]
+    at = ok(page(page_path("Checkpoints")).run())
+    at = ok(by_key(at, "selectbox", "ck_pick").set_value(old).run())
+    at = ok(by_key(at, "text_input", f"ck_rename_{old}").set_value("ihc_r256_c256").run())
+    at = by_key(at, "button", "ck_rename_go").click().run()
+    assert [e.value for e in at.error if "is in use" in e.value]       # a name in use: one line, nothing moved
+    assert (demo_ws.checkpoints / old).is_dir()
+    at = ok(by_key(at, "text_input", f"ck_rename_{old}").set_value("my_favourite").run())
+    at = ok(by_key(at, "button", "ck_rename_go").click().run())
+    assert not (demo_ws.checkpoints / old).exists() and set(read_manifest(folder)["checkpoint"]) == {"my_favourite"}
+    assert by_key(at, "selectbox", "ck_pick").value == "my_favourite"
+    assert [s.value for s in at.success if "Renamed checkpoint" in s.value]
+    assert at.session_state[CURRENT_CHECKPOINT_KEY][0] == "my_favourite"   # the teaching pages open on it
