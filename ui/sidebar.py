@@ -12,6 +12,7 @@ from ui.access import UNLOCKED_KEY, policy, shown_path
 from ui.glossary import glossary_sidebar
 from ui.jobs import sidebar_jobs
 from ui.projector import PROJECTOR_CSS, PROJECTOR_KEY, projector
+from ui.unlock_cookie import forget_unlock, remember_unlock, restore_unlock, write_cookie
 
 
 def sidebar(ws: Workspace) -> None:
@@ -25,6 +26,7 @@ def sidebar(ws: Workspace) -> None:
         if is_demo_workspace(ws):
             st.caption(":material/info: Demo data is loaded (IHC microscopy tiles). See Home for Kvasir-SEG.")
         sidebar_jobs(ws)
+        write_cookie()
     glossary_sidebar()
 
 
@@ -33,10 +35,12 @@ def classroom_sidebar() -> None:
     pol = policy()
     if not pol.classroom:
         return
+    restore_unlock()  # a token this browser kept from an earlier unlock
     if st.session_state.get(UNLOCKED_KEY):
         st.caption(":material/lock_open: Classroom mode: unlocked in this session.")
         if st.button("Lock again", key="_classroom_lock", help="Lock write actions again in this session."):
             st.session_state[UNLOCKED_KEY] = False
+            forget_unlock()
             st.rerun()
         return
     st.caption(":material/lock: Classroom mode: browse, sample, compare and plot; training, uploads, saving "
@@ -49,6 +53,7 @@ def classroom_sidebar() -> None:
         if st.form_submit_button("Unlock", help="Check the passphrase."):
             if pol.check_passphrase(text):
                 st.session_state[UNLOCKED_KEY] = True
+                remember_unlock()
                 st.rerun()
             time.sleep(1.0)  # one guess per second per tab
             st.error("Wrong passphrase.", icon=":material/lock:")

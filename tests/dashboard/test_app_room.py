@@ -206,3 +206,50 @@ def test_the_checkpoints_page_renames_and_the_teaching_pages_follow(demo_ws: Wor
     assert by_key(at, "selectbox", "ck_pick").value == "my_favourite"
     assert [s.value for s in at.success if "Renamed checkpoint" in s.value]
     assert at.session_state[CURRENT_CHECKPOINT_KEY][0] == "my_favourite"   # the teaching pages open on it
+
+
+# ---------------------------------------------------------------------------------------------- unlock token
+def _unlocked_session(monkeypatch: pytest.MonkeyPatch, cookie: str | None):  # noqa: ANN202 - AppTest
+    import ui.unlock_cookie as unlock_cookie
+
+    monkeypatch.setattr(unlock_cookie, "browser_token", lambda: cookie)   # what the browser sends on a reload
+    return ok(page("app.py").run())
+
+
+def _cookie_scripts(at) -> list[str]:  # noqa: ANN001 - AppTest
+    return [e.proto.body for e in at.get("html") if "document.cookie" in e.proto.body]
+
+
+def test_an_unlock_survives_a_reload_in_that_browser_only(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    from singanseg_core.services.unlock_token import issue_token, server_secret, verify_token
+    from ui.access import UNLOCKED_KEY, policy
+    from ui.unlock_cookie import LOCKED_AGAIN_KEY, PENDING_KEY
+
+    monkeypatch.setenv("SINGANSEG_MODE", "classroom")
+    monkeypatch.setenv("SINGANSEG_PASSPHRASE", "a-long-passphrase")
+    secret, digest = server_secret(demo_ws.root), policy().passphrase_sha256
+    # a reload of the browser that unlocked (a new session that sends the cookie) is unlocked
+    token = issue_token(secret, digest)
+    again = _unlocked_session(monkeypatch, token)
+    assert again.session_state[UNLOCKED_KEY] and any("unlocked in this session" in c.value for c in again.caption)
+    # another browser, a forged, expired or oversized cookie: still locked
+    expired = issue_token(secret, digest, now=0.0)
+    for cookie in (None, token[:-1] + ("0" if token[-1] != "0" else "1"), expired, "9" * 5000):
+        other = _unlocked_session(monkeypatch, cookie)
+        assert not other.session_state[UNLOCKED_KEY] if UNLOCKED_KEY in other.session_state else True, cookie
+    # after "Lock again" (ui.unlock_cookie.forget_unlock; its click under AppTest is lost, see the report) this
+    # session stays locked although its browser still sends the cookie, and the cookie is expired
+    again.session_state[UNLOCKED_KEY] = False
+    again.session_state[LOCKED_AGAIN_KEY] = True
+    again.session_state[PENDING_KEY] = ""
+    again = ok(again.run())
+    assert [s for s in _cookie_scripts(again) if "Max-Age=0" in s]
+    assert not ok(again.run()).session_state[UNLOCKED_KEY]
+    # the cookie written after an unlock: a token that verifies, never the passphrase
+    again.session_state[PENDING_KEY] = issue_token(secret, digest)
+    scripts = _cookie_scripts(ok(again.run()))
+    assert len(scripts) == 1 and "a-long-passphrase" not in scripts[0] and "SameSite=Strict" in scripts[0]
+    written = re.search(r"singanseg_unlock=([0-9a-f.]+);", scripts[0]).group(1)
+    assert verify_token(written, secret, digest)
