@@ -19,6 +19,7 @@ from ui.deep_links import SEED_MAX, open_deep_link
 from ui.empty_seed import empty_seed_notice
 from ui.explorers import start_scale_panel
 from ui.feedback import guarded
+from ui.glossary import explain
 from ui.labels import describe_start_scale
 from ui.layout import page_header
 from ui.projector import projector, tile_side
@@ -49,8 +50,8 @@ def choose(ws: Workspace) -> tuple[str, object, int, int] | None:
     seed = int(c2.number_input("Seed", 0, SEED_MAX, key="hw_seed",
                                help="Which random noise to draw: same seed, same sample (as on the Sample page)."))
     k = int(c3.slider("Start scale (gen_start_scale)", 0, model.num_scales, key="hw_start",
-                      help="Scales below it reuse the stored reconstruction noise (they copy the training "
-                           "image's layout); from it on, fresh noise is drawn. 0 = fresh noise everywhere."))
+                      help=explain("Start scale", "Scales below it reuse the stored reconstruction noise (they "
+                                   "copy the training image's layout); from it on, fresh noise is drawn.")))
     st.caption(describe_start_scale(name, model.scale_sizes, k))
     return name, model, seed, k
 
@@ -88,8 +89,8 @@ def threshold_view(trace, side: int) -> None:  # noqa: ANN001 - PyramidTrace
     cols[3].image(upscale(overlay(trace.image, mask), side), caption="overlay", width="stretch")
     st.metric("True pixels at this threshold", f"{pct:.1f} %",
               delta=f"{pct - trace.mask_at(MASK_THRESHOLD)[1]:+.1f} pp vs 0.5" if t != MASK_THRESHOLD else None,
-              delta_color="off", help="Share of mask pixels above the threshold: the number the Mask statistics "
-                                      "page histograms, over many samples.")
+              delta_color="off", help=explain("True-pixel %", "Here: the share of mask pixels above the "
+                                               "threshold; Mask statistics histograms it over many samples."))
 
 
 def reals(model, side: int) -> None:  # noqa: ANN001 - SinGANSeg
