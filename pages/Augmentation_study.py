@@ -126,7 +126,7 @@ def show_results(ws: Workspace) -> None:
 def study_view(ws: Workspace) -> None:
     from singanseg_core.studies import load_study
     from singanseg_core.studies.plan import MIN_VALIDATION_IMAGES
-    from singanseg_core.studies.results import seed_spread
+    from singanseg_core.studies.results import read_study, seed_spread
 
     names = [n for n in catalog.newest_first(ws, "studies") if (ws.studies / n / "study.json").is_file()]
     if not names:
@@ -148,6 +148,7 @@ def study_view(ws: Workspace) -> None:
         metric = st.radio("Metric", ["iou", "fscore", "precision", "recall", "accuracy"], horizontal=True,
                           key="au_metric", help="Validation metric on the held-out real images.")
         show(res.figure(metric), key="au_chart")
+        st.info(read_study(res.config.kind, res.table, metric), icon=":material/lightbulb:")
         show_table(res.summary if not res.summary.empty else res.table)
         spread = seed_spread(res.table, metric)
         if not spread.empty:

@@ -11,13 +11,13 @@ from singanseg_core.analysis.tiles import framed, overlay, upscale
 from singanseg_core.services import catalog
 from singanseg_core.services.workspace import MAX_UPLOAD_MB, MAX_ZIP_MB, Workspace, safe_name
 from ui.access import counted_upload, shown_path, upload_limit, why_locked
-from ui.controls import button, delete_control
+from ui.controls import button, delete_control, rename_control
 from ui.feedback import guarded, report_lines, show_error, shown_settings
 from ui.jobs import job_panel, submit_job
 from ui.layout import page_header
 from ui.projector import tile_side
 from ui.resources import checkpoint_config, real_pair
-from ui.state import derived_selectbox, sticky_multiselect
+from ui.state import derived_selectbox, derived_text_input, sticky_multiselect
 from ui.figures import show_table
 from ui.training_record import training_now, training_record, watch_training
 from ui.training_time import estimate_caption, preset_help
@@ -56,6 +56,8 @@ def browse(ws: Workspace) -> None:
     with st.expander("Training record (losses per scale, last sample and reconstruction)",
                      icon=":material/monitoring:"):
         training_record(path, key="ck_record", live=name in training_now(ws))
+    with st.expander("Rename", icon=":material/edit:"):
+        rename_control(ws, name, key="ck_rename")
     delete_control(ws, "checkpoints", name, key="ck_del")
 
 
@@ -156,7 +158,14 @@ def train_tab(ws: Workspace) -> None:
                                      "auto = as many as fit in memory). 1 = one after another (best on few CPUs).")
     cfg = TrainConfig.from_preset(preset, max_size=int(max_size), niter=int(niter), seed=int(seed))
     st.caption(estimate_caption(ws, cfg, [pairs[s] for s in chosen], device))
-    taken = [s for s in chosen if (ws.checkpoints / safe_name(s)).exists()]
+    names = {s: s for s in chosen}
+    if len(chosen) == 1:
+        names[chosen[0]] = derived_text_input(
+            "Checkpoint name", chosen[0], key="tr_name", max_chars=128,
+            help="A friendly name for the model (its folder under checkpoints/ and the name in its config); "
+                 "follows the chosen image until you type your own. With several images, each model is named "
+                 "after its image.")
+    taken = [n for n in names.values() if (ws.checkpoints / safe_name(n)).exists()]
     fresh = True
     if taken:
         fresh = st.checkbox(f"Train into new checkpoint folders ({', '.join(taken)} exist)", value=True,
@@ -167,8 +176,8 @@ def train_tab(ws: Workspace) -> None:
     if button("Start training job", key="tr_go", type="primary", icon=":material/model_training:", action="train",
               why_not=None if chosen else "choose at least one image to train on",
               help="Runs in a background process; you can leave the page."):
-        args = {"dataset": dataset, "stems": chosen, "fresh": fresh, "preset": preset, "device": device,
-                "parallel": parallel,
+        args = {"dataset": dataset, "stems": chosen, "names": names, "fresh": fresh, "preset": preset,
+                "device": device, "parallel": parallel,
                 "overrides": {"max_size": int(max_size), "niter": int(niter), "seed": int(seed)}}
         shown = ", ".join(chosen[:3]) + (" …" if len(chosen) > 3 else "")
         submit_job(ws, "train", args, title=f"train {len(chosen)} model(s) on {dataset}: {shown}")

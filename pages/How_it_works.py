@@ -15,12 +15,16 @@ from singanseg_core.analysis import teaching
 from singanseg_core.analysis.tiles import framed, grey, overlay, upscale
 from singanseg_core.model.trace import MASK_THRESHOLD
 from singanseg_core.services.workspace import Workspace
+from ui.deep_links import SEED_MAX, open_deep_link
+from ui.empty_seed import empty_seed_notice
 from ui.explorers import start_scale_panel
 from ui.feedback import guarded, unreadable_checkpoints_note
+from ui.glossary import explain
 from ui.labels import describe_start_scale
 from ui.layout import page_header
 from ui.projector import projector, tile_side
 from ui.resources import load_model
+from ui.state import checkpoint_picker
 from ui.training_record import training_record
 
 COLUMNS = [("real", "Real image + mask"), ("noise", "Noise"), ("prev_up", "From the scale above"),
@@ -33,22 +37,22 @@ def _trace(_model, path: str, stamp: float, seed: int, k: int):  # noqa: ANN001,
 
 
 def choose(ws: Workspace) -> tuple[str, object, int, int] | None:
-    from singanseg_core.services.demo import default_checkpoint
-
     unreadable_checkpoints_note(ws)
     names = ws.list_checkpoints(finished_only=True)
     if not names:
         st.info("No finished checkpoint in the workspace yet: train or import one on **Checkpoints**.")
         return None
+    open_deep_link(ws, names, seed_key="hw_seed", start_key="hw_start", page="how_it_works")
     c1, c2, c3 = st.columns([2, 1, 2])
-    name = c1.selectbox("Checkpoint", names, index=names.index(default_checkpoint(names)), key="hw_ck",
-                        help="The model to take apart (the demo's showcase when it is there).")
+    name = checkpoint_picker(ws, names, "Checkpoint", key="hw_ck", container=c1,
+                             help="The model to take apart: your newest trained (or last chosen) checkpoint, "
+                                  "else the demo's showcase.")
     model = load_model(ws, name)
-    seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="hw_seed",
+    seed = int(c2.number_input("Seed", 0, SEED_MAX, key="hw_seed",
                                help="Which random noise to draw: same seed, same sample (as on the Sample page)."))
-    k = int(c3.slider("Start scale (gen_start_scale)", 0, model.num_scales, 0, key="hw_start",
-                      help="Scales below it reuse the stored reconstruction noise (they copy the training "
-                           "image's layout); from it on, fresh noise is drawn. 0 = fresh noise everywhere."))
+    k = int(c3.slider("Start scale (gen_start_scale)", 0, model.num_scales, key="hw_start",
+                      help=explain("Start scale", "Scales below it reuse the stored reconstruction noise (they "
+                                   "copy the training image's layout); from it on, fresh noise is drawn.")))
     st.caption(describe_start_scale(name, model.scale_sizes, k))
     return name, model, seed, k
 
@@ -91,8 +95,8 @@ def threshold_view(trace, side: int) -> None:  # noqa: ANN001 - PyramidTrace
     cols[3].image(upscale(overlay(trace.image, mask), side), caption="overlay", width="stretch")
     st.metric("True pixels at this threshold", f"{pct:.1f} %",
               delta=f"{pct - trace.mask_at(MASK_THRESHOLD)[1]:+.1f} pp vs 0.5" if t != MASK_THRESHOLD else None,
-              delta_color="off", help="Share of mask pixels above the threshold: the number the Mask statistics "
-                                      "page histograms, over many samples.")
+              delta_color="off", help=explain("True-pixel %", "Here: the share of mask pixels above the "
+                                               "threshold; Mask statistics histograms it over many samples."))
 
 
 def reals(model, side: int) -> None:  # noqa: ANN001 - SinGANSeg
@@ -116,6 +120,7 @@ def main() -> None:
     cfg = ws.checkpoints / name / "config.json"
     trace = _trace(model, str(cfg.parent), cfg.stat().st_mtime, seed, k)
     side = 256 if projector() else 160
+    empty_seed_notice(model, name, seed, k, trace.mask_at(MASK_THRESHOLD)[1], seed_key="hw_seed")
     reals(model, tile_side())
     pyramid(trace, model.num_scales, side)
     st.divider()

@@ -10,6 +10,7 @@ import streamlit as st
 from singanseg_core.analysis.tiles import framed, grey, overlay, triptych, upscale
 from singanseg_core.services.workspace import Workspace, safe_name
 from ui.controls import button
+from ui.deep_links import SEED_MAX, open_deep_link
 from ui.explorers import (PREVIEW_IMAGES, histogram_panel, patch_nn_panel, quality_flag, start_scale_panel,
                           style_preview_panel)
 from ui.feedback import guarded, unreadable_checkpoints_note
@@ -19,7 +20,7 @@ from ui.layout import page_header
 from ui.projector import tile_side, tiles_per_row
 from ui.resources import load_model
 from ui.sampling_budget import bounded_sampling
-from ui.state import derived_text_input
+from ui.state import checkpoint_picker, derived_text_input
 
 MAX_SAMPLES = 64
 MAX_REDRAWS = 8   # on this page (the CLI allows sampling.writer.MAX_REDRAWS)
@@ -27,10 +28,10 @@ EXPLORE = ["Start scales", "True-pixel histogram", "Style preview"]
 
 
 def settings(ws: Workspace, names: list[str]) -> dict | None:
-    from singanseg_core.services.demo import default_checkpoint
-
-    chosen = st.multiselect("Checkpoints", names, default=[default_checkpoint(names)], key="sm_ckpts",
-                            help="Samples are generated from each chosen checkpoint with the same settings.")
+    open_deep_link(ws, names, seed_key="sm_seed", start_key="sm_start", page="sample")
+    chosen = checkpoint_picker(ws, names, "Checkpoints", key="sm_ckpts", multi=True,
+                               help="Samples are generated from each chosen checkpoint with the same settings. "
+                                    "Opens on your newest trained (or last chosen) checkpoint.")
     if not chosen:
         st.info("Choose at least one checkpoint.")
         return None
@@ -39,7 +40,7 @@ def settings(ws: Workspace, names: list[str]) -> dict | None:
     depths = "; ".join(f"{n}: {m.num_scales} scales" for n, m in models.items())
     c1, c2 = st.columns([2, 1])
     with c1:
-        k = st.slider("Generation start scale (gen_start_scale, 0-based)", 0, max_k, 0, key="sm_start",
+        k = st.slider("Generation start scale (gen_start_scale, 0-based)", 0, max_k, key="sm_start",
                       help="The paper's gen_start_scale, counted from 0. 0 = fresh noise at every scale (most "
                            "varied); k keeps the real image's layout at scales 1..k and generates the finer ones; "
                            f"k = number of scales reconstructs the real image. Chosen: {depths}"
@@ -50,7 +51,7 @@ def settings(ws: Workspace, names: list[str]) -> dict | None:
         n = st.number_input("Samples per checkpoint", 1, MAX_SAMPLES, 8, key="sm_n",
                             help=f"How many image+mask pairs to generate for each checkpoint (at most {MAX_SAMPLES} "
                                  "on this page; the CLI has no limit).")
-        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="sm_seed",
+        seed = st.number_input("Seed", 0, SEED_MAX, key="sm_seed",
                                help="Same checkpoint, settings and seed → the same samples.")
         redraw = st.number_input("Redraw empty masks (tries)", 0, MAX_REDRAWS, 0, key="sm_redraw", help=REDRAW_HELP)
     c3, c4 = st.columns(2)

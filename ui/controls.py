@@ -54,3 +54,29 @@ def delete_control(ws: Workspace, category: str, name: str, key: str) -> None:
     if c2.button("Keep it", key=f"{key}_no", icon=":material/undo:", help="Do not delete anything."):
         st.session_state.pop(pending, None)
         st.rerun()
+
+
+def rename_control(ws: Workspace, name: str, key: str) -> None:
+    """A new name and ``Rename`` → :func:`singanseg_core.services.rename.rename_checkpoint` (the folder and every
+    reference; refused with one line for a name in use or while a job uses the checkpoint); the renamed
+    checkpoint becomes the current one (``ui.state.choose_checkpoint``) and the outcome shows on the next run."""
+    from singanseg_core.services import catalog
+    from singanseg_core.services.rename import rename_checkpoint
+    from ui.state import choose_checkpoint
+
+    users = catalog.jobs_using(ws, "checkpoints", name)
+    why = f"the {users[0].state} job '{users[0].title}' uses it" if users else None
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    new = c1.text_input("New name", key=f"{key}_{name}", max_chars=128, placeholder=name,
+                        help="Letters, digits, '.', '_' and '-'. Sample sets, jobs and studies that name this "
+                             "checkpoint follow the new name.")
+    missing = None if new.strip() else "type the new name first"
+    if button("Rename", key=f"{key}_go", icon=":material/edit:", action="rename", container=c2,
+              why_not=why or missing, help=f"Rename checkpoint {name} (folder and every reference) to the new name."):
+        try:
+            flash(rename_checkpoint(ws, name, new.strip()))
+        except Exception as err:  # noqa: BLE001 - one line, never a traceback
+            show_error(err)
+            return
+        choose_checkpoint(new.strip())
+        st.rerun()

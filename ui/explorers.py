@@ -86,16 +86,28 @@ def quality_flag(samples: Any, name: str) -> None:
         st.caption(f":material/replay: {samples.redraw_note()}.")
 
 
+def preview_in_slot(images: list[np.ndarray], style: np.ndarray, ratio: str, steps: int, progress: Any,
+                    on_wait: Any = None) -> Any:
+    """``style.preview.preview_style`` inside one of the server's heavy slots (``services.budget.heavy_slot``:
+    ``SINGANSEG_MAX_HEAVY``, default 2 heavy requests at once for every visitor together); a request that finds
+    them all taken says so through ``on_wait`` and waits (at most ``budget.DEFAULT_WAIT_S`` s, then one line)."""
+    from singanseg_core.services.budget import heavy_slot
+    from singanseg_core.style.preview import preview_style
+
+    with heavy_slot(on_wait=on_wait):
+        return preview_style(images, style, ratio=ratio, steps=steps, progress=progress)
+
+
 def style_preview_panel(images: list[np.ndarray], style: np.ndarray, key: str) -> None:
     """A quick in-page style transfer of ``images`` with ``style`` (``style.preview.preview_style``: small size,
     few L-BFGS steps, a progress bar): before/after pictures, the content and style loss curves and what the
     ratio does. The result stays in the session until the images change."""
     from singanseg_core.analysis.figures import style_loss_figure
     from singanseg_core.services.timings import STYLE_PREVIEW, record_run, style_key
-    from singanseg_core.style.preview import (PREVIEW_SIZE, PREVIEW_STEPS, RATIO_EXPLANATION, preview_batches,
-                                              preview_style)
+    from singanseg_core.style.preview import PREVIEW_SIZE, PREVIEW_STEPS, RATIO_EXPLANATION, preview_batches
     from ui.jobs import time_estimate
     from ui.resources import workspace
+    from ui.sampling_budget import is_visitor
 
     c1, c2, c3 = st.columns([2, 1, 2], vertical_alignment="bottom")
     ratio = c1.radio("Content : style", ["1:1", "1:100", "1:1000"], index=2, horizontal=True, key=f"{key}_ratio",
@@ -119,8 +131,13 @@ def style_preview_panel(images: list[np.ndarray], style: np.ndarray, key: str) -
                                                                f"{losses.get('style', 0.0):.3g}")
             return True
 
-        st.session_state[key] = (stamp, preview_style(images, style, ratio=ratio, steps=steps, progress=tick))
-        record_run(ws, *timing, st.session_state[key][1].seconds)
+        waiting = st.empty()
+        result = preview_in_slot(images, style, ratio, steps, tick,
+                                 on_wait=lambda why: waiting.info(why, icon=":material/hourglass_top:"))
+        waiting.empty()
+        st.session_state[key] = (stamp, result)
+        if not is_visitor():  # a locked classroom visitor never causes a write
+            record_run(ws, *timing, result.seconds)
         bar.empty()
     done = st.session_state.get(key)
     if not done or done[0] != stamp:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.deep_links import say_unknown_page
 from ui.layout import warm_up
 from ui.page_list import PAGES, page_slug
 from ui.resources import workspace
@@ -19,5 +20,6 @@ def run_app() -> None:
         for i, entry in enumerate(PAGES)
     ])
     sidebar(workspace())
+    say_unknown_page([page_slug(entry.label) for entry in PAGES])
     page.run()
     warm_up()  # after the page is drawn: heavy imports for the first plot, once per process

@@ -7,9 +7,11 @@ import streamlit as st
 
 from singanseg_core.services.workspace import Workspace
 from ui.access import UNLOCKED_KEY, policy, shown_path
+from ui.glossary import glossary_sidebar
 from ui.jobs import sidebar_jobs
 from ui.projector import PROJECTOR_CSS, PROJECTOR_KEY, projector
 from ui.server_guard import current_session_id, set_unlocked
+from ui.unlock_cookie import forget_unlock, remember_unlock, restore_unlock, write_cookie
 
 
 def sidebar(ws: Workspace) -> None:
@@ -23,6 +25,8 @@ def sidebar(ws: Workspace) -> None:
         if is_demo_workspace(ws) and not has_own_data(ws):
             st.caption(":material/info: Demo data is loaded (IHC microscopy tiles). See Home for Kvasir-SEG.")
         sidebar_jobs(ws)
+        write_cookie()
+    glossary_sidebar()
 
 
 def classroom_sidebar() -> None:
@@ -30,11 +34,14 @@ def classroom_sidebar() -> None:
     pol = policy()
     if not pol.classroom:
         return
+    restore_unlock()  # a token this browser kept from an earlier unlock
     if st.session_state.get(UNLOCKED_KEY):
+        set_unlocked(current_session_id(), True)  # the upload guard below the pages knows it too (after a reload)
         st.caption(":material/lock_open: Classroom mode: unlocked in this session.")
         if st.button("Lock again", key="_classroom_lock", help="Lock write actions again in this session."):
             st.session_state[UNLOCKED_KEY] = False
             set_unlocked(current_session_id(), False)
+            forget_unlock()
             st.rerun()
         return
     st.caption(":material/lock: Classroom mode: browse, sample, compare and plot; training, uploads, saving "
@@ -52,6 +59,7 @@ def classroom_sidebar() -> None:
             if answer.ok:
                 st.session_state[UNLOCKED_KEY] = True
                 set_unlocked(current_session_id(), True)
+                remember_unlock()
                 st.rerun()
             st.error(answer.message, icon=":material/lock:")
 

@@ -62,3 +62,52 @@ def sticky_multiselect(label: str, options: list[str], key: str, default: list[s
         st.session_state[key] = kept or [d for d in default if d in options]
     st.session_state[seen] = list(options)
     return (container or st).multiselect(label, options, key=key, **kwargs)
+
+
+CURRENT_CHECKPOINT_KEY = "current_checkpoint"   # session: (name, when it was chosen, seconds since the epoch)
+
+
+def current_checkpoint(ws: Any, names: list[str]) -> str | None:
+    """The one "current checkpoint" the teaching pages (Sample, How it works) open with, among ``names``: the
+    last one this session chose, unless the user trained (or imported) one after that choice; then the newest
+    trained one (``services.catalog.newest_own_checkpoint``); with none of their own, the demo's showcase
+    (``services.demo.default_checkpoint``)."""
+    from singanseg_core.services.catalog import newest_own_checkpoint
+    from singanseg_core.services.demo import default_checkpoint
+
+    chosen = st.session_state.get(CURRENT_CHECKPOINT_KEY)
+    newest = newest_own_checkpoint(ws, names)
+    if chosen and chosen[0] in names and (newest is None or chosen[1] >= newest[1]):
+        return chosen[0]
+    return newest[0] if newest else default_checkpoint(names)
+
+
+def choose_checkpoint(name: str) -> None:
+    """Make ``name`` the current checkpoint of this session (every teaching page opens with it)."""
+    import time
+
+    st.session_state[CURRENT_CHECKPOINT_KEY] = (name, time.time())
+
+
+def checkpoint_picker(ws: Any, names: list[str], label: str, key: str, multi: bool = False, container: Any = None,
+                      **kwargs: Any) -> Any:
+    """A selectbox (or, ``multi``, a multiselect) of ``names`` that opens on :func:`current_checkpoint` and makes
+    what the person picks the current checkpoint (for a multiselect: the one added last). It follows the current
+    checkpoint when that changes elsewhere (another page, a deep link, a newly trained model)."""
+    current = current_checkpoint(ws, names)
+    seen = f"{key}__current"
+    value = st.session_state.get(key)
+    valid = (isinstance(value, list) and all(v in names for v in value)) if multi else value in names
+    if not valid or st.session_state.get(seen) != current:
+        st.session_state[key] = [current] if multi else current
+    st.session_state[seen] = current
+
+    def picked() -> None:
+        now = st.session_state.get(key)
+        name = (now[-1] if now else None) if multi else now
+        if name:
+            choose_checkpoint(name)
+            st.session_state[seen] = name
+
+    widget = (container or st).multiselect if multi else (container or st).selectbox
+    return widget(label, names, key=key, on_change=picked, **kwargs)

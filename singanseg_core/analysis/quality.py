@@ -82,3 +82,21 @@ def assess_samples(samples: Samples, max_empty_fraction: float = 0.3, max_full_f
 
 
 __all__ = ["ADVICE", "EMPTY_PCT", "FULL_PCT", "QualityReport", "assess_samples"]
+
+
+SEED_SEARCH_TRIES = 32  # seeds tried by next_seed_with_object (each one sample: milliseconds on a small model)
+EMPTY_SEED_WHY = ("The coarsest scales decide the layout (where the object goes and whether there is one); an "
+                  "undertrained model often draws nothing there, and the finer scales only add detail to that.")
+
+
+def next_seed_with_object(model, seed: int, gen_start_scale: int = 0,  # noqa: ANN001 - SinGANSeg
+                          tries: int = SEED_SEARCH_TRIES) -> int | None:
+    """The first seed after ``seed`` (``seed + 1``, ``seed + 2``, ...) whose single sample at ``gen_start_scale``
+    has an object in its mask (true pixels above :data:`EMPTY_PCT` %): the sample :meth:`SinGANSeg.trace` of
+    that seed shows. At most ``tries`` seeds are drawn (bounded work); ``None`` when none of them has one."""
+    from ..ranges import SEED_RANGE
+
+    for candidate in range(int(seed) + 1, min(int(seed) + 1 + max(0, int(tries)), SEED_RANGE[1] + 1)):
+        if float(model.sample(1, gen_start_scale, seed=candidate).true_pixel_pct[0]) > EMPTY_PCT:
+            return candidate
+    return None

@@ -273,17 +273,48 @@ class MaskStats:
     bin_width: float = 5.0
 
 
+def training_mask_table(samples_dir: str | os.PathLike, checkpoints_dir: str | os.PathLike) -> pd.DataFrame:
+    """The training masks (``<checkpoints_dir>/<name>/real_mask.png``) of the checkpoints the generated masks
+    below ``samples_dir`` came from (their manifests' ``checkpoint`` column, or their file names), one row each
+    like :func:`mask_table` (``source`` "real"). Checkpoints no longer in ``checkpoints_dir`` are left out.
+
+    Raises:
+        InputError: none of those checkpoints has its training mask in ``checkpoints_dir``.
+    """
+    root = Path(checkpoints_dir)
+    names = sorted(_masks_by_checkpoint(Path(samples_dir)))
+    rows = []
+    for name in names:
+        path = root / name / "real_mask.png"
+        if Path(name).name != name or path.is_symlink() or not path.is_file():
+            continue
+        mask = load_mask(path)
+        rows.append({"source": "real", "name": f"{name} (training mask)", "path": str(path),
+                     "height": mask.shape[0], "width": mask.shape[1], "true_pixel_pct": float(mask.mean() * 100.0)})
+    if not rows:
+        raise InputError(f"{Path(samples_dir).name}: none of its checkpoints ({', '.join(names[:5])}) is in the "
+                         "workspace, so there is no training mask to compare with; pick a dataset instead")
+    return pd.DataFrame(rows)
+
+
 def compute_mask_stats(
     real: str | os.PathLike | None = None,
     synthetic: str | os.PathLike | None = None,
     bin_width: float = 5.0,
+    training_masks_from: str | os.PathLike | None = None,
 ) -> MaskStats:
-    """Compute :class:`MaskStats` for a real folder, a synthetic folder, or both."""
+    """Compute :class:`MaskStats` for a real folder, a synthetic folder, or both.
+
+    ``training_masks_from`` (a checkpoints folder, instead of ``real``): the real side is the training masks of
+    the checkpoints the synthetic masks came from (:func:`training_mask_table`), i.e. what each model learned.
+    """
     if real is None and synthetic is None:
         raise InputError("give a real and/or a synthetic mask folder")
     tables = []
     if real is not None:
         tables.append(mask_table(real, "real"))
+    elif training_masks_from is not None and synthetic is not None:
+        tables.append(training_mask_table(synthetic, training_masks_from))
     if synthetic is not None:
         tables.append(mask_table(synthetic, "synthetic"))
     table = pd.concat(tables, ignore_index=True)
@@ -339,3 +370,32 @@ def mask_stats_from_values(real: Sequence[float] | np.ndarray | None, synthetic:
                           "name": [f"real #{i}" for i in range(ref.size)] + [f"#{i}" for i in range(syn.size)],
                           "true_pixel_pct": both})
     return _assemble(table, bin_width)
+
+
+CLOSE_POINTS = 5.0    # Wasserstein-1 below this many percentage points reads as "close"
+FAR_POINTS = 15.0     # ... at or above this, as "far apart"
+
+
+def read_mask_stats(stats: MaskStats, real_label: str = "the real masks") -> str:
+    """One sentence a student can read off :class:`MaskStats`: the two mean object shares, the distance and
+    what it means (thresholds :data:`CLOSE_POINTS`, :data:`FAR_POINTS`), and empty masks when there are any."""
+    rows = {r["source"]: r for r in stats.summary.to_dict("records")}
+    syn, real = rows.get("synthetic"), rows.get("real")
+    if syn is None or real is None or not stats.distance:
+        only = syn or real
+        if only is None:
+            return "There is nothing to compare."
+        return (f"The {int(only['count'])} {'synthetic' if syn else 'real'} mask(s) are "
+                f"{only['mean']:.1f} % object on average; pick the other side to compare.")
+    w1 = stats.distance["wasserstein"]
+    verdict = ("close" if w1 < CLOSE_POINTS else "noticeably different" if w1 < FAR_POINTS else "far apart")
+    sentence = (f"The {int(syn['count'])} synthetic masks are {syn['mean']:.1f} % object on average against "
+                f"{real['mean']:.1f} % for {real_label} (n = {int(real['count'])}); the distributions are "
+                f"{verdict} (Wasserstein-1 {w1:.1f} percentage points")
+    if int(real["count"]) >= 5:
+        sentence += f", KS p = {stats.distance['ks_pvalue']:.2g})"
+    else:
+        sentence += "; with so few real masks, compare the averages rather than the shapes)"
+    if int(syn["empty"]):
+        sentence += f"; {int(syn['empty'])} of the synthetic masks are empty"
+    return sentence + "."

@@ -39,11 +39,13 @@ from ..errors import InputError
 from .workspace import Workspace
 
 MODES = ("open", "classroom")
-WRITE_ACTIONS = ("upload", "train", "import", "sample-save", "style", "study", "delete", "cancel", "resume")
+WRITE_ACTIONS = ("upload", "train", "import", "sample-save", "style", "study", "delete", "rename", "cancel",
+                 "resume")
 # What each write action is called in a sentence people read (a locked button's help never shows the action id).
 ACTION_WORDS = {"upload": "Uploading files", "train": "Training", "import": "Importing checkpoints",
                 "sample-save": "Saving samples", "style": "Style transfer", "study": "Running studies",
-                "delete": "Deleting", "cancel": "Cancelling jobs", "resume": "Resuming jobs"}
+                "delete": "Deleting", "rename": "Renaming checkpoints",
+                "cancel": "Cancelling jobs", "resume": "Resuming jobs"}
 DEFAULT_MAX_UPLOADS = 2500          # files per session: a Kvasir-SEG zip (1000 images + 1000 masks) fits
 DEFAULT_MAX_UPLOADS_SERVER = 10_000  # files per server process, all sessions together
 MAX_UPLOADS_LIMIT = 1_000_000

@@ -78,6 +78,25 @@ def newest_first(ws: Workspace, category: str) -> list[str]:
     return sorted(names, key=lambda n: (-_modified(root / n), n))
 
 
+def newest_own_checkpoint(ws: Workspace, names: list[str]) -> tuple[str, float] | None:
+    """Among ``names``, the checkpoint this workspace's user trained (or imported) last, not one the demo ships
+    (``services.demo.DEMO_CHECKPOINTS``), with when its ``config.json`` was last written (seconds since the
+    epoch; a checkpoint writes it last); ``None`` when there is none."""
+    from .demo import DEMO_CHECKPOINTS
+
+    best: tuple[str, float] | None = None
+    for name in names:
+        if name in DEMO_CHECKPOINTS:
+            continue
+        try:
+            when = (ws.checkpoints / name / "config.json").stat().st_mtime
+        except OSError:
+            continue
+        if best is None or when > best[1]:
+            best = (name, when)
+    return best
+
+
 # ---------------------------------------------------------------------------------------------- tables
 def dataset_table(ws: Workspace) -> pd.DataFrame:
     """Datasets newest first: ``dataset``, ``pairs`` (image/mask pairs found), ``modified``."""

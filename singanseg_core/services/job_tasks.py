@@ -450,13 +450,11 @@ def _run_study(ctx: JobContext) -> dict[str, Any]:
                                      **dict(a.get("overrides") or {}))
 
     def progress(ev) -> bool:  # noqa: ANN001 - studies.StudyProgress
-        inner = getattr(ev.detail, "fraction", None)
-        frac = (ev.done + (inner if inner is not None and ev.stage == "train" else 0.0)) / max(ev.total, 1)
         item = ev.run_id if ev.run_id else None
         state = {"run-done": "done", "skip": "done", "train": "running"}.get(ev.stage)
-        return ctx.update(progress=frac if ev.total else None, message=ev.message, item=item,
+        return ctx.update(progress=ev.fraction if ev.total else None, message=ev.message, item=item,
                           item_state=state if state != "running" else None,
-                          item_progress=1.0 if state == "done" else inner,
+                          item_progress=1.0 if state == "done" else ev.inner,
                           item_message=ev.message if item else None)
 
     result = run_study(config, out, progress=progress)

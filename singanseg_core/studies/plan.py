@@ -140,9 +140,14 @@ def check_r_values(r_values: list[int], pool: int, where: str = "") -> list[int]
 
 
 def default_r_values(preset: list[int], n_images: int, n_folds: int) -> list[int]:
-    """The preset's R values that fit fold one, or ``[min(2, fold one)]`` when none does."""
+    """The preset's R values that fit fold one, completed to at least two values (so the result is a curve)
+    with fold one's size and then 1, when fold one has two images or more."""
     pool = max_r(n_images, n_folds)
-    return [r for r in preset if r <= pool] or [max(1, min(2, pool))]
+    values = [r for r in preset if r <= pool]
+    for extra in (pool, 1):
+        if len(values) < 2 and pool >= 1 and extra not in values:
+            values.append(extra)
+    return sorted(values) if pool >= 2 else [max(1, pool)]
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,40 @@ def summarize_table(kind: str, table: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["_order", "variant"]).drop(columns="_order").reset_index(drop=True)
 
 
+def read_study(kind: str, table: pd.DataFrame, metric: str = "iou") -> str:
+    """One sentence that reads a study's finished runs for a student: small-data, how much adding synthetic data
+    changed ``metric`` against real data alone (mean over the R values where both ran, and where it helped most);
+    real-vs-synthetic, how the best synthetic-only training compares with real data (mean over folds and seeds)."""
+    if table.empty:
+        return "No run has finished yet."
+    if kind == "small-data":
+        means = table.groupby(["R", "train_data"])[metric].mean().unstack()
+        if "real" not in means or not {"mixed", "synthetic"} & set(means.columns):
+            return f"Only {', '.join(sorted(map(str, means.columns)))} runs have finished: nothing to compare yet."
+        other = "mixed" if "mixed" in means else "synthetic"
+        diff = (means[other] - means["real"]).dropna()
+        if diff.empty:
+            return "No R value has both its real and its synthetic runs finished yet."
+        best = diff.idxmax()
+        what = "adding synthetic images to" if other == "mixed" else "replacing"
+        verdict = "helped" if diff.mean() > 0 else "did not help"
+        return (f"On average over R = {', '.join(str(int(r)) for r in diff.index)}, {what} the real ones {verdict}: "
+                f"{metric} {diff.mean():+.3f} against real images alone (the largest change {diff[best]:+.3f} at "
+                f"R = {int(best)}); with few validation images, differences of a few hundredths are noise.")
+    means = table.groupby(["train_set", "variant"])[metric].mean()
+    real = means[means.index.get_level_values(0) == "REAL"]
+    fake = means[means.index.get_level_values(0) != "REAL"]
+    if real.empty or fake.empty:
+        return "Real and synthetic runs have not both finished yet: nothing to compare."
+    (best_set, best_variant), best = fake.idxmax(), float(fake.max())
+    ref = float(real.mean())
+    share = f" ({100 * best / ref:.0f} % of it)" if ref > 0 else ""
+    return (f"Trained on synthetic data only, the best UNet++ ({best_set}, {best_variant}) reaches {metric} "
+            f"{best:.3f} against {ref:.3f} on real data{share}: "
+            + ("synthetic data can stand in for the real data here." if best >= ref - 0.02 else
+               "synthetic data alone does not yet replace the real data."))
+
+
 def seed_spread(table: pd.DataFrame, metric: str = "iou") -> pd.DataFrame:
     """How much ``metric`` moves when only the UNet++ seed changes: per run without its seed (same data, fold,
     R, N and variant) the number of seeds, mean, std, min and max. Empty when no run has several seeds."""

@@ -62,12 +62,16 @@ class StudyProgress:
     run_id: str | None = None
     stem: str | None = None
     detail: Any = None
+    inner: float | None = None
 
     @property
     def fraction(self) -> float:
-        """The study's progress in [0, 1]: finished runs plus the share of the UNet++ run in training."""
-        inner = getattr(self.detail, "fraction", None) if self.stage == "train" else None
-        return min(1.0, (self.done + (inner or 0.0)) / max(self.total, 1)) if self.total else 0.0
+        """The study's progress in [0, 1]: finished runs plus ``inner``, the run in progress's own share done
+        (its SinGAN models scale by scale, then its UNet++ epoch by epoch: :data:`PREP_SHARE`); without
+        ``inner``, a UNet++ event's own fraction."""
+        inner = self.inner if self.inner is not None else \
+            (getattr(self.detail, "fraction", None) if self.stage == "train" else None)
+        return min(1.0, (self.done + min(max(inner or 0.0, 0.0), 1.0)) / max(self.total, 1)) if self.total else 0.0
 
     @property
     def run_label(self) -> str:
@@ -76,6 +80,7 @@ class StudyProgress:
 
 
 StudyProgressFn = Callable[[StudyProgress], Any]
+PREP_SHARE = 0.5   # of a run that needs synthetic data: its models and samples; the rest is its UNet++ training
 
 
 class _Study:
@@ -87,6 +92,9 @@ class _Study:
         self.progress = progress
         self.done = 0
         self.total = 0
+        self.inner = 0.0                   # the run in progress: its share done (StudyProgress.inner)
+        self.prep_share = 0.0              # ... of it, the share of preparing synthetic data
+        self.slot = (0, 1)                 # ... the training image being prepared: (index, how many)
         pairs = real_pairs(config.data_dir)
         self.pairs: dict[str, Pair] = {p.name: p for p in pairs}
         stems = sorted(self.pairs)
@@ -101,7 +109,7 @@ class _Study:
 
     def emit(self, stage: str, message: str, run_id: str | None = None, stem: str | None = None, detail: Any = None) -> None:
         if self.progress is not None:
-            ev = StudyProgress(stage, message, self.done, self.total, run_id, stem, detail)
+            ev = StudyProgress(stage, message, self.done, self.total, run_id, stem, detail, self.inner)
             if self.progress(ev) is False:
                 raise Cancelled(f"study {self.dir} cancelled ({message})")
 
@@ -130,7 +138,8 @@ class _Study:
         def relay(ev):
             if self.progress is not None:
                 msg = f"{self.run_label()}: SinGAN-Seg of {stem}, scale {ev.scale + 1} of {ev.num_scales}"
-                return self.progress(StudyProgress("model", msg, self.done, self.total, None, stem, ev))
+                self.inner = self.prep_share * (self.slot[0] + ev.fraction) / max(self.slot[1], 1)
+                return self.progress(StudyProgress("model", msg, self.done, self.total, None, stem, ev, self.inner))
             return None
 
         # resume=True continues a partial checkpoint left by a stopped study
@@ -213,8 +222,12 @@ class _Study:
     def synthetic_pairs(self, run: RunSpec) -> list[Pair]:
         """The first ``N`` samples (by index) of every training image's model, in ``run.variant``."""
         out: list[Pair] = []
-        for stem in run.train_stems:
+        if any(_manifest_count(self.dir / "samples" / stem, run.N) < run.N for stem in run.train_stems):
+            self.prep_share = PREP_SHARE  # models or samples to make: half of this run's progress bar
+        for i, stem in enumerate(run.train_stems):
+            self.slot = (i, len(run.train_stems))
             folder = self.ensure_variant(stem, run.N, run.variant)
+            self.inner = self.prep_share * (i + 1) / len(run.train_stems)
             df = pd.read_csv(folder / "manifest.csv")
             df = df[df["index"] < run.N].sort_values("index")
             if len(df) < run.N:
@@ -226,6 +239,7 @@ class _Study:
 
     def run_one(self, run: RunSpec) -> None:
         train: list[Pair] = []
+        self.inner, self.prep_share = 0.0, 0.0   # synthetic_pairs raises prep_share when it has work to do
         if run.train_data in ("real", "mixed"):
             train += [self.pairs[s] for s in run.train_stems]
         if run.train_data in ("synthetic", "mixed"):
@@ -238,7 +252,9 @@ class _Study:
         def relay(ev):
             if self.progress is not None:
                 msg = f"{self.run_label()} ({run.run_id}): UNet++ epoch {ev.epoch}/{ev.epochs}"
-                return self.progress(StudyProgress("train", msg, self.done, self.total, run.run_id, None, ev))
+                self.inner = self.prep_share + (1.0 - self.prep_share) * ev.fraction
+                return self.progress(StudyProgress("train", msg, self.done, self.total, run.run_id, None, ev,
+                                                   self.inner))
             return None
 
         with atomic_directory(self.dir / "runs" / run.run_id) as tmp:
@@ -346,6 +362,7 @@ def run_study(
             continue
         study.run_one(run)
         study.done += 1
+        study.inner = 0.0
         write_results(d)
         study.emit("run-done", f"{run.run_id} finished", run.run_id)
     result = write_results(d)

@@ -296,7 +296,9 @@ def test_mask_statistics(demo_ws: Workspace) -> None:
     assert at.get("plotly_chart"), "a plotly chart is drawn"
     summary = at.dataframe[0].value
     assert list(summary["source"]) == ["real", "synthetic"]
-    assert list(summary["count"]) == [8, 6]
+    assert list(summary["count"]) == [1, 6]   # by default: the training mask of set1's one checkpoint
+    at = ok(by_key(at, "selectbox", "ms_real").set_value("demo-ihc").run())
+    assert list(at.dataframe[0].value["count"]) == [8, 6]   # or every mask of a dataset
     labels = [m.label for m in at.metric]
     assert "Wasserstein-1" in labels and "KS p-value" in labels
     for mode in ("side by side", "grouped"):
@@ -481,7 +483,8 @@ def test_train_images_stay_valid_and_pickers_default_to_the_newest_dataset(demo_
     at = ok(by_key(at, "multiselect", "tr_stems").set_value([]).run())
     go = by_key(at, "button", "tr_go")
     assert go.disabled and "choose at least one image" in go.proto.help
-    assert by_key(ok(page("pages/Mask_statistics.py").run()), "selectbox", "ms_real").value == "fresh"
+    real = by_key(ok(page("pages/Mask_statistics.py").run()), "selectbox", "ms_real")
+    assert real.value == "training masks of the samples' checkpoints" and real.options[2] == "fresh"  # newest first
     assert by_key(ok(page("pages/Augmentation_study.py").run()), "selectbox", "au_dataset").value == "fresh"
 
 

@@ -451,7 +451,9 @@ def test_classroom_mode_in_chromium(demo_ws, tmp_path: Path) -> None:  # noqa: A
             wait_rendered(page, "unlocked in this session")
             page.get_by_role("tab", name="Train").click()
             assert page.get_by_role("button", name="Start training job").is_enabled()
-            other = browser.new_page()  # another visitor: still locked
+            page.reload(wait_until="domcontentloaded")  # the unlock survives a reload in this browser (cookie)
+            wait_rendered(page, "unlocked in this session")
+            other = browser.new_page()  # another visitor (a new browser context, no cookie): still locked
             other.goto(f"{url}/Checkpoints", wait_until="domcontentloaded")
             wait_rendered(other, "Classroom mode")
             other.get_by_role("tab", name="Train").click()
@@ -471,5 +473,40 @@ def test_classroom_mode_in_chromium(demo_ws, tmp_path: Path) -> None:  # noqa: A
             assert "SINGANSEG_VISITOR_SAMPLE_WORK" in refusal and "ask for at most" in refusal
             assert other.get_by_text("samples in", exact=False).count() == 0 and not tile_boxes(other)
             other.screenshot(path=str(ARTIFACTS / "classroom_sample_refused.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_teaching_path_opens_on_a_freshly_trained_checkpoint_in_chromium(server: str, demo_ws) -> None:  # noqa: ANN001
+    """Train a tiny checkpoint with the CLI into the workspace, then Sample → How it works show it by default; a
+    deep link sets the seed; an unknown page path says so."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    data = demo_ws.datasets / "demo-ihc"
+    fresh = "fresh_gland"
+    subprocess.run([sys.executable, "-m", "singanseg_core", "train", "--image", str(data / "images" / "ihc_r0_c384.png"),
+                    "--mask", str(data / "masks" / "ihc_r0_c384.png"), "--out", str(demo_ws.checkpoints / fresh),
+                    "--preset", "tiny"], check=True, cwd=ROOT, timeout=600, capture_output=True,
+                   env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2000})
+            page.goto(f"{server}/Sample", wait_until="domcontentloaded")
+            wait_rendered(page, "Generation start scale")
+            chosen = page.locator('[data-testid="stMultiSelect"]').first.inner_text()
+            assert fresh in chosen and "ihc_gland_128px" not in chosen, chosen
+            nav(page, "How it works", "Output mask channel")
+            main = page.locator('[data-testid="stMain"]').inner_text()
+            assert fresh in main and "ihc_gland_128px" not in main, main[:400]
+            page.screenshot(path=str(ARTIFACTS / "how_it_works_fresh_checkpoint.png"), full_page=True)
+            page.goto(f"{server}/How_it_works?seed=5", wait_until="domcontentloaded")
+            wait_rendered(page, "Output mask channel")
+            seed = page.locator('[data-testid="stMain"] [data-testid="stNumberInput"] input').first
+            assert seed.input_value() == "5"   # the page's only number input: the seed
+            page.goto(f"{server}/Nope", wait_until="domcontentloaded")
+            wait_rendered(page, "There is no page at /Nope")
         finally:
             browser.close()

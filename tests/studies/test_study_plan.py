@@ -26,7 +26,7 @@ def test_r_values_are_checked_against_fold_one() -> None:
     with pytest.raises(InputError, match="R=4 real images requested but fold one has 3"):
         check_r_values([1, 4], 3)
     assert default_r_values([5, 10, 15], 40, 3) == [5, 10]
-    assert default_r_values([5, 10], 4, 3) == [2]
+    assert default_r_values([5, 10], 4, 3) == [1, 2]  # at least two R values: a curve
 
 
 def test_counts_are_parsed_and_validated_by_the_config_too() -> None:
