@@ -25,7 +25,7 @@ demo: install
 test: install
 	$(PY) -m pytest -p no:cacheprovider -n 2 --dist loadfile
 
-# Everything but the tests marked slow (> ~20 s on 2 cores) and the browser test: under 2 minutes on 2 cores.
+# Everything but the tests marked slow (> ~1.5 s on 2 quiet cores) and the browser test: under 2 minutes on 2 cores.
 test-fast: install
 	$(PY) -m pytest -p no:cacheprovider -m "not slow and not browser" -n 2
 

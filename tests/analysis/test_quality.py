@@ -59,6 +59,7 @@ def test_no_samples() -> None:
     assert not report.flagged and report.n == 0 and report.empty_fraction == 0.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", DEMO_CHECKPOINTS)
 def test_demo_models_are_not_flagged(name: str, one_torch_thread) -> None:
     model = SinGANSeg.from_pretrained(ASSETS_DIR / "checkpoints" / name)

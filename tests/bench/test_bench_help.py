@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import subprocess
 import sys
@@ -15,6 +17,7 @@ def test_every_benchmark_module_is_listed() -> None:
     assert len(BENCHMARKS) >= 10 and "bench_fidelity" in BENCHMARKS  # the glob sees the bench folder
 
 
+@pytest.mark.slow
 def test_every_benchmark_answers_help() -> None:
     """All at once (each imports torch: side by side they share the cores instead of waiting in turn)."""
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), PYTHONWARNINGS="ignore")

@@ -1,3 +1,4 @@
+import pytest
 """CLI end to end: train → info → sample, and one-line errors with a non-zero exit code."""
 
 import subprocess
@@ -11,6 +12,7 @@ from tests.helpers import polyp
 STEM = "cju5k3j3uf6de0817hszzfr7n"
 
 
+@pytest.mark.slow
 def test_train_info_sample_end_to_end(tmp_path, capsys):
     img, msk = polyp(STEM)
     ck = tmp_path / "ck"
@@ -37,6 +39,7 @@ def test_train_info_sample_end_to_end(tmp_path, capsys):
     assert "use --overwrite" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_errors_are_one_line_without_traceback(tmp_path):
     bad = tmp_path / "x.jpg"
     bad.write_text("hello")

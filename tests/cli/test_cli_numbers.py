@@ -53,6 +53,7 @@ def test_every_number_of_every_command_has_a_range() -> None:
                 assert action.choices, f"{name} {action.option_strings}: a number without a range"
 
 
+@pytest.mark.slow
 def test_every_command_refuses_out_of_range_numbers_in_one_line(capsys: pytest.CaptureFixture) -> None:
     checked = 0
     for name, parser in leaf_parsers().items():
@@ -92,6 +93,7 @@ def test_named_bad_values(argv: list[str], words: str, capsys: pytest.CaptureFix
     assert code == 1 and len(lines) == 1 and words in lines[0], err
 
 
+@pytest.mark.slow
 def test_real_process_bad_number_and_bomb(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Through ``python -m singanseg_core`` too: one stderr line, exit 1, no traceback; and a PNG that claims
     900 megapixels (PIL's decompression bomb) is one line as well."""

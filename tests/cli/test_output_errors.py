@@ -46,6 +46,7 @@ def test_sample_and_style_to_an_unwritable_place_are_one_line(tmp_path: Path, un
     assert str(unwritable.parent) in _one_error_line(capsys)
 
 
+@pytest.mark.slow
 def test_train_on_a_full_disk_says_which_scales_were_kept(tmp_path: Path, capsys: pytest.CaptureFixture,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "ck"

@@ -28,6 +28,7 @@ WIDGETS = ("button", "selectbox", "multiselect", "slider", "select_slider", "num
            "checkbox", "file_uploader", "download_button")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", PAGES)
 def test_every_page_renders_with_help_on_every_control(demo_ws: Workspace, path: str) -> None:
     at = ok(page(path).run())
@@ -78,6 +79,7 @@ def test_home_describes_the_demo_from_its_specs_and_the_note_goes_with_data_of_o
     assert not demo_text(at) and not any("Demo data is loaded" in c.value for c in at.sidebar.caption)
 
 
+@pytest.mark.slow
 def test_fresh_workspace_gets_the_demo_on_first_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from singanseg_core.services.demo import DEMO_CHECKPOINTS, DEMO_SAMPLES
 
@@ -103,6 +105,7 @@ def test_unexpected_error_is_one_friendly_line(demo_ws: Workspace, monkeypatch: 
     assert "RuntimeError" in (demo_ws.logs / "dashboard.log").read_text()
 
 
+@pytest.mark.slow
 def test_checkpoints_browse(demo_ws: Workspace) -> None:
     at = ok(page("pages/Checkpoints.py").run())
     table = at.dataframe[0].value
@@ -112,6 +115,7 @@ def test_checkpoints_browse(demo_ws: Workspace) -> None:
     assert len(at.dataframe) >= 2  # overview + scales of the picked checkpoint
 
 
+@pytest.mark.slow
 def test_checkpoints_upload_pairs_and_errors(demo_ws: Workspace) -> None:
     at = page("pages/Checkpoints.py").run()
     img = png(np.full((20, 24, 3), 90, np.uint8))
@@ -137,6 +141,7 @@ def test_checkpoints_upload_pairs_and_errors(demo_ws: Workspace) -> None:
     assert not at.exception and "no mask with the same name" in at.error[0].value
 
 
+@pytest.mark.slow
 def test_checkpoints_upload_names_the_mask_file_and_lists_every_problem(demo_ws: Workspace) -> None:
     colour = np.zeros((20, 24, 3), np.uint8)
     colour[:10], colour[10:] = (255, 0, 0), (0, 0, 255)
@@ -154,6 +159,7 @@ def test_checkpoints_upload_names_the_mask_file_and_lists_every_problem(demo_ws:
     assert not (demo_ws.datasets / "my-data").exists()
 
 
+@pytest.mark.slow
 def test_checkpoints_zip_upload_rejects_traversal(demo_ws: Workspace) -> None:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -216,6 +222,7 @@ def test_job_panel_delete_and_clear_finished(demo_ws: Workspace, spawned: list[P
     assert not any(k.key == "clear_train" for k in at.button)  # nothing finished left to clear
 
 
+@pytest.mark.slow
 def test_checkpoints_import_legacy_job(demo_ws: Workspace, spawned: list[Path]) -> None:
     (demo_ws.legacy / "published" / "0").mkdir(parents=True)
     at = page("pages/Checkpoints.py").run()
@@ -226,6 +233,7 @@ def test_checkpoints_import_legacy_job(demo_ws: Workspace, spawned: list[Path]) 
     assert spec == {**spec, "kind": "import-legacy", "args": {"src": "legacy/published"}}
 
 
+@pytest.mark.slow
 def test_sample_generate_save_download(demo_ws: Workspace) -> None:
     at = page("pages/Sample.py").run()
     model_scales = json.loads((demo_ws.checkpoints / demo_ws.list_checkpoints()[0] / "config.json").read_text())
@@ -260,6 +268,7 @@ def test_sample_same_seed_same_result(demo_ws: Workspace) -> None:
     assert np.array_equal(arrays[0], arrays[1])
 
 
+@pytest.mark.slow
 def test_style_transfer_job_and_results(demo_ws: Workspace, spawned: list[Path]) -> None:
     from singanseg_core.style import StyleTransferConfig, style_transfer_samples
 
@@ -288,6 +297,7 @@ def test_style_transfer_job_and_results(demo_ws: Workspace, spawned: list[Path])
     assert any(b.proto.label == "Download zip" for b in at.get("download_button"))
 
 
+@pytest.mark.slow
 def test_mask_statistics(demo_ws: Workspace) -> None:
     save_samples(demo_ws, n=6)
     at = ok(page("pages/Mask_statistics.py").run())
@@ -377,6 +387,7 @@ def write_set(ws: Workspace, name: str, n: int, checkpoint: str, seed: int) -> P
     return ws.samples / name
 
 
+@pytest.mark.slow
 def test_every_disabled_button_says_why(demo_ws: Workspace) -> None:
     demo_ws.add_pairs("two", [(f"x{i}.png", png(np.full((20, 24, 3), 90 + i, np.uint8)),  # two different pairs
                                 png(np.tile(np.uint8([0, 255]), (20, 12)))) for i in range(2)])
@@ -390,6 +401,7 @@ def test_every_disabled_button_says_why(demo_ws: Workspace) -> None:
             assert not b.disabled or b.proto.help.startswith("Disabled: "), (path, b.key)
 
 
+@pytest.mark.slow
 def test_sample_save_name_follows_the_shown_result_until_typed(demo_ws: Workspace) -> None:
     at = page("pages/Sample.py").run()
     by_key(at, "number_input", "sm_n").set_value(2)
@@ -422,6 +434,7 @@ def test_sample_save_name_follows_the_shown_result_until_typed(demo_ws: Workspac
     assert by_key(at, "text_input", "sm_save_name").value == f"{ck}-s2-seed3"
 
 
+@pytest.mark.slow
 def test_sample_redraw_option_reaches_the_name_the_gallery_and_the_saved_set(demo_ws: Workspace) -> None:
     at = page("pages/Sample.py").run()
     by_key(at, "number_input", "sm_n").set_value(3)
@@ -436,6 +449,7 @@ def test_sample_redraw_option_reaches_the_name_the_gallery_and_the_saved_set(dem
     assert "redraws" in frame and len(frame) == 3
 
 
+@pytest.mark.slow
 def test_style_transfer_picks_and_name_follow_the_samples_set(demo_ws: Workspace, spawned: list[Path]) -> None:
     ck0, ck1 = demo_ws.list_checkpoints()[:2]
     age(write_set(demo_ws, "a", 6, ck0, 1), 300)
@@ -468,6 +482,7 @@ def test_style_transfer_picks_and_name_follow_the_samples_set(demo_ws: Workspace
     assert spec["args"]["out"] == "mine" and spec["args"]["samples"] == "a" and len(spec["args"]["images"]) == 6
 
 
+@pytest.mark.slow
 def test_train_images_stay_valid_and_pickers_default_to_the_newest_dataset(demo_ws: Workspace,
                                                                           spawned: list[Path]) -> None:
     mask = np.zeros((20, 24), np.uint8)
@@ -529,6 +544,7 @@ def test_delete_items_with_confirmation_refused_while_a_job_uses_them(demo_ws: W
     assert (demo_ws.checkpoints / ck).is_dir()
 
 
+@pytest.mark.slow
 def test_job_rows_say_where_output_goes_and_tell_jobs_apart(demo_ws: Workspace, spawned: list[Path]) -> None:
     stems = [s for s, _, _ in demo_ws.dataset_pairs("demo-ihc")]
     at = page("pages/Checkpoints.py").run()
@@ -544,6 +560,7 @@ def test_job_rows_say_where_output_goes_and_tell_jobs_apart(demo_ws: Workspace, 
     assert not any("0/0" in p.proto.text for p in at.get("progress"))  # a queued job shows no "iteration 0/0"
 
 
+@pytest.mark.slow
 def test_checkpoint_browse_shows_settings_table_and_scales_from_1(demo_ws: Workspace) -> None:
     at = ok(page("pages/Checkpoints.py").run())
     assert not at.json, "training settings are a readable table, not a collapsed JSON tree"
@@ -554,6 +571,7 @@ def test_checkpoint_browse_shows_settings_table_and_scales_from_1(demo_ws: Works
     assert scales["scale"].iloc[0] == f"1 of {len(scales)}" and scales["scale"].iloc[-1] == f"{len(scales)} of {len(scales)}"
 
 
+@pytest.mark.slow
 def test_start_scale_caption_describes_every_chosen_checkpoint(demo_ws: Workspace, one_torch_thread) -> None:  # noqa: ANN001
     from singanseg_core import TrainConfig
     from singanseg_core.training.fit import train
@@ -578,6 +596,7 @@ def test_start_scale_caption_describes_every_chosen_checkpoint(demo_ws: Workspac
     assert "reconstruction" in lines["shallow"] and "reconstruction" not in lines[deep]
 
 
+@pytest.mark.slow
 def test_projector_mode_is_remembered_and_enlarges_tiles(demo_ws: Workspace) -> None:
     def tile_weights(at: AppTest) -> set[float]:  # widths of the columns that hold a sample tile
         return {round(c.proto.weight, 3) for c in at.columns
@@ -600,6 +619,7 @@ def test_projector_mode_is_remembered_and_enlarges_tiles(demo_ws: Workspace) -> 
     assert 0.5 in weights and 0.25 not in weights  # 2 per row
 
 
+@pytest.mark.slow
 def test_projector_mode_enlarges_chart_fonts_tables_and_metrics(demo_ws: Workspace) -> None:
     """Charts are read from the back of a room: every font of the figure grows with projector mode, tables become
     HTML the projector CSS enlarges, and metrics sit at most 3 to a row."""
@@ -673,6 +693,7 @@ def test_study_results_warn_on_tiny_folds_and_show_the_spread_over_seeds(demo_ws
     assert len(set(xs)) == 2 and all(t.error_y.visible for t in fig.data)  # markers side by side, with spread
 
 
+@pytest.mark.slow
 def test_job_details_show_items_cancelled_once_the_cancel_took_effect(demo_ws: Workspace,
                                                                       spawned: list[Path]) -> None:
     """The Details panel of a cancelled job lists its unfinished items as cancelled, not "running · about 7 min

@@ -140,6 +140,7 @@ def _shown_text(at) -> str:  # noqa: ANN001 - AppTest
     return " ".join(parts)
 
 
+@pytest.mark.slow
 def test_every_page_that_shows_a_term_explains_it(demo_ws: Workspace) -> None:
     from ui.glossary import GLOSSARY, terms_in
     from ui.page_list import PAGES
@@ -177,6 +178,7 @@ def test_mask_statistics_compares_samples_with_their_checkpoints_training_masks(
 
 
 # ---------------------------------------------------------------------------------------------- names
+@pytest.mark.slow
 def test_the_train_form_sends_a_friendly_name(demo_ws: Workspace, spawned: list) -> None:
     import json
 
@@ -189,6 +191,7 @@ def test_the_train_form_sends_a_friendly_name(demo_ws: Workspace, spawned: list)
     assert args["names"] == {"ihc_r0_c384": "gland_first_try"} and (demo_ws.checkpoints / "gland_first_try").is_dir()
 
 
+@pytest.mark.slow
 def test_the_checkpoints_page_renames_and_the_teaching_pages_follow(demo_ws: Workspace) -> None:
     from singanseg_core.sampling.manifest import read_manifest
 

@@ -40,6 +40,7 @@ def _generated(n: int = 8, explore: str = "Start scales") -> object:
 
 
 # ---------------------------------------------------------------------------------------------- How it works
+@pytest.mark.slow
 def test_how_it_works_shows_every_scale_and_the_threshold(demo_ws: Workspace) -> None:
     from singanseg_core.analysis.teaching import TRACE_CAPTIONS
 
@@ -69,6 +70,7 @@ def test_how_it_works_shows_every_scale_and_the_threshold(demo_ws: Workspace) ->
     assert any("scales 1–2 follow the real image" in c.value for c in at.caption)
 
 
+@pytest.mark.slow
 def test_how_it_works_in_projector_mode_and_figure_download(demo_ws: Workspace) -> None:
     at = in_app("pages/How_it_works.py")
     at.session_state["projector_mode"] = True
@@ -82,6 +84,7 @@ def test_how_it_works_in_projector_mode_and_figure_download(demo_ws: Workspace) 
 
 
 # ---------------------------------------------------------------------------------------------- Sample page
+@pytest.mark.slow
 def test_sample_start_scale_comparison(demo_ws: Workspace) -> None:
     from singanseg_core.analysis.teaching import start_scale_figure
 
@@ -95,6 +98,7 @@ def test_sample_start_scale_comparison(demo_ws: Workspace) -> None:
     assert fig.height > (model.num_scales + 2) * 128
 
 
+@pytest.mark.slow
 def test_sample_histogram_without_saving(demo_ws: Workspace) -> None:
     before = sorted(demo_ws.list_sample_sets())
     at = _generated(8, "True-pixel histogram")
@@ -113,6 +117,7 @@ def test_sample_histogram_without_saving(demo_ws: Workspace) -> None:
     assert sorted(demo_ws.list_sample_sets()) == before  # nothing was saved
 
 
+@pytest.mark.slow
 def test_sample_flags_an_undertrained_model(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     from singanseg_core.model import SinGANSeg
 
@@ -130,6 +135,7 @@ def test_sample_flags_an_undertrained_model(demo_ws: Workspace, monkeypatch: pyt
     assert any("undertrained: 8 of 8 samples have empty masks — train longer" in w.value for w in at.warning)
 
 
+@pytest.mark.slow
 def test_sample_style_preview_with_loss_curves(demo_ws: Workspace) -> None:
     from singanseg_core.style.preview import RATIO_EXPLANATION
 
@@ -155,6 +161,7 @@ def test_sample_style_preview_with_loss_curves(demo_ws: Workspace) -> None:
     assert not any("restyled" in (i.proto.imgs[0].caption if i.proto.imgs else "") for i in at.get("image"))
 
 
+@pytest.mark.slow
 def test_sample_patch_nn_needs_no_checkpoint(demo_ws: Workspace) -> None:
     import shutil
 
@@ -189,6 +196,7 @@ def test_pages_never_open_images_with_raw_pil() -> None:
         assert not re.search(r"Image\.open\(", path.read_text()), f"{path.name}: use files.images / the model"
 
 
+@pytest.mark.slow
 def test_checkpoint_with_a_linked_real_png_shows_no_outside_file(demo_ws: Workspace, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     media = _record_media(monkeypatch)
@@ -296,6 +304,7 @@ WRITE_BUTTONS = {"pages/Checkpoints.py": ["up_add", "tr_go", "ck_del_ask", "ds_d
                  "pages/Style_transfer.py": ["st_go"], "app.py": ["home_del_datasets_ask"]}
 
 
+@pytest.mark.slow
 def test_classroom_mode_locks_write_actions_until_the_passphrase(demo_ws: Workspace,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SINGANSEG_MODE", "classroom")

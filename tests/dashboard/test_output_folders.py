@@ -55,6 +55,7 @@ def test_unticking_new_folders_trains_into_the_existing_checkpoint(demo_ws: Work
     assert reserved == [] and not (demo_ws.checkpoints / f"{stem}-2").exists()
 
 
+@pytest.mark.slow
 def test_ticking_new_folders_lets_the_core_reserve_a_suffixed_folder(demo_ws: Workspace, spawned: list[Path],
                                                                     reserved: list[str]) -> None:
     stem = "ihc_r128_c384"

@@ -22,6 +22,7 @@ def test_page_urls_stay_as_they_were_and_every_page_exists() -> None:
     assert page_path("Sample") == "pages/Sample.py"
 
 
+@pytest.mark.slow
 def test_app_draws_the_sidebar_once_and_pages_do_not(demo_ws: Workspace) -> None:
     at = ok(page("app.py").run())
     for entry in PAGES[1:]:

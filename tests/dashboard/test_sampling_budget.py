@@ -91,6 +91,7 @@ def test_the_session_budget_runs_out(demo_ws: Workspace, monkeypatch: pytest.Mon
     assert sample_calls == [2]
 
 
+@pytest.mark.slow
 def test_a_heavy_request_waits_for_a_slot_with_a_message(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch,
                                                          sample_calls: list[int]) -> None:
     import ui.sampling_budget

@@ -116,6 +116,7 @@ def _import_zip(at, data: bytes):  # noqa: ANN001, ANN202 - AppTest
     return by_key(at.run(), "button", "up_zip_go").click().run()
 
 
+@pytest.mark.slow
 def test_a_zip_counts_as_the_images_it_holds(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SINGANSEG_MAX_UPLOADS", "50")
     entries = {}
@@ -127,6 +128,7 @@ def test_a_zip_counts_as_the_images_it_holds(demo_ws: Workspace, monkeypatch: py
     assert not (demo_ws.datasets / "my-data").exists()
 
 
+@pytest.mark.slow
 def test_the_server_cap_survives_new_sessions(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SINGANSEG_MAX_UPLOADS_SERVER", "3")
     sessions = []

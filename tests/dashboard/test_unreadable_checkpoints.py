@@ -39,6 +39,7 @@ def _marked(at, ws: Workspace) -> str:  # noqa: ANN001
     return note
 
 
+@pytest.mark.slow
 def test_every_page_lists_the_good_checkpoints_and_marks_the_bad_ones(demo_ws: Workspace) -> None:
     good = plant_bad_checkpoints(demo_ws)
     at = ok(page("app.py").run())  # Home

@@ -111,6 +111,7 @@ def test_study_overwrite_only_replaces_study_folders(dataset: Path, tmp_path: Pa
 
 
 # ---------------------------------------------------------------------------------------------- concurrent writers
+@pytest.mark.slow
 def test_two_train_processes_into_one_folder(tmp_path: Path) -> None:
     """The second `singanseg train` into a folder being trained is refused in one line; the folder keeps
     only the first image's model (never weights of one image with real.png of the other)."""

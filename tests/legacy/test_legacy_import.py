@@ -124,6 +124,7 @@ def test_reconstruction_matches_the_authors_code(imported: Path, reference: dict
     assert iou >= 0.99, f"mask IoU {iou:.4f}"
 
 
+@pytest.mark.slow
 def test_random_masks_fall_in_the_reference_band(imported: Path, reference: dict) -> None:
     """Mean true-pixel % of 200 seeded samples (gen_start_scale 0) lies in the reference's 95 % band.
 

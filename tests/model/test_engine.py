@@ -122,6 +122,7 @@ def _iou(a, b):
     return float((a & b).sum()) / max(float((a | b).sum()), 1.0)
 
 
+@pytest.mark.slow
 def test_resume_after_a_crash_mid_scale_equals_an_uninterrupted_run(tmp_path, trained):
     out_full, model_full, _ = trained
     out = tmp_path / "crash"
@@ -146,6 +147,7 @@ def test_resume_after_a_crash_mid_scale_equals_an_uninterrupted_run(tmp_path, tr
     assert resumed.config.noise_amp == model_full.config.noise_amp
 
 
+@pytest.mark.slow
 def test_cancel_keeps_finished_scales_and_refuses_overwrite(tmp_path):
     out = tmp_path / "c"
     with pytest.raises(Cancelled):
@@ -157,6 +159,7 @@ def test_cancel_keeps_finished_scales_and_refuses_overwrite(tmp_path):
         train(*polyp(STEM), out, CFG, device="cpu")
 
 
+@pytest.mark.slow
 def test_three_channel_vanilla_model(tmp_path):
     model = train(*polyp(STEM), tmp_path / "v", replace(CFG, nc_im=3, niter=3, max_size=30), device="cpu")
     s = model.sample(2, seed=0)

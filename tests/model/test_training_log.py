@@ -91,6 +91,7 @@ def test_progress_events_carry_timing(trained) -> None:
     assert [e[0] for e in done] == [0, 1] and done[-1][4] == 0.0
 
 
+@pytest.mark.slow
 def test_resume_keeps_the_record_of_finished_scales(tmp_path, one_torch_thread) -> None:
     out = tmp_path / "ck"
     cfg = TrainConfig.from_preset("tiny", max_size=40, niter=3)   # 3 scales

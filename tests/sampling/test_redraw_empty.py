@@ -104,6 +104,7 @@ def test_out_of_range_and_maskless_models_are_refused(model: SinGANSeg, tmp_path
         model.sample(2, redraw_empty=1)
 
 
+@pytest.mark.slow
 def test_cli_redraw_option(tmp_path: Path) -> None:
     """The real command on a demo checkpoint: the manifest gets the ``redraws`` column; a bad count is one line."""
     out = tmp_path / "s"

@@ -96,6 +96,7 @@ def test_pairs_discovery(tmp_path):
         folder_pairs(tmp_path / "missing")
 
 
+@pytest.mark.slow
 @needs_shared
 def test_train_save_load_predict_and_determinism(tmp_path):
     pairs = real_pairs(POLYPS)

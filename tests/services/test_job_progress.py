@@ -79,6 +79,7 @@ def test_study_progress_and_results_agree_run_by_run(demo_ws: Workspace, recorde
     assert recorded[-1]["progress"] == 1.0 or jobs.get_job(demo_ws, job.id).progress == 1.0
 
 
+@pytest.mark.slow
 def test_a_new_training_job_never_shows_iteration_0_of_0(demo_ws: Workspace, recorded: list[dict],
                                                          one_torch_thread) -> None:  # noqa: ANN001
     stem = demo_ws.dataset_pairs("demo-ihc")[0][0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ from singanseg_core.services import access, catalog, job_tasks
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_job_tasks_does_not_import_the_job_machinery() -> None:
     code = ("import sys, singanseg_core.services.job_tasks; "
             "sys.exit(1 if 'singanseg_core.services.jobs' in sys.modules else 0)")

@@ -22,6 +22,7 @@ from tests.services.job_waiting import wait
 TINY = {"preset": "tiny", "device": "cpu", "overrides": {"max_size": 28, "niter": 4}}
 
 
+@pytest.mark.slow
 def test_sample_job_writes_manifest(demo_ws: Workspace) -> None:
     ck = demo_ws.list_checkpoints()[0]
     job = jobs.submit(demo_ws, "sample", {"checkpoints": [ck], "n": 5, "seed": 3, "out": "from-job"}, title="t")
@@ -111,6 +112,7 @@ def test_killed_worker_is_interrupted_and_resumes(demo_ws: Workspace) -> None:
     assert (demo_ws.checkpoints / "killed" / "config.json").is_file()
 
 
+@pytest.mark.slow
 def test_cli_list_and_cancel(demo_ws: Workspace) -> None:
     job = jobs.submit(demo_ws, "sample", {"checkpoints": [demo_ws.list_checkpoints()[0]], "n": 1, "out": "c"},
                       start=False)
@@ -128,6 +130,7 @@ def test_cli_list_and_cancel(demo_ws: Workspace) -> None:
     assert not (demo_ws.samples / "c").exists()
 
 
+@pytest.mark.slow
 def test_queue_runs_one_at_a_time(demo_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(jobs.MAX_JOBS_ENV, "1")
     ck = demo_ws.list_checkpoints()[0]
@@ -145,6 +148,7 @@ def test_queue_runs_one_at_a_time(demo_ws: Workspace, monkeypatch: pytest.Monkey
     assert not seen_both_running
 
 
+@pytest.mark.slow
 def test_style_batch_job_on_demo_samples(demo_ws: Workspace) -> None:
     from singanseg_core.services.demo import DEMO_SAMPLES
 
@@ -173,6 +177,7 @@ def test_style_batch_job_on_demo_samples(demo_ws: Workspace) -> None:
 from tests.helpers import FIXTURE_A as LEGACY_FIXTURE
 
 
+@pytest.mark.slow
 @needs_shared
 def test_import_legacy_job(demo_ws: Workspace) -> None:
     import shutil
@@ -216,6 +221,7 @@ def test_study_job_maps_args_and_progress(demo_ws: Workspace, monkeypatch: pytes
     assert Path(cfg.data_dir) == demo_ws.datasets / "demo-ihc" and seen["dir"] == demo_ws.studies / "s1"
 
 
+@pytest.mark.slow
 def test_delete_and_clear_finished_jobs_keep_results_and_active_jobs(demo_ws: Workspace) -> None:
     ck = demo_ws.list_checkpoints()[0]
     done = jobs.submit(demo_ws, "sample", {"checkpoints": [ck], "n": 2, "out": "kept"}, title="done one")

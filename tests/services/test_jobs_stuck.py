@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 
+@pytest.mark.slow
 def test_cancel_terminates_a_stuck_job_and_the_queue_moves_on(demo_ws: Workspace,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SINGANSEG_MAX_JOBS", "1")

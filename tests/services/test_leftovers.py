@@ -44,6 +44,7 @@ def test_leftovers_of_killed_writers_are_cleaned_at_the_next_open(tmp_path: Path
     assert f"checkpoints/{dead.name}" in removed
 
 
+@pytest.mark.slow
 def test_opening_a_workspace_cleans_once(tmp_path: Path) -> None:
     root = tmp_path / "ws2"
     Workspace(root)

@@ -70,6 +70,7 @@ def test_rename_is_refused_for_a_name_in_use_a_bad_name_or_a_checkpoint_a_job_us
     assert not (demo_ws.checkpoints / "fine").exists()
 
 
+@pytest.mark.slow
 def test_cli_rename(demo_ws: Workspace) -> None:
     run = subprocess.run([sys.executable, "-m", "singanseg_core", "rename", "ihc_r128_c384", "renamed",
                           "--workspace", str(demo_ws.root)], capture_output=True, text=True, cwd=REPO_ROOT,

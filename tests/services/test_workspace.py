@@ -167,6 +167,7 @@ def test_demo_specs_describe_their_committed_checkpoints() -> None:
         assert TrainConfig.from_dict(recorded).to_dict() == DEMO_SPECS[name].config().to_dict(), name
 
 
+@pytest.mark.slow
 def test_an_emptied_demo_workspace_stays_empty(demo_ws: Workspace) -> None:
     """The demo is installed once: after the teacher deleted it, nothing that runs again (a restart, a visitor's
     cache clear) writes it back, and the sidebar no longer says demo data is loaded."""

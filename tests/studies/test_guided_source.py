@@ -61,6 +61,7 @@ def test_unknown_source_is_refused() -> None:
         StudyConfig(kind="small-data", data_dir="d", synthetic_source="guide")
 
 
+@pytest.mark.slow
 @needs_shared
 def test_tiny_guided_study_samples_follow_other_masks(tmp_path, one_torch_thread) -> None:  # noqa: ANN001
     seg = SegConfig(encoder_name="mobilenet_v2", encoder_weights=None, image_size=32, batch_size=4, epochs=1,

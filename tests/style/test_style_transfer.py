@@ -113,6 +113,7 @@ def test_determinism_with_seed_random_features():
     assert not np.array_equal(a, c)
 
 
+@pytest.mark.slow
 def test_batch_equals_single_runs_with_adam_random_features():
     """Random VGG19 features: a batch of 3 pairs with Adam gives each image its single-image result."""
     contents = [_img(32, 32, 10 + i, smooth=True) for i in range(3)]
@@ -127,6 +128,7 @@ def test_batch_equals_single_runs_with_adam_random_features():
     assert batch[0].metadata["batch"] == 3
 
 
+@pytest.mark.slow
 def test_progress_cancel_and_early_stop_random_features():
     """Random VGG19 features: progress sees every step; returning False cancels; early stop on a plateau."""
     seen = []
@@ -351,6 +353,7 @@ def test_cli_style_batch(tmp_path, capsys):
     assert not (tmp_path / "o2").exists()
 
 
+@pytest.mark.slow
 def test_channels_last_path_matches_contiguous_for_adam_and_lbfgs(monkeypatch):
     """Batches of >= 256x256 pixels run VGG in NHWC (speed only): same result as NCHW, both optimisers."""
 

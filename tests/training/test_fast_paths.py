@@ -149,6 +149,7 @@ def test_fp32_precision_argument_is_the_default_path(fp32_model: SinGANSeg) -> N
 
 
 # ---------------------------------------------------------------------------------------------- compiled paths
+@pytest.mark.slow
 def test_folded_and_compiled_generators_equal_the_eager_ones(fp32_model: SinGANSeg) -> None:
     """BatchNorm folded into the convs is the same function to float rounding (1e-5), and so is the folded
     generator under torch.compile with inductor (the backend the compiled sampler uses; one generator, as
@@ -166,6 +167,7 @@ def test_folded_and_compiled_generators_equal_the_eager_ones(fp32_model: SinGANS
         assert torch.allclose(out, g(z, z), atol=1e-4), float((out - g(z, z)).abs().max())
 
 
+@pytest.mark.slow
 def test_compiled_sampler_equals_the_eager_one(fp32_model: SinGANSeg, monkeypatch: pytest.MonkeyPatch) -> None:
     """``sample(compile=True)`` runs the folded, compiled generators (here through the ``aot_eager`` backend:
     the same graphs without code generation, seconds instead of a minute on 2 cores): raw outputs within 1e-4
@@ -264,6 +266,7 @@ def test_concurrent_lr_scale_zero_freezes_the_lower_convolutions(tmp_path) -> No
         assert all(torch.equal(snaps[0][key], s[key]) for s in snaps[1:])
 
 
+@pytest.mark.slow
 def test_concurrent_schedule_is_deterministic_with_a_seed(concurrent_model, tmp_path) -> None:
     _, model, _ = concurrent_model
     again = train(*polyp(STEM), tmp_path / "again", CONC, device="cpu")

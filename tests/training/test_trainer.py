@@ -43,6 +43,7 @@ def _bucket(cfg: TrainConfig, k: int):
     return best[:k]
 
 
+@pytest.mark.slow
 def test_stack_roundtrip_and_forward_equal_per_model():
     cfg = CFG
     nets = [build_scale_nets(cfg, 8, seed, 0) for seed in (1, 2, 3)]
@@ -98,6 +99,7 @@ def test_one_step_gradients_equal_per_model():
                 torch.testing.assert_close(p.grad.chunk(k)[i], q.grad, rtol=1e-4, atol=1e-6, msg=name)
 
 
+@pytest.mark.slow
 def test_k1_reproduces_the_pinned_single_model_result(tmp_path):
     """``tests/training/data/trainer_regression.safetensors`` pins the K = 1 path. It was written by the single-model trainer
     before the two trainers became one and reproduced bit for bit by the unified one on the CPU type that wrote it
@@ -141,6 +143,7 @@ def test_model_in_memory_equals_what_from_pretrained_loads(tmp_path):
     assert trained.path == tmp_path / "ck"
 
 
+@pytest.mark.slow
 def test_k4_each_model_matches_training_alone(tmp_path):
     pairs = _bucket(CFG, 4)
     items = [TrainItem(p, tmp_path / "group" / p.name, replace(CFG, seed=10 + i)) for i, p in enumerate(pairs)]
