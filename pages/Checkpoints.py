@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from singanseg_core.analysis.tiles import framed, overlay, upscale
 from singanseg_core.services import catalog
-from singanseg_core.services.workspace import MAX_UPLOAD_MB, MAX_ZIP_MB, Workspace, safe_name
-from ui.access import counted_upload, shown_path, upload_limit, why_locked
+from singanseg_core.services.workspace import MAX_UPLOAD_MB, MAX_ZIP_MB, Workspace
+from ui.access import shown_path, upload_limit, why_locked
 from ui.controls import button, delete_control, rename_control
-from ui.feedback import guarded, report_lines, show_error, shown_settings
+from ui.feedback import guarded, shown_settings
 from ui.jobs import job_panel, submit_job
 from ui.layout import page_header
 from ui.projector import tile_side
@@ -21,6 +20,7 @@ from ui.state import derived_selectbox, derived_text_input, sticky_multiselect
 from ui.figures import show_table
 from ui.training_record import training_now, training_record, watch_training
 from ui.training_time import estimate_caption, preset_help
+from ui.uploads import add_uploaded_pairs, import_uploaded_zip
 
 
 def browse(ws: Workspace) -> None:
@@ -43,16 +43,11 @@ def browse(ws: Workspace) -> None:
         c1.image(upscale(img, tile_side()), caption="real image", width="stretch")
         c2.image(upscale(framed(m), tile_side()), caption="real mask", width="stretch")
         c3.image(upscale(overlay(img, m), tile_side()), caption="overlay", width="stretch")
-    sizes = cfg["sizes"]
-    scales = pd.DataFrame({"scale": [f"{i} of {len(sizes)}" for i in range(1, len(sizes) + 1)],
-                           "height": [s[0] for s in sizes], "width": [s[1] for s in sizes],
-                           "channels (nfc)": cfg["nfc"][:len(sizes)], "noise amplitude": cfg["noise_amp"][:len(sizes)]})
-    st.markdown(f"**{len(sizes)} scales** (1 = coarsest), scale factor {cfg['scale_factor']:.4f}, "
+    st.markdown(f"**{len(cfg['sizes'])} scales** (1 = coarsest), scale factor {cfg['scale_factor']:.4f}, "
                 f"{cfg['nc_im']} channels ({'image + mask' if cfg['nc_im'] == 4 else 'image only'})")
-    show_table(scales)
+    show_table(catalog.scales_table(cfg))
     with st.expander("Training settings and source", expanded=True):
-        show_table(shown_settings(ws, pd.concat([catalog.settings_table(cfg.get("train") or {}, "train"),
-                                                 catalog.settings_table(cfg.get("source") or {}, "source")])))
+        show_table(shown_settings(ws, catalog.checkpoint_settings(cfg)))
     with st.expander("Training record (losses per scale, last sample and reconstruction)",
                      icon=":material/monitoring:"):
         training_record(path, key="ck_record", live=name in training_now(ws))
@@ -62,8 +57,6 @@ def browse(ws: Workspace) -> None:
 
 
 def add_data(ws: Workspace) -> None:
-    from singanseg_core.files.uploads import pair_uploads
-
     st.markdown("Add real image/mask pairs to a workspace dataset (Kvasir-SEG layout `images/` + `masks/`). "
                 f"Single files up to {MAX_UPLOAD_MB} MB, zips up to {MAX_ZIP_MB} MB.")
     existing = catalog.newest_first(ws, "datasets")
@@ -88,15 +81,7 @@ def add_data(ws: Workspace) -> None:
                   why_not=upload_limit(len(images) + len(masks or [])) if images
                   else "choose at least one image and its mask",
                   help="Check the files and copy them into the dataset (names are made unique)."):
-            try:
-                pairs = pair_uploads([(f.name, f.getvalue()) for f in images or []],
-                                     [(f.name, f.getvalue()) for f in masks or []])
-                with counted_upload(len(images) + len(masks or [])):
-                    added = ws.add_pairs(dataset, pairs)
-                st.success(f"Added {len(added.written)} pair(s) to datasets/{added.folder.name}.")
-                report_lines(added.skipped, added.notes)
-            except Exception as err:  # noqa: BLE001
-                show_error(err)
+            add_uploaded_pairs(ws, dataset, images or [], masks or [])
     else:
         zfile = st.file_uploader("Zip file", type=["zip"], key="up_zip", max_upload_size=MAX_ZIP_MB, disabled=locked,
                                  help="A zip with images/ and masks/ (e.g. kvasir-seg.zip). Links, absolute paths and "
@@ -104,16 +89,7 @@ def add_data(ws: Workspace) -> None:
         if button("Import zip", key="up_zip_go", icon=":material/upload:", type="primary", action="upload",
                   why_not=upload_limit(1) if zfile is not None else "choose a zip file first",
                   help="Unpack into a new dataset folder (a unique name is chosen if it exists)."):
-            try:
-                from singanseg_core.services.uploads_quota import zip_image_count
-
-                data = zfile.getvalue()
-                with counted_upload(zip_image_count(data, zfile.name)), st.spinner("Unpacking..."):
-                    done = ws.import_zip(data, dataset)
-                st.success(f"Imported {done.pairs} pair(s) into datasets/{done.folder.name}.")
-                report_lines(done.skipped, done.notes)
-            except Exception as err:  # noqa: BLE001
-                show_error(err)
+            import_uploaded_zip(ws, dataset, zfile)
     st.subheader("Datasets")
     table = catalog.dataset_table(ws)
     if table.empty:
@@ -165,7 +141,7 @@ def train_tab(ws: Workspace) -> None:
             help="A friendly name for the model (its folder under checkpoints/ and the name in its config); "
                  "follows the chosen image until you type your own. With several images, each model is named "
                  "after its image.")
-    taken = [n for n in names.values() if (ws.checkpoints / safe_name(n)).exists()]
+    taken = catalog.taken_names(ws, "checkpoints", names.values())
     fresh = True
     if taken:
         fresh = st.checkbox(f"Train into new checkpoint folders ({', '.join(taken)} exist)", value=True,
@@ -189,8 +165,7 @@ def legacy_tab(ws: Workspace) -> None:
     st.markdown("Copy the published SinGAN-Seg checkpoints (`Gs.pth`, `Zs.pth`, `reals.pth`, `NoiseAmp.pth` per "
                 f"model, e.g. `TrainedModels_1_clean/`) into `{shown_path(ws, ws.legacy)}`; they are read with a "
                 "restricted unpickler (nothing is executed) and converted to the safe checkpoint format.")
-    folders = sorted(p.name for p in ws.legacy.iterdir() if p.is_dir() and not p.is_symlink()) \
-        if ws.legacy.is_dir() else []
+    folders = catalog.legacy_folders(ws)
     if not folders:
         st.info(f"No folders in `{shown_path(ws, ws.legacy)}` yet.")
         return
@@ -198,7 +173,7 @@ def legacy_tab(ws: Workspace) -> None:
                        help="A folder inside legacy/ (one model or a tree of models).")
     if button("Import", key="lg_go", icon=":material/move_to_inbox:", type="primary", action="import",
               help="Runs as a background job; already imported models are skipped."):
-        submit_job(ws, "import-legacy", {"src": f"legacy/{safe_name(src)}"}, title=f"import legacy/{src}")
+        submit_job(ws, "import-legacy", {"src": f"legacy/{src}"}, title=f"import legacy/{src}")
     job_panel(ws, ("import-legacy",), key="legacy")
 
 

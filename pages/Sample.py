@@ -8,11 +8,10 @@ import numpy as np
 import streamlit as st
 
 from singanseg_core.analysis.tiles import framed, grey, overlay, triptych, upscale
-from singanseg_core.services.workspace import Workspace, safe_name
+from singanseg_core.services.workspace import Workspace
 from ui.controls import button
 from ui.deep_links import SEED_MAX, open_deep_link
-from ui.explorers import (PREVIEW_IMAGES, histogram_panel, patch_nn_panel, quality_flag, start_scale_panel,
-                          style_preview_panel)
+from ui.explorers import explore, patch_nn_panel, quality_flag
 from ui.feedback import guarded, unreadable_checkpoints_note
 from ui.guide_tab import guide_panel
 from ui.labels import REDRAW_HELP, describe_sampling, describe_start_scale, sample_set_name
@@ -24,7 +23,6 @@ from ui.state import checkpoint_picker, derived_text_input
 
 MAX_SAMPLES = 64
 MAX_REDRAWS = 8   # on this page (the CLI allows sampling.writer.MAX_REDRAWS)
-EXPLORE = ["Start scales", "True-pixel histogram", "Style preview"]
 
 
 def settings(ws: Workspace, names: list[str]) -> dict | None:
@@ -129,15 +127,11 @@ def save(ws: Workspace, result: dict) -> None:
               help=f"Writes the {p['n']} sample(s) per checkpoint shown above "
                       f"({describe_sampling(p['gen_start_scale'], p['seed'], redraw)}): images, masks and manifest.csv."):
         models = [load_model(ws, ck) for ck in p["checkpoints"]]
-        folder = ws.reserve_dir(ws.samples, safe_name(name, "folder name"))  # ours alone, even if another
-        try:                                                                  # session asks for the same name
-            with bounded_sampling(models, p["n"], p["scale_h"], p["scale_v"], redraw), \
-                    st.spinner(f"Writing {p['n']} sample(s) per checkpoint..."):
-                write_sample_set(models, folder, p["n"], p["gen_start_scale"], p["seed"], scale_h=p["scale_h"],
-                                 scale_v=p["scale_v"], redraw_empty=redraw)
-        except BaseException:
-            ws.release_dir(folder)
-            raise
+        with ws.new_dir(ws.samples, name, "folder name") as folder, \
+                bounded_sampling(models, p["n"], p["scale_h"], p["scale_v"], redraw), \
+                st.spinner(f"Writing {p['n']} sample(s) per checkpoint..."):
+            write_sample_set(models, folder, p["n"], p["gen_start_scale"], p["seed"], scale_h=p["scale_h"],
+                             scale_v=p["scale_v"], redraw_empty=redraw)
         st.session_state["sm_saved"] = folder.name
     saved = st.session_state.get("sm_saved")
     if saved and (ws.samples / saved).is_dir():
@@ -146,25 +140,6 @@ def save(ws: Workspace, result: dict) -> None:
                            file_name=f"{saved}.zip", mime="application/zip", key="sm_dl",
                            icon=":material/download:", on_click="ignore",
                            help="The saved set as a zip: images/, masks/ and manifest.csv.")
-
-
-def explore(ws: Workspace, result: dict) -> None:
-    """Every start scale, the true-pixel histogram or a style preview of the shown samples (only the one chosen)."""
-    p, first = result["params"], result["params"]["checkpoints"][0]
-    view = st.radio("Explore these samples", EXPLORE, horizontal=True, key="sm_explore",
-                    help="Start scales: this seed from every start scale. True-pixel histogram: these samples' "
-                         "masks against real ones, without saving. Style preview: a quick in-page style transfer.")
-    if view == EXPLORE[0]:
-        guarded(start_scale_panel)(load_model(ws, first), p["seed"], key="sm_grid")
-    elif view == EXPLORE[1]:
-        pct = np.concatenate([r["pct"] for r in result["results"].values()])
-        real_masks = {n: load_model(ws, n).real_mask() for n in result["results"]}
-        guarded(histogram_panel)(ws, pct, real_masks, key="sm_hist")
-    else:
-        st.caption(f"The first samples of **{first}**, restyled with its training image.")
-        images = list(result["results"][first]["images"][:PREVIEW_IMAGES])
-        style = np.asarray(load_model(ws, first).real_image())
-        guarded(style_preview_panel)(images, style, key="sm_style")
 
 
 def from_checkpoints(ws: Workspace) -> None:

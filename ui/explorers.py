@@ -16,7 +16,8 @@ from singanseg_core.analysis.tiles import triptych, upscale
 from singanseg_core.services.workspace import Workspace
 from ui.projector import projector, tile_side, tiles_per_row
 from ui.figures import show
-from ui.resources import checkpoint_config
+from ui.feedback import guarded
+from ui.resources import checkpoint_config, load_model
 
 
 @st.cache_data(show_spinner="Reading masks...", max_entries=16)
@@ -225,3 +226,26 @@ def patch_nn_panel(ws: Workspace, key: str) -> None:
         for i, col in zip(range(lo, min(lo + per_row, len(samples))), cols):
             col.image(upscale(triptych(samples.images[i], samples.masks[i]), side), width="stretch",
                       caption=f"patch-NN #{i} · {samples.true_pixel_pct[i]:.1f} % object")
+
+
+EXPLORE = ["Start scales", "True-pixel histogram", "Style preview"]
+
+
+def explore(ws: Workspace, result: dict) -> None:
+    """Under the Sample page's gallery: every start scale, the true-pixel histogram or a style preview of the shown
+    samples ``result`` (only the one chosen)."""
+    p, first = result["params"], result["params"]["checkpoints"][0]
+    view = st.radio("Explore these samples", EXPLORE, horizontal=True, key="sm_explore",
+                    help="Start scales: this seed from every start scale. True-pixel histogram: these samples' "
+                         "masks against real ones, without saving. Style preview: a quick in-page style transfer.")
+    if view == EXPLORE[0]:
+        guarded(start_scale_panel)(load_model(ws, first), p["seed"], key="sm_grid")
+    elif view == EXPLORE[1]:
+        pct = np.concatenate([r["pct"] for r in result["results"].values()])
+        real_masks = {n: load_model(ws, n).real_mask() for n in result["results"]}
+        guarded(histogram_panel)(ws, pct, real_masks, key="sm_hist")
+    else:
+        st.caption(f"The first samples of **{first}**, restyled with its training image.")
+        images = list(result["results"][first]["images"][:PREVIEW_IMAGES])
+        style = np.asarray(load_model(ws, first).real_image())
+        guarded(style_preview_panel)(images, style, key="sm_style")

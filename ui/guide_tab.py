@@ -17,7 +17,7 @@ import numpy as np
 import streamlit as st
 
 from singanseg_core.errors import InputError
-from singanseg_core.services.workspace import Workspace, safe_name
+from singanseg_core.services.workspace import Workspace
 from ui.controls import button
 from ui.feedback import guarded
 from ui.labels import guided_set_name
@@ -213,14 +213,10 @@ def save(ws: Workspace, model: Any, result: dict, key: str) -> None:
     if button("Save guided samples", key=f"{key}_save", icon=":material/save:", action="sample-save", container=c2,
               help=f"Writes the {result['n']} sample(s) shown above with the requested mask, the guide and "
                    "manifest.csv (with each sample's IoU)."):
-        folder = ws.reserve_dir(ws.samples, safe_name(name, "folder name"))
         record = GuideRecord(guide=result["guide"], guide_image="edit" if result["edit"] is not None
                              else "derived:paste")
-        try:
+        with ws.new_dir(ws.samples, name, "folder name") as folder:
             write_guided_set([model], folder, lambda _: result["samples"], record)
-        except BaseException:
-            ws.release_dir(folder)
-            raise
         st.session_state[f"{key}_saved"] = folder.name
     saved = st.session_state.get(f"{key}_saved")
     if saved and (ws.samples / saved).is_dir():

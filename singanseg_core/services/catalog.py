@@ -262,6 +262,33 @@ def settings_table(data: dict[str, Any], prefix: str = "") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["setting", "value"])
 
 
+def checkpoint_settings(cfg: dict[str, Any]) -> pd.DataFrame:
+    """A checkpoint config's ``train`` and ``source`` records as one :func:`settings_table`."""
+    return pd.concat([settings_table(cfg.get("train") or {}, "train"),
+                      settings_table(cfg.get("source") or {}, "source")])
+
+
+def scales_table(cfg: dict[str, Any]) -> pd.DataFrame:
+    """One row per trained scale of a checkpoint config (1 = coarsest): size, channels and noise amplitude."""
+    sizes = cfg["sizes"]
+    return pd.DataFrame({"scale": [f"{i} of {len(sizes)}" for i in range(1, len(sizes) + 1)],
+                         "height": [s[0] for s in sizes], "width": [s[1] for s in sizes],
+                         "channels (nfc)": cfg["nfc"][:len(sizes)], "noise amplitude": cfg["noise_amp"][:len(sizes)]})
+
+
+def taken_names(ws: Workspace, category: str, names: Iterable[str]) -> list[str]:
+    """Those of ``names`` that already name an item folder of ``category`` (as the core would spell them)."""
+    _check_category(category)
+    return [n for n in names if (ws.root / category / safe_name(n)).exists()]
+
+
+def legacy_folders(ws: Workspace) -> list[str]:
+    """The folders under ``legacy/`` an import can start from (links are not followed), sorted."""
+    if not ws.legacy.is_dir():
+        return []
+    return sorted(p.name for p in ws.legacy.iterdir() if p.is_dir() and not p.is_symlink())
+
+
 # ---------------------------------------------------------------------------------------------- jobs ↔ items
 def job_targets(job: Any, ws: Workspace | None = None) -> dict[str, list[ItemRef]]:
     """What a job (a :class:`.jobs.Job`) ``reads`` and ``writes``, as its kind's ``job_tasks.JobTask`` says

@@ -26,9 +26,10 @@ import re
 import time
 import uuid
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from ..files.pairs import IMAGE_SUFFIXES
 from ..errors import InputError
@@ -208,7 +209,7 @@ class Workspace:
         """``path`` relative to the root (for display and for job specs)."""
         return Path(path).resolve().relative_to(self.root).as_posix()
 
-    def reserve_dir(self, parent: Path, name: str) -> Path:
+    def reserve_dir(self, parent: Path, name: str, what: str = "name") -> Path:
         """Create and return a new, empty ``parent/<safe name>`` (``-2``, ``-3``... when taken), atomically.
 
         ``mkdir`` fails when the folder exists, so two sessions asking for the same name at the same moment get
@@ -216,7 +217,7 @@ class Workspace:
         writer (``files.atomic.atomic_directory``) replaces it with the finished result.
         """
         parent = self.inside(parent)
-        base = safe_name(name)
+        base = safe_name(name, what)
         for i in range(1, 10_000):
             candidate = parent / (base if i == 1 else f"{base}-{i}")
             try:
@@ -225,6 +226,17 @@ class Workspace:
             except FileExistsError:
                 continue
         raise InputError(f"no free folder name for {base!r} under {self.relative(parent)}/")
+
+    @contextmanager
+    def new_dir(self, parent: Path, name: str, what: str = "name") -> Iterator[Path]:
+        """:meth:`reserve_dir` for the ``with`` block: the new folder is given back (:meth:`release_dir`) when the
+        block fails, so a refused or failed write leaves no placeholder behind."""
+        folder = self.reserve_dir(parent, name, what)
+        try:
+            yield folder
+        except BaseException:
+            self.release_dir(folder)
+            raise
 
     def release_dir(self, path: Path) -> bool:
         """Remove a folder reserved by :meth:`reserve_dir` if it is still empty (its work failed or was
@@ -410,8 +422,7 @@ class Workspace:
         result = ImportedZip(self.datasets / safe_name(dataset, "dataset name"))
         known: dict[str, tuple[str, str]] = {}
         budget = [MAX_UNZIPPED_MB * 1024 * 1024]
-        dest = self.reserve_dir(self.datasets, dataset)
-        try:
+        with self.new_dir(self.datasets, dataset) as dest:
             with atomic_directory(dest) as tmp:
                 # One pair at a time (read, decode, check, write, release): the peak is IMPORT_PEAK_PAIRS x one
                 # pair's decoded bytes, whatever the number of pairs. A refused pair still imports nothing: the
@@ -430,9 +441,6 @@ class Workspace:
                     result.pairs += 1
                     del item
                 _save_content_index(tmp, known)
-        except BaseException:
-            self.release_dir(dest)
-            raise
         result.folder = dest
         return result
 
