@@ -95,6 +95,10 @@ CALIBRATION_ITERS = (2, 8)  # iterations per scale of the two timing runs that t
 
 # The one sampling option a variant may set (the rest are TrainConfig fields): redraw empty-mask samples.
 SAMPLING_KEY = "redraw_empty"
+# A variant's named preset (``preset=live``; default ``paper`` at ``--max-size``/``--niter``) and its warm start
+# (``prior=auto``: a model of the variant's settings at the full ``--niter``, trained on the first pair outside the
+# split, starts every model; ``prior=PATH``: that checkpoint).
+PRESET_KEY, PRIOR_KEY = "preset", "prior"
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,14 @@ class Variant:
 
     def override_dict(self) -> dict[str, Any]:
         return dict(self.overrides)
+
+
+def replace_override(v: Variant, key: str, value: Any) -> Variant:
+    """``v`` with override ``key`` set to ``value`` (removed when ``None``)."""
+    over = {k: x for k, x in v.overrides if k != key}
+    if value is not None:
+        over[key] = value
+    return Variant(v.name, v.kind, tuple(sorted(over.items())))
 
 
 def parse_value(key: str, text: str) -> Any:
@@ -272,6 +284,7 @@ class Settings:
     minutes: float | None = None
     k: int = 10
     model_seed: int = 0
+    model_seeds: list[int] | None = None   # generator seeds; several: seed i's data is trained with UNet++ seed i
     sample_seed: int = 0
     seg_steps: int = 300
     eval_every: int = 30
@@ -283,15 +296,26 @@ class Settings:
     threads: int = 1
     device: str = "cpu"
     variants: list[Variant] = field(default_factory=list)
-    variant_sets: str = "both"   # "synthetic": --variant sources get no mixed run (their targets are synthetic IoU)
+    variant_sets: str = "both"   # "synthetic": --variant sources get no mixed run; "synthetic-all": no source does
     quick: bool = False
 
     def sets_of(self, v: Variant) -> tuple[str, ...]:
         """The UNet++ training sets of source ``v``: synthetic and mixed, or synthetic only for a ``--variant``
-        source when ``variant_sets`` is "synthetic"."""
+        source when ``variant_sets`` is "synthetic" (every source: "synthetic-all")."""
+        if self.variant_sets == "synthetic-all":
+            return ("synthetic",)
         if v.name in BUILTIN_SOURCES or self.variant_sets == "both":
             return ("synthetic", "mixed")
         return ("synthetic",)
+
+    def gen_seeds(self) -> list[int]:
+        """The generator seeds: ``model_seeds``, or just ``model_seed``."""
+        return list(self.model_seeds) if self.model_seeds else [self.model_seed]
+
+    def seg_seeds_for(self, j: int) -> list[int]:
+        """The UNet++ seeds trained on the data of generator seed number ``j``: all of ``seeds`` for one generator
+        seed; ``seeds[j]`` for several (generator seed i with UNet++ seed i, so the ± covers both)."""
+        return list(self.seeds) if len(self.gen_seeds()) == 1 else [self.seeds[j]]
 
     def seg_key(self) -> dict[str, Any]:
         return {"steps": self.seg_steps, "eval_every": self.eval_every, "size": self.seg_size,
@@ -321,18 +345,35 @@ def _sample_rows(folder: Path) -> list[float]:
     return [float(v) for v in read_manifest(folder).sort_values("index")["true_pixel_pct"]]
 
 
+def _model_of(task: dict, cfg, tmp: Path):
+    """``(model, training seconds)``: the donor's model when the task names one (``donor``: the folder of a finished
+    ``ours`` task with the same training settings and seed; its recorded training time is this model's too),
+    else a model trained here into ``tmp / "model"``."""
+    from singanseg_core.model import SinGANSeg
+    from singanseg_core.training import train
+
+    donor = task.get("donor")
+    if donor:
+        done = json.loads((Path(donor) / "done.json").read_text())
+        model = SinGANSeg.from_pretrained(Path(donor) / "model", device=task["device"])
+        recorded = model.config.train.get("config") or {}
+        if recorded.get("seed") != cfg.seed or recorded.get("niter") != cfg.niter:
+            raise RuntimeError(f"donor {donor} was trained with other settings")
+        return model, float(done["train_s"])
+    t0 = time.perf_counter()
+    model = train(task["rgba"], None, tmp / "model", cfg, device=task["device"], name="m")
+    return model, time.perf_counter() - t0
+
+
 def worker_ours(task: dict) -> dict:
     from singanseg_core.files.atomic import atomic_directory
     from singanseg_core.sampling.writer import write_samples
-    from singanseg_core.training import train
     from singanseg_core.training.config import TrainConfig
 
     cfg = TrainConfig.from_dict(task["config"]).validated()
     dest = Path(task["dir"])
     with atomic_directory(dest, overwrite=True) as tmp:
-        t0 = time.perf_counter()
-        model = train(task["rgba"], None, tmp / "model", cfg, device=task["device"], name="m")
-        t_train = time.perf_counter() - t0
+        model, t_train = _model_of(task, cfg, tmp)
         if task.get("calibrate"):
             return _finish({"train_s": t_train, "scales": model.num_scales, "niter": cfg.niter}, tmp / "done.json")
         t0 = time.perf_counter()
@@ -348,14 +389,11 @@ def worker_guided(task: dict) -> dict:
     from singanseg_core.files.atomic import atomic_directory
     from singanseg_core.sampling.guided_writer import write_layout_samples
     from singanseg_core.studies.layouts import layout_requests
-    from singanseg_core.training import train
     from singanseg_core.training.config import TrainConfig
 
     cfg = TrainConfig.from_dict(task["config"]).validated()
     with atomic_directory(Path(task["dir"]), overwrite=True) as tmp:
-        t0 = time.perf_counter()
-        model = train(task["rgba"], None, tmp / "model", cfg, device=task["device"], name="m")
-        t_train = time.perf_counter() - t0
+        model, t_train = _model_of(task, cfg, tmp)
         t0 = time.perf_counter()
         requests = layout_requests(model, task["stem"], [task["train"]], range(task["k"]), task["sample_seed"],
                                    task["masks"])
@@ -520,6 +558,8 @@ class Task:
     failed: str | None = None
     start: float | None = None
     end: float | None = None
+    deps: list["Task"] = field(default_factory=list)   # tasks to finish first (a donor model, a prior)
+    gen_index: int = 0                                  # which generator seed (index into Settings.gen_seeds())
 
     def cached(self) -> dict | None:
         return json.loads(self.result.read_text()) if self.result.is_file() else None
@@ -538,7 +578,30 @@ def live_writer(dest: Path) -> int | None:
     return None
 
 
+_LOCKS: dict[str, Any] = {}
+
+
+def _lock_of(task: Task):
+    """One lock per result file: two scheduler threads never make the same task at once (a task that is also
+    another's donor or prior)."""
+    import threading
+
+    with _LOCKS.setdefault("", threading.Lock()):
+        return _LOCKS.setdefault(str(task.result), threading.Lock())
+
+
 def run_task(task: Task, settings: Settings, log) -> None:
+    with _lock_of(task):
+        for dep in task.deps:
+            run_task(dep, settings, log)
+            if dep.cached() is None:
+                task.failed = f"needs {dep.label}, which failed"
+                log(f"FAILED {task.stage:6s} {task.label}: {task.failed}")
+                return
+        _run_task(task, settings, log)
+
+
+def _run_task(task: Task, settings: Settings, log) -> None:
     if task.result.is_file():
         return
     if "dir" in task.payload:
@@ -656,15 +719,52 @@ class Bench:
         return path
 
     # -- generator tasks ----------------------------------------------------------------------------------------
-    def engine_config(self, v: Variant, niter: int) -> dict:
+    def engine_config(self, v: Variant, niter: int, seed: int | None = None, prior: str | None = None) -> dict:
+        """``TrainConfig`` (as a dict) of engine variant ``v`` at ``niter`` iterations per scale and generator
+        ``seed`` (default ``--model-seed``), warm-started from the checkpoint folder ``prior`` if given. A variant
+        with a ``preset`` other than ``paper`` keeps that preset's size and iterations unless it sets them."""
         from singanseg_core.training.config import TrainConfig
 
-        over = {"max_size": self.s.max_size, "niter": niter, "seed": self.s.model_seed, **v.override_dict()}
-        over.pop(SAMPLING_KEY, None)
+        own = v.override_dict()
+        for key in (SAMPLING_KEY, PRIOR_KEY):
+            own.pop(key, None)
+        preset = own.pop(PRESET_KEY, "paper")
+        base = {"max_size": self.s.max_size, "niter": niter} if preset == "paper" else {}
+        over = {**base, "seed": self.s.model_seed if seed is None else seed, **own}
+        if prior is not None:
+            over["init_from"] = prior
         try:
-            return TrainConfig.from_preset("paper", **over).to_dict()
+            return TrainConfig.from_preset(preset, **over).to_dict()
         except Exception as err:  # InputError naming the setting (e.g. an option not merged yet)
             raise SystemExit(f"variant {v.name}: {err}") from None
+
+    def prior_stem(self) -> str:
+        """The first pair (by name) outside the split: what ``prior=auto`` models are trained on."""
+        used = set(self.train) | set(self.val)
+        rest = sorted(set(self.pairs) - used)
+        if not rest:
+            raise SystemExit("prior=auto needs a pair outside the training and validation split; lower --n-val")
+        return rest[0]
+
+    def prior_task(self, v: Variant) -> Task | None:
+        """The task that makes variant ``v``'s prior (``prior=auto``), or ``None`` (no prior, or a given path)."""
+        if str(v.override_dict().get(PRIOR_KEY, "")).lower() != "auto":
+            return None
+        stem = self.prior_stem()
+        cfg = self.engine_config(replace_override(v, "niter", None), self.s.niter)
+        payload = {"worker": "ours", "config": cfg, "device": self.s.device, "calibrate": True, "k": 0,
+                   "sample_seed": 0, "rgba": str(self.rgba(stem))}
+        ident = {k: v2 for k, v2 in payload.items() if k != "rgba"}
+        d = self.out / "prior" / f"{stem}-{digest(ident)}"
+        payload["dir"] = str(d)
+        return Task("gen", f"prior {stem} ({v.name})", payload, d / "done.json")
+
+    def prior_path(self, v: Variant) -> str | None:
+        value = v.override_dict().get(PRIOR_KEY)
+        if value is None:
+            return None
+        task = self.prior_task(v)
+        return str(Path(task.payload["dir"]) / "model") if task is not None else str(value)
 
     def budget_niter(self, v: Variant) -> int:
         """Iterations per scale of variant ``v``: ``--niter``, or calibrated from ``--minutes``."""
@@ -699,32 +799,68 @@ class Bench:
 
     def gen_tasks(self, v: Variant) -> list[Task]:
         niter = self.budget_niter(v)
+        prior, prior_task = self.prior_path(v), self.prior_task(v)
+        several = len(self.s.gen_seeds()) > 1
         tasks = []
-        for stem in self.train:
-            base = {"k": self.s.k, "sample_seed": self.s.sample_seed, "rgba": str(self.rgba(stem))}
-            if v.kind == "ours":
-                payload = {"worker": "ours", "config": self.engine_config(v, niter), "device": self.s.device, **base}
-                redraw = int(v.override_dict().get(SAMPLING_KEY) or 0)
-                if redraw:
-                    payload[SAMPLING_KEY] = redraw
-                key = f"s{self.s.max_size}-i{niter}"
-            elif v.kind == "guided":  # layouts: the masks of the other training pairs, moved (studies.layouts)
-                payload = {"worker": "guided", "config": self.engine_config(v, niter), "device": self.s.device,
-                           "stem": stem, "train": list(self.train),
-                           "masks": {s: str(self.pairs[s].mask) for s in self.train}, **base}
-                key = f"s{self.s.max_size}-i{niter}"
-            elif v.kind == "original":
-                payload = {"worker": "original", "max_size": self.s.max_size, "niter": niter,
-                           "model_seed": self.s.model_seed, **base}
-                key = f"s{self.s.max_size}-i{niter}"
-            else:
-                payload = {"worker": "patchnn", "max_size": self.s.max_size, "device": self.s.device, **base}
-                key = f"s{self.s.max_size}"
-            ident = {k: v2 for k, v2 in payload.items() if k != "rgba"}
-            d = self.out / "gen" / v.name / f"{key}-k{self.s.k}-{digest(ident)}" / stem
-            payload["dir"] = str(d)
-            tasks.append(Task("gen", f"{v.name} {stem}", payload, d / "done.json"))
+        for j, gseed in enumerate(self.s.gen_seeds()):
+            for stem in self.train:
+                t = self.gen_task(v, stem, niter, gseed, prior)
+                t.gen_index = j
+                if several:
+                    t.label += f" g{gseed}"
+                if prior_task is not None:
+                    t.deps.append(prior_task)
+                tasks.append(t)
         return tasks
+
+    def gen_task(self, v: Variant, stem: str, niter: int, gseed: int, prior: str | None) -> Task:
+        """Generator task of source ``v`` on training pair ``stem`` with generator seed ``gseed``."""
+        base = {"k": self.s.k, "sample_seed": self.s.sample_seed, "rgba": str(self.rgba(stem))}
+        if v.kind == "ours":
+            payload = {"worker": "ours", "config": self.engine_config(v, niter, gseed, prior),
+                       "device": self.s.device, **base}
+            redraw = int(v.override_dict().get(SAMPLING_KEY) or 0)
+            if redraw:
+                payload[SAMPLING_KEY] = redraw
+            key = f"s{self.s.max_size}-i{niter}"
+        elif v.kind == "guided":  # layouts: the masks of the other training pairs, moved (studies.layouts)
+            payload = {"worker": "guided", "config": self.engine_config(v, niter, gseed, prior),
+                       "device": self.s.device,
+                       "stem": stem, "train": list(self.train),
+                       "masks": {s: str(self.pairs[s].mask) for s in self.train}, **base}
+            key = f"s{self.s.max_size}-i{niter}"
+        elif v.kind == "original":
+            payload = {"worker": "original", "max_size": self.s.max_size, "niter": niter,
+                       "model_seed": gseed, **base}
+            key = f"s{self.s.max_size}-i{niter}"
+        else:
+            payload = {"worker": "patchnn", "max_size": self.s.max_size, "device": self.s.device, **base}
+            key = f"s{self.s.max_size}"
+        ident = {k: v2 for k, v2 in payload.items() if k != "rgba"}
+        d = self.out / "gen" / v.name / f"{key}-k{self.s.k}-{digest(ident)}" / stem
+        payload["dir"] = str(d)
+        return Task("gen", f"{v.name} {stem}", payload, d / "done.json")
+
+    def link_donors(self, gens: dict[str, list[Task]]) -> None:
+        """A source whose models are another ``ours``-kind source's (same training settings, pair and seed; it only
+        samples differently: ``redraw_empty``, ``guided``) loads that source's models instead of training them
+        again: the donor task becomes a dependency and its folder the ``donor`` of the payload."""
+        made: dict[str, Task] = {}
+        for v in self.s.variants:
+            for t in gens[v.name]:
+                if t.payload["worker"] not in ("ours", "guided"):
+                    continue
+                key = json.dumps([t.payload["config"], t.payload["rgba"], t.payload["device"]], sort_keys=True)
+                donor = made.get(key)
+                if donor is not None and donor is not t:
+                    t.payload["donor"] = donor.payload["dir"]
+                    ident = {k: v2 for k, v2 in t.payload.items() if k not in ("rgba", "dir")}
+                    d = Path(t.payload["dir"])
+                    d = d.parent.parent / f"{d.parent.name.rsplit('-', 1)[0]}-d{digest(ident)}" / d.name
+                    t.payload["dir"], t.result = str(d), d / "done.json"
+                    t.deps.insert(0, donor)
+                elif v.kind == "ours" and t.payload["worker"] == "ours" and donor is None:
+                    made[key] = t
 
     # -- segmentation tasks ---------------------------------------------------------------------------------------
     def seg_task(self, set_name: str, train: list[tuple[str, str]], seed: int) -> Task:
@@ -756,14 +892,20 @@ class Bench:
     # -- running ------------------------------------------------------------------------------------------------
     def plan(self) -> tuple[dict[str, list[Task]], list[Task]]:
         gens = {v.name: self.gen_tasks(v) for v in self.s.variants}
+        self.link_donors(gens)
+        if len(self.s.gen_seeds()) > len(self.s.seeds):
+            raise SystemExit(f"{len(self.s.gen_seeds())} generator seeds need as many UNet++ seeds (--seeds)")
         real = [self.seg_task("real", self.real_rows(), seed) for seed in self.s.seeds]
         return gens, real
 
-    def seg_tasks_of(self, v: Variant, gens: list[Task]) -> list[Task]:
-        """The synthetic and mixed UNet++ runs of variant ``v`` (its generators finished), seed by seed."""
-        syn = self.synthetic_rows(gens)
+    def seg_tasks_of(self, v: Variant, gens: list[Task], j: int | None = None) -> list[Task]:
+        """The synthetic and mixed UNet++ runs of variant ``v`` on the data of generator seed number ``j`` (all of
+        them when ``None``; those generators finished), seed by seed."""
+        if j is None:
+            return [t for i in range(len(self.s.gen_seeds())) for t in self.seg_tasks_of(v, gens, i)]
+        syn = self.synthetic_rows([t for t in gens if t.gen_index == j])
         out = []
-        for seed in self.s.seeds:
+        for seed in self.s.seg_seeds_for(j):
             out.append(self.seg_task(f"{v.name}-synthetic", syn, seed))
             if "mixed" in self.s.sets_of(v):
                 out.append(self.seg_task(f"{v.name}-mixed", self.real_rows() + syn, seed))
@@ -781,48 +923,60 @@ class Bench:
         seg: dict[str, list[Task]] = {"real": real}
         by_name = {v.name: v for v in self.s.variants}
 
-        def add_seg(name: str) -> list[Task]:
-            tasks = self.seg_tasks_of(by_name[name], gens[name])
+        def add_seg(name: str, j: int | None = None) -> list[Task]:
+            tasks = self.seg_tasks_of(by_name[name], gens[name], j)
             for t in tasks:
                 seg.setdefault(t.label.rsplit(" seed ", 1)[0], []).append(t)
             return tasks
 
         if report_only:
             for name, ts in gens.items():
-                if all(t.cached() is not None for t in ts):
-                    add_seg(name)
+                for j in range(len(self.s.gen_seeds())):
+                    if all(t.cached() is not None for t in ts if t.gen_index == j):
+                        add_seg(name, j)
         else:
             sched = Scheduler(self.s.jobs)
-            started: set[str] = set()
+            started: set[tuple[str, int]] = set()
             names = [v.name for v in self.s.variants]
 
             def seg_priority(t: Task) -> tuple:
-                # seed by seed; within a seed real, then every source's synthetic run, then the mixed ones
+                # seed by seed (with several generator seeds: after that seed's generators); within a seed real,
+                # then every source's synthetic run, then the mixed ones
                 set_name, seed = t.label.rsplit(" seed ", 1)
                 if set_name == "real":
                     rank = 0
                 else:
                     src, part = set_name.rsplit("-", 1)
                     rank = 1 + names.index(src) + (len(names) if part == "mixed" else 0)
-                return (1, int(seed), rank)
+                j = self.s.seeds.index(int(seed))
+                return (j if len(self.s.gen_seeds()) > 1 else 0, 1, j, rank)
 
             def gen_then(task: Task, name: str) -> None:
                 run_task(task, self.s, self.log)
+                group = (name, task.gen_index)
                 with sched.cv:
-                    ready = all(t.cached() is not None for t in gens[name]) and name not in started
+                    ready = group not in started and all(
+                        t.cached() is not None for t in gens[name] if t.gen_index == task.gen_index)
                     if ready:
-                        started.add(name)
+                        started.add(group)
                 if ready:
-                    for t in add_seg(name):
+                    for t in add_seg(name, task.gen_index):
                         sched.push(seg_priority(t), run_task, t, self.s, self.log)
 
-            # cheap generators first, then ours and the original alternating pair by pair (a run stopped early
-            # has comparable parts of both); UNet++ runs as soon as their data exists, seed 0 of every set first
-            order = [(t, v.name) for v in self.s.variants if v.kind == "patchnn" for t in gens[v.name]]
-            slow = [[(t, v.name) for t in gens[v.name]] for v in self.s.variants if v.kind != "patchnn"]
-            order += [x for group in zip(*slow) for x in group] if slow else []
+            # generator seed by seed: cheap generators first, then the trained ones alternating pair by pair (a run
+            # stopped early has comparable parts of each), those that reuse another's models (donors) or wait for
+            # a prior last; UNet++ runs as soon as their data exists, seed 0 of every set first
+            order = []
+            for j in range(len(self.s.gen_seeds())):
+                def of(v: Variant) -> list[tuple[Task, str]]:
+                    return [(t, v.name) for t in gens[v.name] if t.gen_index == j]
+                order += [x for v in self.s.variants if v.kind == "patchnn" for x in of(v)]
+                own = [of(v) for v in self.s.variants if v.kind != "patchnn" and not any(t.deps for t, _ in of(v))]
+                order += [x for group in zip(*own) for x in group] if own else []
+                order += [x for v in self.s.variants if v.kind != "patchnn" and any(t.deps for t, _ in of(v))
+                          for x in of(v)]
             for i, (t, name) in enumerate(order):
-                sched.push((0, i), gen_then, t, name)
+                sched.push((t.gen_index if len(self.s.gen_seeds()) > 1 else 0, 0, i), gen_then, t, name)
             for t in real:
                 sched.push(seg_priority(t), run_task, t, self.s, self.log)
             sched.run()
@@ -830,6 +984,36 @@ class Bench:
         return self.report(gens, seg, t_start, load_start)
 
     # -- report -------------------------------------------------------------------------------------------------
+    def pixel_distances(self, v: Variant, done: list[Task]) -> dict[str, float]:
+        """How close the samples are to real images: mean absolute RGB difference (0..1, at 64 x 64 px) of every
+        sample to its own training image (``l1_own``) and, for a warm-started source with ``prior=auto``, to the
+        prior's training image (``l1_prior``; a sample copied from the prior would be near 0 there)."""
+        from PIL import Image
+
+        from singanseg_core.sampling.manifest import read_manifest
+
+        def rgb(path: str | Path) -> np.ndarray:
+            with Image.open(path) as im:
+                return np.asarray(im.convert("RGB").resize((64, 64), Image.BILINEAR), dtype=np.float32) / 255.0
+
+        prior = self.prior_task(v)
+        prior_img = rgb(prior.payload["rgba"]) if prior is not None else None
+        own, to_prior = [], []
+        for t in done:
+            folder = Path(t.payload["dir"]) / "samples"
+            if not folder.is_dir():
+                continue
+            real = rgb(t.payload["rgba"])
+            for name in read_manifest(folder)["image"]:
+                x = rgb(folder / name)
+                own.append(float(np.abs(x - real).mean()))
+                if prior_img is not None:
+                    to_prior.append(float(np.abs(x - prior_img).mean()))
+        out = {"l1_own": float(np.mean(own))} if own else {}
+        if to_prior:
+            out["l1_prior"] = float(np.mean(to_prior))
+        return out
+
     def report(self, gens: dict[str, list[Task]], seg: dict[str, list[Task]], t_start: float,
                load_start: tuple[float, float, float]) -> dict:
         from singanseg_core.analysis.stats import distribution_distance, true_pixel_pct
@@ -852,7 +1036,11 @@ class Bench:
                     "train_s": sum(r["train_s"] for r in done), "sample_s": sum(r["sample_s"] for r in done),
                     "train_s_per_model": float(np.mean([r["train_s"] for r in done])),
                     "peak_rss_mb": max(r["rss_mb"] for r in done),
+                    **self.pixel_distances(v, [t for t in gens[v.name] if t.cached() is not None]),
                 })
+            prior = self.prior_task(v)
+            if prior is not None and prior.cached() is not None:
+                row["prior_s"] = prior.cached()["train_s"]
             sources.append(row)
         sets = []
         order = ["real"] + [f"{v.name}-{part}" for v in self.s.variants for part in ("synthetic", "mixed")]
@@ -957,6 +1145,10 @@ def targets_markdown(rows: list[dict]) -> list[str]:
     return out
 
 
+def fmt(x: float | None, spec: str) -> str:
+    return "—" if x is None else format(x, spec)
+
+
 def fmt_pm(m: float | None, sd: float | None) -> str:
     if m is None or (isinstance(m, float) and math.isnan(m)):
         return "—"
@@ -968,8 +1160,12 @@ def markdown(report: dict, command: str) -> str:
     m = report["machine"]
     budget = f"{s['minutes']:g} min of training per model" if s["minutes"] else \
         f"max size {s['max_size']} px, {s['niter']} iterations per scale"
+    seeds_g = s.get("model_seeds") or [s["model_seed"]]
+    gen_seeds = (f"seed {seeds_g[0]}" if len(seeds_g) == 1 else
+                 f"**generator seeds {seeds_g}, each one's data trained with the UNet++ seed of the same rank** (so "
+                 "the ± covers the generators' seed-to-seed variation and the UNet++'s)")
     lines = [
-        "## Fidelity",
+        report.get("section") or "## Fidelity",
         "",
         f"`{command}`{' — **PARTIAL** (rerun the same command to resume; cached tasks are skipped)' if report['partial'] else ''}",
         "",
@@ -977,7 +1173,7 @@ def markdown(report: dict, command: str) -> str:
         f"torch thread(s); load average {m['load_start'][0]:.1f} at the start, {m['load_end'][0]:.1f} at the end "
         f"(other jobs share the machine: times are upper bounds); finished {report['finished_at']}.",
         f"Split (seed {s['split_seed']}) of `{Path(s['data']).name}`: {len(report['split']['train'])} training "
-        f"pairs, {report['split']['val_count']} validation pairs. Generators: {budget}, seed {s['model_seed']}; "
+        f"pairs, {report['split']['val_count']} validation pairs. Generators: {budget}, {gen_seeds}; "
         f"k = {s['k']} samples per model at start scale 0 (sample seed {s['sample_seed']}). UNet++ "
         f"{s['encoder']} from scratch, {s['seg_size']} px, batch {s['seg_batch']}, Dice loss, Adam 1e-4, "
         f"{s['seg_steps']} steps, validation every {s['eval_every']} steps, best kept; seeds {s['seeds']}.",
@@ -998,18 +1194,27 @@ def markdown(report: dict, command: str) -> str:
               f"pairs, {rt['val_mean']:.1f} % over the validation pairs; W1 = Wasserstein-1 distance of the "
               "true-pixel % distributions, percentage points):", "",
               "| source | settings | models | it/scale | scales | empty masks | mean true-pixel % | W1 vs training | "
-              "W1 vs validation | training s (all models) | s / model | sampling s (all) | peak RSS MB |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "W1 vs validation | training s (all models) | s / model | sampling s (all) | peak RSS MB | "
+              "L1 to own image | L1 to prior's image |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in report["sources"]:
         over = ", ".join(f"{k}={v}" for k, v in r["overrides"].items()) or ("no training" if r["kind"] == "patchnn"
                                                                            else "defaults")
         if "niter" not in r:
-            lines.append(f"| {r['variant']} | {over} | 0/{r['of']} | | | | | | | | | | |")
+            lines.append(f"| {r['variant']} | {over} | 0/{r['of']} | | | | | | | | | | | | |")
             continue
         lines.append(f"| {r['variant']} | {over} | {r['models']}/{r['of']} | {r['niter'] or '—'} | {r['scales']} | "
                      f"{100 * r['empty_share']:.0f} % | {r['mean_true_pct']:.1f} | {r['w1_vs_train']:.1f} | "
                      f"{r['w1_vs_val']:.1f} | {r['train_s']:.0f} | {r['train_s_per_model']:.0f} | "
-                     f"{r['sample_s']:.1f} | {r['peak_rss_mb']:.0f} |")
+                     f"{r['sample_s']:.1f} | {r['peak_rss_mb']:.0f} | {fmt(r.get('l1_own'), '.3f')} | "
+                     f"{fmt(r.get('l1_prior'), '.3f')} |")
+    priors = [r for r in report["sources"] if "prior_s" in r]
+    if priors:
+        lines += ["", "Priors (`prior=auto`: one model of the variant's settings at the full budget, trained once on "
+                  "the first pair outside the split; its time is shared by every model it starts, not in *s / "
+                  "model*): " + "; ".join(f"{r['variant']} {r['prior_s']:.0f} s" for r in priors) + ". *L1* = mean "
+                  "absolute RGB difference (0-1, at 64 x 64 px) of the samples to their own training image and to "
+                  "the prior's: a warm-started model that copied its prior would be near 0 in the last column."]
     lines += targets_markdown(target_rows(report))
     gen_s = sum(r.get("train_s", 0.0) + r.get("sample_s", 0.0) for r in report["sources"])
     seg_s = sum((r["seconds_per_run"] or 0.0) * r["runs"] for r in report["sets"])
@@ -1039,7 +1244,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         s.out = str(OUT / "quick")
     for name in ("data", "out", "n_train", "n_val", "split_seed", "max_size", "niter", "minutes", "k", "model_seed",
                  "sample_seed", "seg_steps", "eval_every", "seg_size", "seg_batch", "encoder", "seeds", "jobs",
-                 "threads", "device", "variant_sets"):
+                 "threads", "device", "variant_sets", "model_seeds"):
         value = getattr(args, name)
         if value is not None:
             setattr(s, name, value)
@@ -1070,6 +1275,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "scale on the first training pair")
     ap.add_argument("--k", type=int, help="samples per model (default 10)")
     ap.add_argument("--model-seed", type=int)
+    ap.add_argument("--model-seeds", type=int, nargs="+", help="several generator seeds: every source is trained "
+                    "once per seed, and seed i's data is scored with the i-th UNet++ seed (--seeds needs as many), so "
+                    "the ± covers the generators too")
+    ap.add_argument("--section", help="the RESULTS.md heading to write (default '## Fidelity'), e.g. '## Fidelity "
+                    "across generator seeds' to keep the default run's section")
     ap.add_argument("--sample-seed", type=int)
     ap.add_argument("--seg-steps", type=int, help="UNet++ steps (default 300)")
     ap.add_argument("--eval-every", type=int, help="UNet++ validation every N steps (default 30)")
@@ -1080,8 +1290,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--sources", nargs="+", help=f"built-in sources to run, of {', '.join(BUILTIN_SOURCES)} (default: "
                     f"{' '.join(DEFAULT_SOURCES)}; --quick: all)")
     ap.add_argument("--variant", action="append", help="extra engine variant NAME:key=value[,key=value] (repeat)")
-    ap.add_argument("--variant-sets", choices=("both", "synthetic"), help="UNet++ sets of each --variant source: "
-                    "synthetic and mixed (both, the default) or synthetic only (half the UNet++ runs)")
+    ap.add_argument("--variant-sets", choices=("both", "synthetic", "synthetic-all"), help="UNet++ sets of each "
+                    "--variant source: synthetic and mixed (both, the default) or synthetic only (half the UNet++ "
+                    "runs); synthetic-all: no mixed runs for any source")
     ap.add_argument("--set", action="append", help="TrainConfig key=value for every engine variant (repeat)")
     ap.add_argument("--jobs", type=int, help="worker processes at a time (default 2)")
     ap.add_argument("--threads", type=int, help="torch threads per worker (default 1)")
@@ -1105,6 +1316,10 @@ def main(argv: list[str] | None = None) -> int:
     report = bench.run(report_only=args.report_only)
     command = "python -m bench.bench_fidelity" + "".join(f" {shlex.quote(a)}" for a in argv  # what made the numbers
                                                           if a not in ("--report-only", "--no-write"))
+    if args.section:
+        if not args.section.startswith("## ") or "\n" in args.section:
+            ap.error("--section must be one line starting with '## '")
+        report["section"] = args.section
     md = markdown(report, command)
     from singanseg_core.files.atomic import atomic_write_json, atomic_write_text
 

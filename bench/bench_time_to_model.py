@@ -18,6 +18,11 @@ settings with those ``TrainConfig`` fields changed (e.g. ``lazy4:gp_every=4``). 
 ``--smoke`` trains 2 iterations per scale on one polyp at 64 px with 4 samples (checks that everything runs; the
 numbers mean nothing) and writes nothing into ``bench/RESULTS.md``.
 
+Every finished row is kept in ``bench/out/time_to_model/rows.json`` (gitignored; keyed by variant, size, polyp,
+seed, threads and device; a rerun of the same row replaces it), and the section is written from all kept rows with
+the commands that made them, so settings measured by separate invocations (e.g. ``quick`` only at 64 px) share one
+table. ``--fresh`` forgets the kept rows first.
+
 Usage::
 
     python -m bench.bench_time_to_model --smoke
@@ -41,6 +46,26 @@ from bench.bench_quick_preset import pick_polyps, variant_config
 from testkit.shared_data import POLYPS as DATA
 
 SECTION = "## Time to a model"
+CACHE = Path(__file__).resolve().parent / "out" / "time_to_model" / "rows.json"
+
+
+def row_key(r: dict) -> tuple:
+    return (r["variant"], r["size"], r["stem"], r.get("seed", 0), r.get("threads"), r.get("device", "cpu"))
+
+
+def keep_rows(rows: list[dict], cache: Path = CACHE) -> list[dict]:
+    """``rows`` merged into the kept rows of earlier invocations (same key: the new row wins); all of them."""
+    import json
+
+    from singanseg_core.files.atomic import atomic_write_json
+
+    kept = json.loads(cache.read_text()) if cache.is_file() else []
+    merged = {row_key(r): r for r in kept}
+    merged.update({row_key(r): r for r in rows})
+    out = list(merged.values())
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(cache, out)
+    return out
 TARGET_S, TARGET_EMPTY, TARGET_ETA = 60.0, 0.05, 0.30   # the live preset's targets at 128 px; the ETA's error
 
 
@@ -91,6 +116,8 @@ def run_one(spec: str, size: int, stem: str, seed: int, n: int, threads: int, de
     return {"variant": name, "spec": spec, "size": size, "stem": stem, "seed": seed, "threads": threads,
             "device": device, "scales": model.num_scales, "estimate_s": estimate, "calibration_s": calibration_s,
             "train_s": t_end - t0, "s_per_it": [s.get("s_per_it") for s in log["scales"]],
+            "scale_s": [s.get("seconds") for s in log["scales"]], "rate": [rate.overhead_s, rate.s_per_work],
+            "eta_events": [(t - t0, e) for t, e in events],
             "eta_worst": max((abs(e) for e in errs), default=None), "n": n,
             "empty_s0": int((pcts == 0).sum()), "real_pct": real,
             "w1": distribution_distance([real], pcts.tolist())["wasserstein"]}
@@ -121,17 +148,28 @@ def markdown(rows: list[dict], originals: list[dict], command: str) -> str:
     def f(x, fmt):  # noqa: ANN001
         return "—" if x is None else format(x, fmt)
 
-    lines = [SECTION, "", f"`{command}` — {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end.",
-             "", "| variant | px | polyp | seed | scales | estimate s | training s | ETA worst error | s/it by scale | "
-             "empty, start 0 | W1 true-pixel % |", "|---|---:|---|---:|---:|---:|---:|---:|---|---:|---:|"]
+    commands = list(dict.fromkeys([r["command"] for r in rows + originals if r.get("command")] + [command]))
+    lines = [SECTION, "", "Made by " + ", ".join(f"`{c}`" for c in commands) + f" — {os.cpu_count()} CPUs, load "
+             f"average {os.getloadavg()[0]:.1f} at the end of the last. Training s = from the call to the saved "
+             "checkpoint (the estimate's calibration is extra: *calib. s*).",
+             "", "| variant | px | polyp | seed | threads | scales | calib. s | estimate s | training s | ETA worst error | "
+             "s/it by scale | empty, start 0 | W1 true-pixel % |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
     for r in rows:
         rates = " ".join(f(x, ".3f") for x in r["s_per_it"])
-        lines.append(f"| {r['variant']} | {r['size']} | `{r['stem'][:10]}…` | {r['seed']} | {r['scales']} | "
-                     f"{r['estimate_s']:.0f} | {r['train_s']:.0f} | {f(r['eta_worst'] and 100 * r['eta_worst'], '.0f')} % "
+        lines.append(f"| {r['variant']} | {r['size']} | `{r['stem'][:10]}…` | {r['seed']} | {r.get('threads', '—')} | "
+                     f"{r['scales']} | {f(r.get('calibration_s'), '.1f')} | {r['estimate_s']:.0f} | {r['train_s']:.0f} | {f(r['eta_worst'] and 100 * r['eta_worst'], '.0f')} % "
                      f"| {rates} | {r['empty_s0']}/{r['n']} | {r['w1']:.2f} |")
     for o in originals:
-        lines.append(f"| {o['variant']} | {o['size']} | `{o['stem'][:10]}…` | 0 | {o['scales']} | — | "
+        lines.append(f"| {o['variant']} | {o['size']} | `{o['stem'][:10]}…` | 0 | {o.get('threads', '—')} | "
+                     f"{o['scales']} | — | — | "
                      f"{o['train_s']:.0f} | — | — | — | — |")
+    specs = dict.fromkeys(f"`{r['variant']}` = `{r['spec']}`" for r in rows if r.get("spec") and ":" in r["spec"])
+    if specs:
+        lines += ["", "Variants (the paper's settings with these fields changed): " + "; ".join(specs) + "."]
+    notes = dict.fromkeys(f"{r['variant']} {r['size']} px `{r['stem'][:10]}…`: {r['note']}" for r in rows
+                          if r.get("note"))
+    if notes:
+        lines += ["", "Notes: " + "; ".join(notes) + "."]
     lines += ["", f"Targets at 128 px: ≤ {TARGET_S:.0f} s to a model, ≤ {100 * TARGET_EMPTY:.0f} % empty masks at "
               f"start 0; the ETA within ±{100 * TARGET_ETA:.0f} % from the first finished scale on.", ""]
     for (name, size) in dict.fromkeys((r["variant"], r["size"]) for r in rows):
@@ -159,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--original", action="store_true", help="the authors' code beside the paper variant")
     ap.add_argument("--smoke", action="store_true", help="2 iterations per scale, one polyp, 64 px, 4 samples")
     ap.add_argument("--no-write", action="store_true", help="do not rewrite the section of bench/RESULTS.md")
+    ap.add_argument("--fresh", action="store_true", help="forget the rows kept by earlier invocations")
+    ap.add_argument("--report-only", action="store_true", help="train nothing: write the section from the kept rows")
     args = ap.parse_args(argv)
     from singanseg_core.analysis.stats import true_pixel_pct
     from singanseg_core.files.pairs import find_pairs
@@ -171,6 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         stems, sizes, n, seeds, niter = stems[:1], [64], 4, seeds[:1], 2
     rows, originals = [], []
+    command = "python -m bench.bench_time_to_model " + " ".join(argv)
+    if args.fresh and CACHE.is_file() and not args.smoke:
+        CACHE.unlink()
+    if args.report_only:
+        variants = []
     with tempfile.TemporaryDirectory() as tmp:
         for spec in variants:
             for size in sizes:
@@ -180,12 +225,21 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"{row['variant']} {size} px {stem[:10]} seed {seed}: estimate {row['estimate_s']:.1f} s, "
                               f"trained in {row['train_s']:.1f} s, {row['empty_s0']}/{n} empty, W1 {row['w1']:.2f}",
                               flush=True)
+                        row["command"] = command
                         rows.append(row)
+                        if not args.smoke:
+                            keep_rows([row])
         if args.original and not args.smoke and any(r["variant"] == "paper" for r in rows):
             for size in sizes:
                 for stem in stems:
-                    originals.append(run_original(size, stem, args.threads))
-    md = markdown(rows, originals, "python -m bench.bench_time_to_model " + " ".join(argv))
+                    originals.append({**run_original(size, stem, args.threads), "command": command,
+                                      "threads": args.threads, "seed": 0})
+                    keep_rows(originals[-1:])
+    if not args.smoke:
+        kept = keep_rows([])
+        rows = [r for r in kept if "estimate_s" in r]
+        originals = [r for r in kept if "estimate_s" not in r]
+    md = markdown(rows, originals, command)
     print(md)
     if not (args.no_write or args.smoke):
         from bench._results import write_section

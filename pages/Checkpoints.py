@@ -16,7 +16,7 @@ from ui.jobs import job_panel, submit_job
 from ui.layout import page_header
 from ui.projector import tile_side
 from ui.resources import checkpoint_config, real_pair
-from ui.state import derived_selectbox, derived_text_input, sticky_multiselect
+from ui.state import derived_selectbox, derived_text_input, sticky_multiselect, warm_start_picker
 from ui.figures import show_table
 from ui.training_record import training_now, training_record, watch_training
 from ui.training_time import estimate_caption, preset_help
@@ -102,6 +102,7 @@ def add_data(ws: Workspace) -> None:
 
 def train_tab(ws: Workspace) -> None:
     from singanseg_core.training.config import PRESETS, TrainConfig, default_preset
+    from singanseg_core.training.prior import WARM_BUDGET_DIVISOR, warm_niter
 
     datasets = catalog.newest_first(ws, "datasets")
     if not datasets:
@@ -116,17 +117,21 @@ def train_tab(ws: Workspace) -> None:
                                         "in a background job. Picks that exist in another dataset are kept when you "
                                         "switch.")
     c1, c2, c3, c4 = st.columns(4)
+    r2 = st.columns(3)
+    prior = warm_start_picker(ws, key="tr_prior", container=r2[2])
     preset = derived_selectbox("Preset", list(PRESETS), default_preset(len(chosen)), key="tr_preset", container=c1,
                                help=preset_help(ws, pairs[chosen[0]] if chosen else None, "auto"))
     base = PRESETS[preset]
     max_size = c2.number_input("Max size (px)", 32, 512, base.max_size, step=8, key=f"tr_max_{preset}",
                                help="Longest side of the finest scale; training time grows with its square.")
-    niter = c3.number_input("Iterations per scale", 10, 4000, base.niter, step=10, key=f"tr_iter_{preset}",
-                            help=f"Paper: 2000. Fewer = faster but blurrier samples. The learning rates drop "
-                                 f"x{base.gamma:g} at iteration {base.lr_drop_epoch} (the original's rule), so "
-                                 f"shorter runs keep their initial rates.")
+    niter = c3.number_input("Iterations per scale", 10, 4000, warm_niter(base.niter) if prior else base.niter,
+                            step=10, key=f"tr_iter_{preset}{'_warm' if prior else ''}",
+                            help=f"Paper: 2000; from a warm start 1/{WARM_BUDGET_DIVISOR} of the preset's. Fewer = "
+                                 f"faster but blurrier samples. The learning rates drop x{base.gamma:g} at "
+                                 + (f"{base.lr_drop_at:.0%} of the iterations." if base.lr_drop_at else
+                                    f"iteration {base.lr_drop_epoch} (the original's rule)."))
     seed = c4.number_input("Seed", 0, 2**31 - 1, 0, key="tr_seed", help="Same seed, data and settings → same model.")
-    c1, c2 = st.columns(2)
+    c1, c2 = r2[0], r2[1]
     device = c1.radio("Device", ["auto", "cpu", "cuda"], horizontal=True, key="tr_device",
                       help="auto uses a GPU when there is one.")
     parallel = c2.select_slider("Models trained together", [1, 2, 4, 8, "auto"], value=1, key="tr_parallel",
@@ -153,7 +158,7 @@ def train_tab(ws: Workspace) -> None:
               why_not=None if chosen else "choose at least one image to train on",
               help="Runs in a background process; you can leave the page."):
         args = {"dataset": dataset, "stems": chosen, "names": names, "fresh": fresh, "preset": preset,
-                "device": device, "parallel": parallel,
+                "device": device, "parallel": parallel, "prior": prior,
                 "overrides": {"max_size": int(max_size), "niter": int(niter), "seed": int(seed)}}
         shown = ", ".join(chosen[:3]) + (" …" if len(chosen) > 3 else "")
         submit_job(ws, "train", args, title=f"train {len(chosen)} model(s) on {dataset}: {shown}")

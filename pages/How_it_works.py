@@ -20,6 +20,7 @@ from ui.empty_seed import empty_seed_notice
 from ui.explorers import start_scale_panel
 from ui.feedback import guarded, unreadable_checkpoints_note
 from ui.glossary import explain
+from ui.guided_lesson import guided_pyramid
 from ui.labels import describe_start_scale
 from ui.layout import page_header
 from ui.projector import projector, tile_side
@@ -127,6 +128,9 @@ def main() -> None:
     threshold_view(trace, tile_side())
     with st.expander("What the start scale does: this seed from every start scale", icon=":material/stacks:"):
         guarded(start_scale_panel)(model, seed, key="hw_grid")
+    with st.expander("Guided: tell the model where the polyp goes (why the coarse scales decide the layout)",
+                     icon=":material/ads_click:"):
+        guarded(guided_pyramid)(model, str(cfg.parent), cfg.stat().st_mtime, seed)
     with st.expander("How this model was trained (its training record)", icon=":material/monitoring:"):
         training_record(cfg.parent, key="hw_record")
 

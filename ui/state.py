@@ -111,3 +111,19 @@ def checkpoint_picker(ws: Any, names: list[str], label: str, key: str, multi: bo
 
     widget = (container or st).multiselect if multi else (container or st).selectbox
     return widget(label, names, key=key, on_change=picked, **kwargs)
+
+
+NO_WARM_START = "none (train from scratch)"
+
+
+def warm_start_picker(ws: Any, key: str, container: Any = None) -> str | None:
+    """A selectbox of the workspace's finished checkpoints to start a training from (``None``: from scratch)."""
+    names = ws.list_checkpoints(finished_only=True)
+    if st.session_state.get(key) not in [NO_WARM_START, *names]:
+        st.session_state[key] = NO_WARM_START  # its checkpoint was deleted or renamed: back to scratch
+    choice = (container or st).selectbox(
+        "Warm start from", [NO_WARM_START, *names], key=key,
+        help="Start every scale from this checkpoint's networks (another image's model of the same kind: channels, "
+             "kernel, layers, widths) instead of from scratch: far fewer iterations per scale then give a usable "
+             "model. The noise amplitudes and reconstruction noise are still computed for the new image.")
+    return None if choice == NO_WARM_START else choice

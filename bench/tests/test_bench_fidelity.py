@@ -242,3 +242,82 @@ def test_optional_settings_and_the_redraw_sampling_option_reach_their_places(tmp
     assert SAMPLING_KEY not in t_plain.payload and t_redraw.payload[SAMPLING_KEY] == 4
     assert t_plain.payload["config"] == t_redraw.payload["config"] and "redraw_empty" not in t_plain.payload["config"]
     assert Path(t_plain.payload["dir"]).parent != Path(t_redraw.payload["dir"]).parent  # cached apart
+
+
+def _bench(tmp_path, **kw):
+    from bench.bench_fidelity import Bench, Settings
+
+    if shared_missing():
+        pytest.skip(shared_missing())
+    return Bench(Settings(data=str(POLYPS), out=str(tmp_path), n_train=2, n_val=3, **kw))
+
+
+def test_generator_seeds_each_train_every_source_and_pair_with_their_own_unet_seed(tmp_path):
+    """``--model-seeds``: one model per source, pair and generator seed (the original's too); seed i's data is
+    scored by UNet++ seed i only, so the ± covers the generators and three seeds cost three runs, not nine."""
+    from bench.bench_fidelity import build_parser, settings_from_args
+
+    s = settings_from_args(build_parser().parse_args(["--model-seeds", "0", "1", "2"]))
+    assert s.gen_seeds() == [0, 1, 2] and [s.seg_seeds_for(j) for j in range(3)] == [[0], [1], [2]]
+    bench = _bench(tmp_path, model_seeds=[4, 5], seeds=[0, 1])
+    ours, orig = Variant("ours", "ours"), Variant("original", "original")
+    tasks = bench.gen_tasks(ours)
+    assert [(t.gen_index, t.payload["config"]["seed"]) for t in tasks] == [(0, 4), (0, 4), (1, 5), (1, 5)]
+    assert len({t.result for t in tasks}) == 4 and all(t.label.endswith(f" g{4 + t.gen_index}") for t in tasks)
+    assert [t.payload["model_seed"] for t in bench.gen_tasks(orig)] == [4, 4, 5, 5]
+    for t in tasks:  # what the UNet++ runs read must exist for seg_tasks_of
+        (Path(t.payload["dir"]) / "samples").mkdir(parents=True)
+        (Path(t.payload["dir"]) / "samples" / "manifest.csv").write_text(
+            "checkpoint,checkpoint_path,seed,gen_start_scale,index,image,mask,true_pixel_pct,scale_h,scale_v\n"
+            f"m,x,0,0,0,img{t.gen_index}.png,mask{t.gen_index}.png,1.0,1,1\n")
+    seg = bench.seg_tasks_of(ours, tasks, 1)
+    assert [t.label for t in seg] == ["ours-synthetic seed 1", "ours-mixed seed 1"]
+    assert all(img.endswith("img1.png") for img, _ in seg[0].payload["train"])
+    assert len(bench.seg_tasks_of(ours, tasks)) == 4
+    # one generator seed: every UNet++ seed on its data, as before
+    one = _bench(tmp_path / "one")
+    assert one.s.seg_seeds_for(0) == [0, 1, 2]
+
+
+def test_sources_that_only_sample_differently_reuse_the_models_of_ours(tmp_path):
+    """``redraw`` and ``guided`` train the very models ``ours`` trains (same settings, pair, seed): they load them
+    (a dependency on ours' task) instead of training them again; a warm-started variant trains its own."""
+    from bench.bench_fidelity import SAMPLING_KEY
+
+    bench = _bench(tmp_path)
+    bench.s.variants = [Variant("ours", "ours"), Variant("redraw", "ours", ((SAMPLING_KEY, 4),)),
+                        Variant("guided", "guided"), Variant("warm", "ours", (("niter", 3), ("prior", "auto")))]
+    gens, _ = bench.plan()
+    for name in ("redraw", "guided"):
+        for mine, donor in zip(gens[name], gens["ours"]):
+            assert mine.deps == [donor] and mine.payload["donor"] == donor.payload["dir"]
+            assert mine.result != donor.result
+    assert all("donor" not in t.payload for t in gens["ours"] + gens["warm"])
+
+
+def test_a_warm_start_variant_gets_a_prior_trained_outside_the_split(tmp_path):
+    """``prior=auto``: one prior at the full budget on the first pair outside training and validation; every model
+    of the variant starts from it (``init_from``) at the variant's own budget."""
+    bench = _bench(tmp_path, niter=11)
+    warm = Variant("warm", "ours", (("niter", 3), ("prior", "auto")))
+    prior = bench.prior_task(warm)
+    stem = bench.prior_stem()
+    assert stem not in bench.train + bench.val and prior.payload["rgba"].endswith(f"{stem}.png")
+    assert prior.payload["config"]["niter"] == 11 and prior.payload["config"]["init_from"] is None
+    for t in bench.gen_tasks(warm):
+        assert t.deps == [prior]
+        assert t.payload["config"]["init_from"] == str(Path(prior.payload["dir"]) / "model")
+        assert t.payload["config"]["niter"] == 3
+    given = bench.gen_tasks(Variant("w2", "ours", (("prior", "/some/checkpoint"),)))[0]
+    assert given.payload["config"]["init_from"] == "/some/checkpoint" and given.deps == []
+
+
+def test_a_preset_variant_keeps_its_own_size_and_budget(tmp_path):
+    from singanseg_core.training.config import PRESETS
+
+    bench = _bench(tmp_path)
+    live = bench.engine_config(Variant("live", "ours", (("preset", "live"),)), 150, 2)
+    assert live["max_size"] == PRESETS["live"].max_size and live["niter"] == PRESETS["live"].niter
+    assert live["d_steps"] == PRESETS["live"].d_steps and live["seed"] == 2
+    paper = bench.engine_config(Variant("ours", "ours"), 150, 0)
+    assert paper["max_size"] == 64 and paper["niter"] == 150

@@ -404,8 +404,37 @@ class SinGANSeg:
 
     def start_scale_grid(self, seed: int = 0, n: int = 1) -> list[Samples]:
         """The same seed generated from every start scale: element ``k`` is ``sample(n, k, seed=seed)`` for
-        ``k = 0..num_scales`` (0 = all scales draw fresh noise, ``num_scales`` = the reconstruction)."""
-        return [self.sample(n, k, seed=seed) for k in range(self.num_scales + 1)]
+        ``k = 0..num_scales`` (0 = all scales draw fresh noise, ``num_scales`` = the reconstruction).
+
+        Bit for bit those samples, made with less work: the noise of a seed is the same at every start scale and
+        the scales below ``k`` run on the stored reconstruction noise, so the reconstruction is run once per
+        batch and row ``k`` starts from its output at scale ``k - 1`` (about half the generator evaluations)."""
+        if n < 1:
+            return [self.sample(n, k, seed=seed) for k in range(self.num_scales + 1)]
+        batch_size = self.default_batch_size()
+        gen = torch.Generator().manual_seed(int(seed))
+        rows: list[list[tuple[np.ndarray, np.ndarray | None]]] = [[] for _ in range(self.num_scales + 1)]
+        with torch.no_grad():
+            done = 0
+            while done < n:  # the batches of sample(): the same noise and the same batched arithmetic
+                b = min(batch_size, n - done)
+                noise = self.draw_noise(b, gen)
+                recon = [out for _, _, _, out in self._run_scales(noise, self.num_scales, 1.0, 1.0, b)]
+                for k in range(self.num_scales + 1):
+                    if k == self.num_scales:
+                        out = recon[-1]
+                    else:
+                        out = None
+                        for _, _, _, out in self._run_scales(noise, k, 1.0, 1.0, b,
+                                                             injected=(k, recon[k - 1]) if k else None):
+                            pass
+                    img, msk, _ = self._to_arrays(out.contiguous(), False)
+                    rows[k].append((img, msk))
+                done += b
+        return [Samples(np.concatenate([i for i, _ in parts]),
+                        np.concatenate([m for _, m in parts]) if parts[0][1] is not None
+                        else np.zeros((n, *parts[0][0].shape[1:3]), np.uint8), None, k, int(seed))
+                for k, parts in enumerate(rows)]
 
     def training_log(self) -> dict[str, Any] | None:
         """The training record kept with the checkpoint (``training_log.json``, see :mod:`.training_log`), or

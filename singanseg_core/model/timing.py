@@ -81,6 +81,12 @@ def fit_rate(points: Sequence[tuple[float, float]], overhead_work: float = PRIOR
     return RateModel(a, b)
 
 
+# remaining_from_prior: how much of a whole model's predicted time the calibration counts as, against the pace
+# measured so far (0.25: after a quarter of the model the two weigh the same, so one slow scale - another job
+# starting - does not swing the ETA; measured on this 2-core machine: bench "Time to a model").
+PRIOR_TRUST = 0.25
+
+
 def remaining_seconds(works: Sequence[float], niter: int, scale: int, iteration: int,
                       measured: Sequence[tuple[float, float]],
                       overhead_work: float = PRIOR_OVERHEAD_WORK) -> float | None:
@@ -96,4 +102,24 @@ def remaining_seconds(works: Sequence[float], niter: int, scale: int, iteration:
     return left + rate.seconds(works[scale + 1:], niter)
 
 
-__all__ = ["NFC_EXPONENT", "PRIOR_OVERHEAD_WORK", "RateModel", "fit_rate", "remaining_seconds", "scale_work"]
+def remaining_from_prior(works: Sequence[float], niter: int, scale: int, iteration: int,
+                         spent: Sequence[tuple[float, float, int]], prior: RateModel,
+                         trust: float = PRIOR_TRUST) -> float:
+    """Seconds left, from a calibration of this machine (``prior``) corrected by this run's own pace.
+
+    ``spent``: ``(work, s_per_it, iterations)`` of every finished scale and of the current one. The prior's
+    remaining time is multiplied by the run's pace relative to the prior, ``(measured + T) / (predicted + T)``
+    over the time spent so far, where ``T`` = ``trust`` x the prior's whole model: until the run has spent a
+    good share of its time the calibration's shape and level dominate (the first, smallest scales are mostly
+    fixed cost and warm-up, and extrapolate badly), then the measured pace takes over (e.g. a machine that got
+    busier)."""
+    measured = sum(s * it for _, s, it in spent if math.isfinite(s) and s > 0)
+    predicted = sum(prior.s_per_it(w) * it for w, s, it in spent if math.isfinite(s) and s > 0)
+    t = trust * prior.seconds(works, niter)
+    pace = (measured + t) / (predicted + t) if predicted + t > 0 else 1.0
+    left = prior.s_per_it(works[scale]) * max(niter - iteration, 0) + prior.seconds(works[scale + 1:], niter)
+    return pace * left
+
+
+__all__ = ["NFC_EXPONENT", "PRIOR_OVERHEAD_WORK", "PRIOR_TRUST", "RateModel", "fit_rate", "remaining_from_prior",
+           "remaining_seconds", "scale_work"]

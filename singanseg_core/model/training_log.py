@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import CheckpointError
 from ..files.atomic import atomic_write_text, save_png
 from ..files.bounded_json import read_json
-from .timing import PRIOR_OVERHEAD_WORK, RateModel, remaining_seconds, scale_work
+from .timing import PRIOR_OVERHEAD_WORK, RateModel, remaining_from_prior, remaining_seconds, scale_work
 
 if TYPE_CHECKING:
     import torch
@@ -82,7 +82,7 @@ def progress_images(folder: str | os.PathLike) -> dict[str, Path]:
 
 def estimate_eta(sizes: Sequence[Sequence[int]], nfcs: Sequence[int], niter: int, scale: int, iteration: int,
                  s_per_it: float | None, finished: Sequence[tuple[int, float]] = (),
-                 overhead_work: float = PRIOR_OVERHEAD_WORK) -> float | None:
+                 overhead_work: float = PRIOR_OVERHEAD_WORK, prior: RateModel | None = None) -> float | None:
     """Seconds left for a model training ``scale`` (0-based) at ``iteration`` of ``niter`` with ``s_per_it``
     seconds per iteration there, ``finished`` holding ``(scale, s_per_it)`` of the scales already done.
 
@@ -90,10 +90,16 @@ def estimate_eta(sizes: Sequence[Sequence[int]], nfcs: Sequence[int], niter: int
     proportional to each scale's multiply-adds) is fitted to every rate measured in this run, so the estimate
     gets better with each finished scale. While one scale is all it has measured, the overhead's share is
     ``overhead_work`` (``model.timing.fit_rate``; a calibration before training gives this machine's).
-    ``None`` when there is no rate yet."""
+    With ``prior`` (this machine's calibrated rate, ``training.time_estimate``) the calibration's prediction is
+    corrected by the pace measured so far instead (``model.timing.remaining_from_prior``): fitting a line to the
+    first, smallest scales extrapolates badly to the large ones. ``None`` when there is no rate yet."""
     if s_per_it is None or not math.isfinite(s_per_it) or s_per_it <= 0:
         return None
     works = [scale_work(sz, nfc) for sz, nfc in zip(sizes, nfcs)]
+    if prior is not None:
+        spent = [(works[m], float(r), niter) for m, r in finished if 0 <= m < len(works) and m != scale and r]
+        return remaining_from_prior(works, niter, scale, iteration, spent + [(works[scale], float(s_per_it),
+                                                                              iteration)], prior)
     measured = [(works[m], float(r)) for m, r in finished if 0 <= m < len(works) and m != scale and r]
     return remaining_seconds(works, niter, scale, iteration, measured + [(works[scale], float(s_per_it))],
                              overhead_work)
@@ -133,6 +139,7 @@ class TrainingRecord:
                  niter: int, log_every: int, done: int = 0, rate_prior: RateModel | None = None) -> None:
         self.folder = Path(folder)
         self.overhead_work = rate_prior.overhead_work if rate_prior is not None else PRIOR_OVERHEAD_WORK
+        self.rate_prior = rate_prior
         self.sizes = [list(map(int, s)) for s in sizes]
         self.nfcs = [int(n) for n in nfcs]
         self._last_write = 0.0
@@ -195,7 +202,7 @@ class TrainingRecord:
         finished = [(int(s["scale"]), s["s_per_it"]) for s in self.data["scales"]
                     if s.get("done") and isinstance(s.get("s_per_it"), (int, float))]
         eta = estimate_eta(self.sizes, self.nfcs, self.data["niter"], scale, iteration, s_per_it, finished,
-                           self.overhead_work)
+                           self.overhead_work, self.rate_prior)
         self.data.update(scale=int(scale), iteration=int(iteration), s_per_it=s_per_it,
                          eta_s=None if eta is None else round(eta, 1),
                          seconds=round(sum(float(s["seconds"]) for s in self.data["scales"]), 3))

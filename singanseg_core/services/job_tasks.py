@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -198,9 +198,11 @@ def _check_train(ws: Workspace, a: dict) -> dict:
     overrides = a.get("overrides") or {}
     if not isinstance(overrides, dict):
         raise InputError("overrides must be an object of training settings")
-    if overrides.get("init_from") is not None:  # a path any visitor could name: warm starts are a CLI option
-        raise InputError("a training job cannot start from a prior (init_from); use `singanseg train --init-from`")
-    TrainConfig.from_preset(a.get("preset", "quick"), **overrides)
+    if overrides.get("init_from") is not None:  # a path any visitor could name: a job names a workspace checkpoint
+        raise InputError("a training job names its warm start by checkpoint (prior), not by path (init_from)")
+    cfg = TrainConfig.from_preset(a.get("preset", "quick"), **overrides)
+    if a.get("prior") is not None:
+        _warm_start(ws, a, cfg)
     parallel = a.get("parallel", 1)
     if parallel != "auto":
         _number(a, "parallel", 1, *PARALLEL_RANGE)
@@ -211,6 +213,24 @@ def _check_train(ws: Workspace, a: dict) -> dict:
     return a
 
 
+def _warm_start(ws: Workspace, a: dict, cfg: Any) -> Path:
+    """The folder of the job's warm start (``prior``: the name of a finished workspace checkpoint), checked against
+    the job's settings (``training.prior.load_prior``: same kind, finite weights); errors name it by its name."""
+    from ..training.prior import load_prior
+
+    if not isinstance(a.get("prior"), str):
+        raise InputError("prior must be the name of a finished checkpoint")
+    name = safe_name(a["prior"], "warm-start checkpoint")
+    folder = ws.checkpoints / name
+    if name not in ws.list_checkpoints(finished_only=True):
+        raise InputError(f"warm start: there is no finished checkpoint {name!r}")
+    try:
+        load_prior(folder, cfg)
+    except InputError as err:
+        raise InputError(str(err).replace(str(folder), f"checkpoints/{name}")) from None
+    return folder
+
+
 def _run_train(ctx: JobContext) -> dict[str, Any]:
     """Every model gets ``config.seed`` (as ``singanseg train`` does) and its per-scale progress is an item; a
     resumed job continues partial checkpoints from their last finished scale and skips finished ones."""
@@ -219,6 +239,8 @@ def _run_train(ctx: JobContext) -> dict[str, Any]:
 
     a, ws = ctx.args, ctx.ws
     cfg = TrainConfig.from_preset(a.get("preset", "quick"), **(a.get("overrides") or {}))
+    if a.get("prior") is not None:
+        cfg = replace(cfg, init_from=str(_warm_start(ws, a, cfg)))
     pairs = ws.dataset_pairs(a["dataset"])
     by_stem = {s: (i, m) for s, i, m in pairs}
     names = a.get("names") or {}

@@ -136,17 +136,25 @@ PRESETS: dict[str, TrainConfig] = {
     "quick": TrainConfig(max_size=64, min_size=16, niter=200),
     "tiny": TrainConfig(max_size=40, niter=20),
     # A model of one uploaded image while a class waits (target: <= 60 s to a saved checkpoint on 2 quiet CPU
-    # cores at 128 px). Designed from timings of the trainer (see "Live preset" in bench/RESULTS.md): the finest
-    # scale costs most, so fewer, farther-apart scales (factor 0.6: 6 scales from 16 to 128 px instead of 8), one
-    # width (nfc 32: a 64-channel scale costs ~2.5x), one critic step per iteration with twice the generator's
-    # learning rate (two time scales; the critic is 2/3 of an iteration at 3 steps), the gradient penalty (40 % of
-    # a critic step) on every other step, and the learning-rate drop at 80 % of a short run. Empty masks and
-    # fidelity: bench/bench_time_to_model.py.
-    "live": TrainConfig(max_size=128, min_size=16, scale_factor=0.6, max_nfc=32, niter=160, d_steps=1, lr_d=1e-3,
-                        gp_every=2, lr_drop_at=0.8),
+    # cores at 128 px, <= 5 % empty masks on small polyps). From timings of the trainer and trials on the smallest
+    # polyps ("Live preset" and "Time to a model" in bench/RESULTS.md): the critic is 3/4 of an iteration, so one
+    # critic step per iteration with twice the generator's learning rate (two time scales) and the gradient penalty
+    # (40 % of a critic step) on every 4th step only, scaled by 4; one width (nfc 32: a 64-channel scale costs
+    # ~2.5x); 120 iterations per scale with the drop at 80 %. The paper's scale factor (0.75: 8 scales from 16 to
+    # 128 px) stays: farther-apart scales (0.6) were faster but lost small polyps (25/32 empty masks), and so did
+    # fewer iterations (100: 8/32). What it trades: a quarter of the paper's critic work and 6 % of its iterations.
+    "live": TrainConfig(max_size=128, min_size=16, max_nfc=32, niter=120, d_steps=1, lr_d=1e-3, gp_every=4,
+                        lr_drop_at=0.8),
 }
 PRESET_USES = {"paper": "the paper's models", "quick": "demos", "tiny": "trying the workflow",
                "live": "one uploaded image while a class waits"}
+# What a preset gives up against `paper` (said in its help; measured in bench/RESULTS.md), from its own values.
+PRESET_TRADES = {
+    "quick": lambda c: f"a {c.min_size} px coarsest scale keeps small polyps but varies layouts less",
+    "tiny": lambda c: "a toy model, blurry",
+    "live": lambda c: (f"{c.d_steps} critic step(s), its penalty on 1 step in {c.gp_every}, "
+                       f"{c.niter} instead of {PRESETS['paper'].niter} iterations per scale"),
+}
 
 
 def default_preset(n_images: int) -> str:
@@ -158,11 +166,13 @@ def default_preset(n_images: int) -> str:
 def describe_preset(name: str, seconds: float | None = None) -> str:
     """One line for help texts, from the preset's own values, e.g. ``quick: 64 px, coarsest 16 px, 200 it/scale
     (demos)``; with ``seconds`` (an estimate for this machine, ``training.time_estimate``) also ``about 2 min
-    here``. No time is ever quoted from another machine."""
+    here``, and what it trades against ``paper`` (:data:`PRESET_TRADES`). No time is ever quoted from another
+    machine."""
     c = PRESETS[name]
     use = PRESET_USES[name]
     if seconds is not None:
         from .time_estimate import describe_estimate
 
         use = f"{use}; {describe_estimate(seconds)} here"
-    return f"{name}: {c.max_size} px, coarsest {c.min_size} px, {c.niter} it/scale ({use})"
+    trades = f"; trades: {PRESET_TRADES[name](c)}" if name in PRESET_TRADES else ""
+    return f"{name}: {c.max_size} px, coarsest {c.min_size} px, {c.niter} it/scale ({use}{trades})"

@@ -27,6 +27,15 @@ from .checkpoints import TRAINER_STATE_NAME, _read_trainer_state
 from .config import TrainConfig
 
 HASH_CHUNK = 1 << 20  # bytes read at a time while hashing the prior's weights
+# A warm-started model's default budget: 1/WARM_BUDGET_DIVISOR of its settings' iterations per scale (the 5x cut
+# the fidelity benchmark judges against the full budget: "Fidelity across generator seeds" in bench/RESULTS.md).
+WARM_BUDGET_DIVISOR = 5
+WARM_MIN_ITERS = 10
+
+
+def warm_niter(niter: int) -> int:
+    """Default iterations per scale of a model warm-started from a prior, for settings of ``niter``."""
+    return max(WARM_MIN_ITERS, round(niter / WARM_BUDGET_DIVISOR))
 
 
 @dataclass

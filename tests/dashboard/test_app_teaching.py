@@ -439,3 +439,30 @@ def test_upload_click_is_checked_on_the_server_and_duplicates_are_reported(demo_
     at = by_key(at.run(), "button", "up_add").click().run()
     assert not at.exception and at.error and "upload refused" in at.error[0].value
     assert not (demo_ws.datasets / "my-data" / "images" / "other.png").exists()
+
+
+# ------------------------------------------------------------------------- How it works: a guided sample's pyramid
+def test_how_it_works_shows_a_guided_pyramid_where_the_guide_enters(demo_ws: Workspace) -> None:
+    from singanseg_core.model.guided import default_inject_scale, guided_sample, guided_trace
+    from singanseg_core.model.layout import apply_transform
+    from ui.guided_lesson import LAYOUTS
+
+    at = ok(page("pages/How_it_works.py").run())
+    images = len(at.get("image"))
+    at = ok(by_key(at, "toggle", "hw_gd_on").set_value(True).run())
+    model = _model(demo_ws, by_key(at, "selectbox", "hw_ck").value)
+    k = default_inject_scale(model.num_scales)
+    assert by_key(at, "slider", "hw_gd_k").value == k + 1       # 1-based on the page
+    assert len(at.get("image")) == images + 1                   # the guided figure
+    caption = next(c.value for c in at.caption if "stands in for the output" in c.value)
+    assert f"scale {k} of {model.num_scales}" in caption
+    layout = by_key(at, "selectbox", "hw_gd_layout").value
+    mask = apply_transform(np.asarray(model.real_mask()), LAYOUTS[layout])
+    iou = float(guided_sample(model, mask, k, n=1, seed=0).iou[0])
+    assert f"IoU {iou:.2f}" in caption
+    # the figure is the trace of that guided sample: its guide row marks the entry scale
+    trace = guided_trace(model, mask, k, 0)
+    assert trace.inject_scale == k and trace.scales[0].scale == k
+    # a coarser entry is another figure with another caption
+    at = ok(by_key(at, "slider", "hw_gd_k").set_value(k).run())
+    assert any(f"output of scale {k - 1} of" in c.value for c in at.caption)

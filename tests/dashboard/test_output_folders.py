@@ -127,3 +127,28 @@ def test_a_study_name_a_queued_job_writes_is_refused(demo_ws: Workspace, spawned
     at = _launch_study(page(STUDY).run())
     assert len(spawned) == 1 and not (demo_ws.studies / f"{name}-2").exists()
     assert len(at.error) == 1 and name in at.error[0].value
+
+
+def test_the_train_form_sends_a_warm_start_by_name_and_its_budget_follows(demo_ws: Workspace,
+                                                                          spawned: list[Path]) -> None:
+    """Checkpoints → Train → *Warm start from*: the iterations per scale follow the choice (1/5 of the preset's
+    until the person types their own), and the job gets the checkpoint's name, never a path."""
+    from singanseg_core.training.config import PRESETS
+    from singanseg_core.training.prior import warm_niter
+
+    at = ok(by_key(page(CHECKPOINTS).run(), "selectbox", "tr_preset").set_value("quick").run())
+    preset = "quick"   # the demo checkpoints' widths (nfc 32, then 64): live's single width is another kind
+    assert by_key(at, "selectbox", "tr_prior").value.startswith("none")
+    iters = [w for w in at.number_input if w.label == "Iterations per scale"][0]
+    assert iters.value == PRESETS[preset].niter
+    at = ok(by_key(at, "selectbox", "tr_prior").set_value("ihc_r128_c384").run())
+    iters = [w for w in at.number_input if w.label == "Iterations per scale"][0]
+    assert iters.value == warm_niter(PRESETS[preset].niter) < PRESETS[preset].niter
+    at = ok(by_key(at, "button", "tr_go").click().run())
+    args = _spec(spawned[0])["args"]
+    assert args["prior"] == "ihc_r128_c384" and args["overrides"]["niter"] == warm_niter(PRESETS[preset].niter)
+    assert "init_from" not in args["overrides"]
+    # a checkpoint of another kind is refused at the click, in one line naming it
+    at = by_key(by_key(at, "selectbox", "tr_preset").set_value("live").run(), "button", "tr_go").click().run()
+    assert any("checkpoints/ihc_r128_c384 is of another kind" in e.value for e in at.error)
+    assert len(spawned) == 1

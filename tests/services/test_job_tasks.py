@@ -40,3 +40,51 @@ def test_catalog_asks_the_task_what_a_job_uses() -> None:
     assert [r.path for r in catalog.job_targets(legacy)["writes"]] == ["checkpoints/m1"]  # unsafe names skipped
     assert not job_tasks.TASKS["import-legacy"].reserves
     assert catalog.job_targets(_Job("no-such-kind", {}))["writes"] == []
+
+
+# ------------------------------------------------------------------------------------------- warm start in a job
+class _Ctx:
+    def __init__(self, ws, args: dict) -> None:  # noqa: ANN001
+        self.ws, self.args, self.lines = ws, args, []
+
+    def update(self, *a, **k) -> bool:  # noqa: ANN002, ANN003
+        return True
+
+    def log(self, text: str) -> None:
+        self.lines.append(text)
+
+
+def _train_args(**over) -> dict:  # noqa: ANN003
+    return {"dataset": "demo-ihc", "stems": ["ihc_r128_c384"], "names": {"ihc_r128_c384": "warm"}, "fresh": False,
+            "preset": "quick", "overrides": {"max_size": 64, "niter": 1, "seed": 3}, **over}
+
+
+def test_a_training_job_warm_starts_from_a_workspace_checkpoint_named_not_pathed(demo_ws, one_torch_thread) -> None:  # noqa: ANN001
+    """The dashboard's warm start: the job names a finished workspace checkpoint (``prior``); the model starts
+    from it and records it (``train.init_from``: its folder and weights hash)."""
+    import json
+
+    a = job_tasks.validate(demo_ws, "train", _train_args(prior="ihc_r128_c384"))
+    assert a["prior"] == "ihc_r128_c384"
+    job_tasks.TASKS["train"].run(_Ctx(demo_ws, a))
+    train = json.loads((demo_ws.checkpoints / "warm" / "config.json").read_text())["train"]
+    recorded = train["init_from"] if "init_from" in train else train["config"]["init_from"]
+    assert "ihc_r128_c384" in json.dumps(recorded)
+
+
+@pytest.mark.parametrize("prior, says", [
+    ("../../etc", "warm-start checkpoint"), ("nope", "no finished checkpoint 'nope'"), (5, "must be the name"),
+])
+def test_a_bad_warm_start_is_refused_in_one_line(demo_ws, prior, says) -> None:  # noqa: ANN001
+    with pytest.raises(job_tasks.InputError, match=says):
+        job_tasks.validate(demo_ws, "train", _train_args(prior=prior))
+
+
+def test_a_warm_start_of_another_kind_is_refused_naming_the_checkpoint_not_its_path(demo_ws) -> None:  # noqa: ANN001
+    with pytest.raises(job_tasks.InputError) as err:
+        job_tasks.validate(demo_ws, "train", _train_args(prior="ihc_r128_c384",
+                                                        overrides={"max_size": 64, "niter": 1, "num_layer": 4}))
+    assert "checkpoints/ihc_r128_c384 is of another kind" in str(err.value)
+    assert str(demo_ws.root) not in str(err.value)
+    with pytest.raises(job_tasks.InputError, match="by checkpoint"):  # a path any visitor could type: never
+        job_tasks.validate(demo_ws, "train", _train_args(overrides={"init_from": "/tmp/x"}))

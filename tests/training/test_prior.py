@@ -153,5 +153,5 @@ def test_a_training_job_cannot_name_a_prior_path(demo_ws) -> None:
     ws = demo_ws
     dataset = next(p.name for p in ws.datasets.iterdir() if p.is_dir())
     args = {"dataset": dataset, "stems": [], "preset": "tiny", "overrides": {"init_from": "/etc"}}
-    with pytest.raises(InputError, match="cannot start from a prior"):
+    with pytest.raises(InputError, match="names its warm start by checkpoint"):
         validate(ws, "train", args)

@@ -67,6 +67,35 @@ def test_live_eta_is_within_30_percent_from_the_first_finished_scale_on(preset: 
             assert calibrated == pytest.approx(actual, rel=0.3), (preset, seed, n)
 
 
+@pytest.mark.parametrize("preset", ["live", "quick", "paper"])
+def test_calibrated_eta_follows_the_calibration_through_a_noisy_first_scale(preset: str) -> None:
+    """With the machine's calibration the ETA is the calibration's remaining time, corrected by the pace measured
+    so far: a first scale twice as slow as predicted (warm-up; measured on this 2-core machine, where a line
+    fitted to it alone missed the 128 px ``live`` model by 40 %) moves it little, a run that stays 1.6x slower
+    than calibrated pulls it towards 1.6x. The rate is this machine's calibration of the live preset."""
+    cfg = PRESETS[preset]
+    sizes, nfcs = planned_scales(cfg, POLYP_HW)
+    works = [scale_work(s, n) for s, n in zip(sizes, nfcs)]
+    prior = RateModel(0.0159, 1.43e-7)
+    rates = [prior.s_per_it(w) * (2.0 if n == 0 else random.Random(n).uniform(0.9, 1.1))
+             for n, w in enumerate(works)]
+    niter = cfg.niter
+    for n in range(len(sizes) - 1):
+        actual = niter * sum(rates[n + 1:])
+        finished = [(m, rates[m]) for m in range(n)]
+        eta = estimate_eta(sizes, nfcs, niter, n, niter, rates[n], finished, prior=prior)
+        assert eta == pytest.approx(actual, rel=0.3), (preset, n)   # a line fitted to scale 0 alone: 2x
+    # exactly on the calibration: exactly its remaining time
+    on = [prior.s_per_it(w) for w in works]
+    assert estimate_eta(sizes, nfcs, niter, 1, niter, on[1], [(0, on[0])], prior=prior) == pytest.approx(
+        niter * sum(on[2:]))
+    # a machine 1.6x slower than calibrated for most of the model: the ETA follows it
+    slow = [1.6 * r for r in on]
+    last = len(sizes) - 2
+    eta = estimate_eta(sizes, nfcs, niter, last, niter, slow[last], [(m, slow[m]) for m in range(last)], prior=prior)
+    assert niter * on[-1] * 1.3 < eta <= niter * slow[-1]   # most of the way from 1x to 1.6x
+
+
 def test_eta_weights_the_remaining_scales_by_work_not_count() -> None:
     sizes, nfcs = [[10, 10], [100, 100]], [32, 32]
     eta = estimate_eta(sizes, nfcs, 10, 0, 10, 1.0, overhead_work=0.0)
@@ -134,11 +163,13 @@ def test_cli_train_says_how_long_before_it_starts(tmp_path, capsys: pytest.Captu
 def test_the_live_preset_and_computed_help() -> None:
     live = TrainConfig.from_preset("live")
     sizes, nfcs = planned_scales(live, POLYP_HW)
-    assert max(sizes[-1]) == 128 and set(nfcs) == {32} and len(sizes) == 6
-    assert (live.d_steps, live.gp_every) == (1, 2) and live.lr_d == 2 * live.lr_g
+    assert max(sizes[-1]) == 128 and set(nfcs) == {32} and len(sizes) == 8   # the paper's factor 0.75
+    assert (live.d_steps, live.gp_every) == (1, 4) and live.lr_d == 2 * live.lr_g
     from singanseg_core.training.config import describe_preset
 
-    assert describe_preset("live") == ("live: 128 px, coarsest 16 px, 160 it/scale "
-                                       "(one uploaded image while a class waits)")
-    assert describe_preset("live", 52.0).endswith("(one uploaded image while a class waits; about 52 s here)")
+    assert describe_preset("live") == ("live: 128 px, coarsest 16 px, 120 it/scale (one uploaded image while a "
+                                       "class waits; trades: 1 critic step(s), its penalty on 1 step in 4, 120 "
+                                       "instead of 2000 iterations per scale)")
+    assert describe_preset("live", 52.0).startswith("live: 128 px, coarsest 16 px, 120 it/scale (one uploaded image "
+                                                    "while a class waits; about 52 s here; trades: ")
     assert "minutes" not in describe_preset("quick") and "2 CPU" not in describe_preset("quick")
