@@ -26,11 +26,12 @@ LAYOUTS: dict[str, MaskTransform] = {
 
 @st.cache_resource(show_spinner="Tracing the guided pyramid...", max_entries=16)
 def _guided(_model: Any, path: str, stamp: float, layout: str, inject: int, seed: int):  # noqa: ANN202
-    from singanseg_core.model.guided import guided_sample, guided_trace
+    from singanseg_core.model.guided import HALF, guided_trace, mask_iou, prepare_mask
+    from singanseg_core.model.trace import MASK_THRESHOLD
 
     mask = apply_transform(np.asarray(_model.real_mask()), LAYOUTS[layout])
-    trace = guided_trace(_model, mask, inject, seed)
-    iou = float(guided_sample(_model, mask, inject, n=1, seed=seed).iou[0])
+    trace = guided_trace(_model, mask, inject, seed)  # its final mask is guided_sample(..., n=1)'s: no second run
+    iou = float(mask_iou(trace.mask_at(MASK_THRESHOLD)[0], prepare_mask(_model, mask) > HALF)[0])
     return trace, iou
 
 
